@@ -1,0 +1,226 @@
+"""``imdb-pipeline``: a thin command line over the pipeline's stages.
+
+Exit codes:
+  0  success
+  1  the pipeline stopped: bad input, a failed stage or no results yet (one line on stderr)
+  2  usage error (unknown option, bad value)
+  3  set-up missing (no Delta jars, no Java): run `make setup`
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+import click
+
+from imdb_pipeline.home import Home
+
+EXIT_FAILED, EXIT_SETUP = 1, 3
+NO_SOURCE = (
+    "no --source given: pass --source DIR, a folder with the IMDb files (.tsv or .tsv.gz), "
+    "e.g. make run SOURCE=../shared/data/imdb-samples/real-2019-top25-repaired"
+)
+
+
+def log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class Context:
+    def __init__(self, home: Home, conf: dict[str, str]):
+        self.home = home
+        self.conf = conf
+        self._spark = None
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            from imdb_pipeline.spark import get_spark
+
+            started = time.monotonic()
+            self._spark = get_spark(self.home, self.conf)
+            log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
+        return self._spark
+
+
+@contextmanager
+def failures():
+    """Turn the pipeline's own errors into one stderr line and an exit code."""
+    from imdb_pipeline.results import ResultsError
+    from imdb_pipeline.spark import SetupError
+    from imdb_pipeline.transform import TransformError
+    from ingest.convert import InputError
+    from streaming.job import StreamError
+
+    try:
+        yield
+    except SetupError as exc:
+        log(f"error: {exc}")
+        sys.exit(EXIT_SETUP)
+    except (InputError, StreamError, TransformError, ResultsError) as exc:
+        log(f"error: {exc}")
+        sys.exit(EXIT_FAILED)
+
+
+def _title_types(value: str) -> tuple[str, ...]:
+    types = tuple(t.strip() for t in value.split(",") if t.strip())
+    if not types:
+        raise click.BadParameter("give at least one title type, e.g. movie or movie,tvMovie")
+    return types
+
+
+source_option = click.option(
+    "--source", help="Folder with the IMDb files (.tsv or .tsv.gz)."
+)
+reject_option = click.option(
+    "--max-reject-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
+    help="Stop when more than this share of a file's rows is rejected.",
+)
+force_option = click.option(
+    "--force", is_flag=True, help="Ingest again even if the source files have not changed."
+)
+batch_option = click.option(
+    "--records-per-batch", type=click.IntRange(min=1), default=100, show_default=True,
+    help="Rating records per micro-batch.",
+)
+answer_options = [
+    click.option("--min-votes", type=click.IntRange(min=0), default=500, show_default=True,
+                 help="Titles need at least this many votes to be ranked."),
+    click.option("--top-n", type=click.IntRange(min=1), default=10, show_default=True,
+                 help="How many titles the top list holds."),
+    click.option("--title-types", default="movie", show_default=True,
+                 help="Comma-separated title types that can be ranked."),
+]
+format_option = click.option(
+    "--format", "output_format", type=click.Choice(["json", "table"]), default="json",
+    show_default=True, help="Output format of the results.",
+)
+
+
+def with_answer_options(function):
+    for option in reversed(answer_options):
+        function = option(function)
+    return function
+
+
+@click.group()
+@click.option(
+    "--home", envvar="IMDB_PIPELINE_HOME", type=click.Path(file_okay=False),
+    help="Folder for all state (lake, warehouse, metastore, checkpoints, logs). "
+    "Default: $IMDB_PIPELINE_HOME or .home/ in the repository.",
+)
+@click.option(
+    "--conf", multiple=True, metavar="KEY=VALUE",
+    help="Extra Spark setting, e.g. --conf spark.driver.memory=8g (repeatable).",
+)
+@click.pass_context
+def main(ctx, home, conf):
+    """IMDb top movies with Spark Structured Streaming and dbt."""
+    settings = {}
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
+        settings[key] = value
+    ctx.obj = Context(Home.resolve(home), settings)
+
+
+def _ingest(ctx: Context, source, max_reject_share, force):
+    from ingest.stage import run_ingest
+
+    if not source:
+        log(f"error: {NO_SOURCE}")
+        sys.exit(EXIT_FAILED)
+    return run_ingest(ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
+                      force=force, log=log)
+
+
+def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types):
+    from streaming.job import StreamOptions, stream
+
+    options = StreamOptions(records_per_batch, min_votes, top_n, _title_types(title_types))
+    summary = stream(ctx.spark, ctx.home, options, log=log)
+    log(
+        f"stream: {summary['ratings_processed']:,} of {summary['feed_rows']:,} ratings in "
+        f"{summary['batches']} micro-batches"
+    )
+    return summary
+
+
+def _transform(ctx: Context, min_votes, top_n, title_types):
+    from imdb_pipeline.transform import dbt_vars, transform
+
+    ctx.spark  # dbt's session method reuses this process's SparkSession
+    transform(ctx.home, dbt_vars(min_votes, top_n, _title_types(title_types)), log=log)
+
+
+def _results(ctx: Context, output_format):
+    from imdb_pipeline.results import collect, render_json, render_table
+
+    results = collect(ctx.spark)
+    click.echo(render_json(results) if output_format == "json" else render_table(results))
+
+
+@main.command()
+@source_option
+@reject_option
+@force_option
+@click.pass_obj
+def ingest(ctx, source, max_reject_share, force):
+    """Land the IMDb files as partitioned lookup tables."""
+    with failures():
+        _ingest(ctx, source, max_reject_share, force)
+
+
+@main.command()
+@batch_option
+@with_answer_options
+@click.pass_obj
+def stream(ctx, records_per_batch, min_votes, top_n, title_types):
+    """Stream the current ingest's ratings into Delta, N records per micro-batch."""
+    with failures():
+        _stream(ctx, records_per_batch, min_votes, top_n, title_types)
+
+
+@main.command()
+@with_answer_options
+@click.pass_obj
+def transform(ctx, min_votes, top_n, title_types):
+    """Build and test the dbt models (dbt build)."""
+    with failures():
+        _transform(ctx, min_votes, top_n, title_types)
+
+
+@main.command()
+@format_option
+@click.pass_obj
+def results(ctx, output_format):
+    """Print the top movies, their credits and titles."""
+    with failures():
+        _results(ctx, output_format)
+
+
+@main.command()
+@source_option
+@reject_option
+@force_option
+@batch_option
+@with_answer_options
+@format_option
+@click.pass_obj
+def run(ctx, source, max_reject_share, force, records_per_batch, min_votes, top_n, title_types,
+        output_format):
+    """ingest + stream + transform, then print the results."""
+    with failures():
+        started = time.monotonic()
+        _ingest(ctx, source, max_reject_share, force)
+        _stream(ctx, records_per_batch, min_votes, top_n, title_types)
+        _transform(ctx, min_votes, top_n, title_types)
+        _results(ctx, output_format)
+        log(f"run: done in {time.monotonic() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

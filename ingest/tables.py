@@ -1,0 +1,97 @@
+"""Register a landed ingest as lookup tables in the metastore (schema ``imdb_lookup``).
+
+Spark-side half of the ingest: builds the restructured name lookup (``title_names``, one
+row per title with the people known for it) inside the unpublished folder, then points
+the tables at the published folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ingest.convert import ARROW_TYPES
+from ingest.lake import PARTITION_COLUMNS, TCONST_BUCKETS
+from ingest.schemas import ALL_FILES, ImdbFile
+
+LOOKUP_SCHEMA = "imdb_lookup"
+SQL_TYPES = {
+    "string": "string",
+    "int": "int",
+    "bool": "boolean",
+    "rating": "decimal(3,1)",
+    "list": "array<string>",
+    "list02": "array<string>",
+}
+PARTITION_SQL_TYPES = {"votes_floor": "int", "primary_profession": "string", "tconst_bucket": "int"}
+assert set(SQL_TYPES) == set(ARROW_TYPES)
+
+
+def _columns_ddl(spec: ImdbFile) -> tuple[str, str | None]:
+    columns = [f"`{c.name}` {SQL_TYPES[c.kind]}" for c in spec.columns]
+    partition, arrow_type = PARTITION_COLUMNS.get(spec.table, (None, None))
+    if partition and arrow_type is not None:
+        columns.append(f"`{partition}` {PARTITION_SQL_TYPES[partition]}")
+    return ", ".join(columns), partition
+
+
+def build_title_names(spark, folder: Path) -> None:
+    """title_names: per title, the people whose knownForTitles lists it (nconst order)."""
+    names = spark.read.parquet(str(folder / "name_basics"))
+    names.createOrReplaceTempView("_ingest_name_basics")
+    spark.sql(
+        f"""
+        with known_for as (
+            select explode(array_distinct(known_for_titles)) as tconst, nconst, primary_name
+            from _ingest_name_basics
+            where known_for_titles is not null
+        )
+        select
+            tconst,
+            array_sort(collect_list(named_struct('nconst', nconst, 'primary_name', primary_name)))
+                as known_for,
+            cast(pmod(cast(substr(tconst, 3) as bigint), {TCONST_BUCKETS}) as int) as tconst_bucket
+        from known_for
+        group by tconst
+        """
+    ).write.partitionBy("tconst_bucket").parquet(str(folder / "title_names"))
+    spark.catalog.dropTempView("_ingest_name_basics")
+
+
+def register(spark, folder: Path) -> None:
+    """Point every lookup table at ``folder`` (a published ingest)."""
+    spark.sql(f"create database if not exists {LOOKUP_SCHEMA}")
+    for spec in ALL_FILES:
+        columns, partition = _columns_ddl(spec)
+        _create(spark, spec.table, columns, partition, folder / spec.table)
+    _create(
+        spark,
+        "title_names",
+        "tconst string, known_for array<struct<nconst:string,primary_name:string>>, "
+        "tconst_bucket int",
+        "tconst_bucket",
+        folder / "title_names",
+    )
+    _create(
+        spark,
+        "ingest_rejects",
+        "file string, line bigint, raw_line string, reason string",
+        None,
+        folder / "_rejects",
+    )
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    spark.createDataFrame(
+        [(manifest["ingest_id"], manifest["created_at"], str(folder))],
+        "ingest_id string, created_at string, location string",
+    ).selectExpr(
+        "ingest_id", "cast(created_at as timestamp) as created_at", "location"
+    ).write.format("delta").mode("append").saveAsTable(f"{LOOKUP_SCHEMA}.ingests")
+
+
+def _create(spark, table: str, columns: str, partition: str | None, location: Path) -> None:
+    name = f"{LOOKUP_SCHEMA}.{table}"
+    spark.sql(f"drop table if exists {name}")
+    partitioned = f"partitioned by ({partition})" if partition else ""
+    spark.sql(f"create table {name} ({columns}) using parquet {partitioned} location '{location}'")
+    if partition:
+        spark.sql(f"msck repair table {name}")

@@ -1,0 +1,49 @@
+-- Every eligible title (a chosen title type, at least min_votes votes) with its
+-- ranking_score and its rank: the exact order of the ranking_order macro.
+with ratings as (
+    select tconst, average_rating, num_votes
+    from {{ ref('int_ratings_streamed') }}
+),
+
+streams as (
+    select average_number_of_votes from {{ ref('int_streams_summarised') }}
+),
+
+titles as (
+    select tconst, title_type from {{ ref('stg_imdb__title_basics') }}
+),
+
+eligible as (
+    select
+        ratings.tconst,
+        ratings.average_rating,
+        ratings.num_votes
+    from ratings
+    inner join titles on ratings.tconst = titles.tconst
+    where
+        titles.title_type in ({{ sql_string_list(var('title_types')) }})
+        and ratings.num_votes >= {{ var('min_votes') }}
+),
+
+scored as (
+    select
+        eligible.tconst,
+        eligible.average_rating,
+        eligible.num_votes,
+        streams.average_number_of_votes,
+        {{ ranking_score('eligible.num_votes', 'eligible.average_rating', 'streams.average_number_of_votes') }}
+            as ranking_score
+    from eligible
+    cross join streams
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            order by {{ ranking_order('num_votes', 'average_rating', 'tconst') }}
+        ) as movie_rank
+    from scored
+)
+
+select * from ranked

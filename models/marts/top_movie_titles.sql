@@ -1,0 +1,59 @@
+-- The different titles of each top movie: primary, original and every aka title, with
+-- the regions and languages each is used in.
+with top_movies as (
+    select tconst, primary_title, original_title from {{ ref('top_movies') }}
+),
+
+akas as (
+    select tconst, title, region, language, tconst_bucket
+    from {{ ref('stg_imdb__title_akas') }}
+),
+
+aka_titles as (
+    select
+        akas.tconst,
+        akas.title,
+        akas.region,
+        akas.language
+    from akas
+    inner join top_movies
+        on
+            akas.tconst = top_movies.tconst
+            and akas.tconst_bucket = {{ tconst_bucket('top_movies.tconst') }}
+),
+
+all_titles as (
+    select tconst, primary_title as title, cast(null as string) as region, cast(null as string) as language
+    from top_movies
+    union all
+    select tconst, original_title as title, null as region, null as language
+    from top_movies
+    union all
+    select tconst, title, region, language
+    from aka_titles
+),
+
+grouped as (
+    select
+        tconst,
+        title,
+        array_sort(collect_set(region)) as regions,
+        array_sort(collect_set(language)) as languages
+    from all_titles
+    where title is not null
+    group by tconst, title
+),
+
+final as (
+    select
+        grouped.tconst,
+        grouped.title,
+        grouped.regions,
+        grouped.languages,
+        coalesce(grouped.title = top_movies.primary_title, false) as is_primary,
+        coalesce(grouped.title = top_movies.original_title, false) as is_original
+    from grouped
+    inner join top_movies on grouped.tconst = top_movies.tconst
+)
+
+select * from final
