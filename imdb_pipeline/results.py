@@ -21,9 +21,12 @@ def _plain(value):
 
 
 def _rows(spark, table: str, order: str, columns: list[str]) -> list[dict]:
+    """``order``: comma-separated columns, each optionally followed by `desc`."""
     from pyspark.sql import functions as F
 
-    frame = spark.table(f"{MART_SCHEMA}.{table}").orderBy(*[F.expr(o) for o in order.split(", ")])
+    keys = [part.split() for part in order.split(",")]
+    sort = [F.col(k[0]).desc() if k[1:] == ["desc"] else F.col(k[0]).asc() for k in keys]
+    frame = spark.table(f"{MART_SCHEMA}.{table}").orderBy(*sort)
     return [{c: _plain(row[c]) for c in columns} for row in frame.select(*columns).collect()]
 
 
@@ -44,21 +47,18 @@ def collect(spark) -> dict:
             "top_n": s.top_n,
         },
         "ratings_processed": s.ratings_processed,
-        "average_number_of_votes": round(s.average_number_of_votes, 4),
+        "average_number_of_votes": s.average_number_of_votes,
         "stream": {
             "batches": s.batches,
             "records_per_batch": s.records_per_batch,
             "stream_id": s.stream_id,
             "is_complete": s.is_complete,
         },
-        "top_movies": [
-            {**r, "ranking_score": round(r["ranking_score"], 4)}
-            for r in _rows(
-                spark, "top_movies", "rank",
-                ["rank", "tconst", "primary_title", "original_title", "start_year",
-                 "average_rating", "num_votes", "ranking_score", "known_for_names"],
-            )
-        ],
+        "top_movies": _rows(
+            spark, "top_movies", "rank",
+            ["rank", "tconst", "primary_title", "original_title", "start_year",
+             "average_rating", "num_votes", "ranking_score", "known_for_names"],
+        ),
         "top_movie_credits": _rows(
             spark, "top_movie_credits", "rank, movie_count desc, nconst",
             ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",

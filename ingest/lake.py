@@ -95,6 +95,7 @@ def add_partition_column(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
         professions = batch.column("primary_professions")
         has_one = pc.fill_null(pc.greater(pc.list_value_length(professions), 0), False)
         first = pc.list_element(pc.if_else(has_one, professions, pa.scalar(None, professions.type)), 0)
+        first = pc.if_else(pc.equal(first, ""), pa.scalar(None, pa.string()), first)  # no `col=` dirs
         return batch.append_column("primary_profession", first)
     return batch
 

@@ -1,0 +1,26 @@
+"""Shared fixtures: one SparkSession (one JVM) per test run, on a home of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb-samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory):
+    from imdb_pipeline.home import Home
+
+    return Home.resolve(tmp_path_factory.mktemp("home")).make()
+
+
+@pytest.fixture(scope="session")
+def spark(home):
+    from imdb_pipeline.spark import get_spark
+
+    session = get_spark(home)
+    yield session
+    session.stop()

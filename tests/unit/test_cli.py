@@ -1,0 +1,26 @@
+"""The CLI's argument handling and one-line errors (no Spark needed)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from imdb_pipeline.cli import main
+
+
+def test_run_without_source_says_what_to_pass(tmp_path):
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "ingest"])
+    assert result.exit_code == 1
+    assert "no --source given: pass --source DIR" in result.output
+
+
+def test_bad_option_values_are_usage_errors(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["stream", "--records-per-batch", "0"]).exit_code == 2
+    assert runner.invoke(main, ["run", "--format", "xml"]).exit_code == 2
+    assert runner.invoke(main, ["--conf", "no-equals", "results"]).exit_code == 2
+
+
+def test_help_lists_every_stage():
+    output = CliRunner().invoke(main, ["--help"]).output
+    for command in ("ingest", "stream", "transform", "run", "results"):
+        assert command in output

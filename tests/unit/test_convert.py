@@ -1,0 +1,136 @@
+"""ingest.convert: headers, quoting, nulls, arrays and the quarantine of bad rows."""
+
+from __future__ import annotations
+
+import gzip
+from decimal import Decimal
+
+import pytest
+
+from ingest.convert import CorruptFileError, FileStats, HeaderError, read_file
+from ingest.schemas import TITLE_AKAS, TITLE_BASICS, TITLE_RATINGS
+
+BASICS_HEADER = "\t".join(TITLE_BASICS.header)
+
+
+def write(path, text: str, gz: bool = False):
+    data = text.encode("utf-8")
+    if gz:
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def rows(path, spec):
+    stats = FileStats(path.name)
+    table = [r for batch in read_file(path, spec, stats) for r in batch.to_pylist()]
+    return table, stats
+
+
+def test_types_nulls_quotes_unicode_and_arrays(tmp_path):
+    path = write(
+        tmp_path / "title.basics.tsv.gz",
+        BASICS_HEADER + "\n"
+        'tt0000001\tmovie\t"Weird" Al\'s Movie\tAmélie 東京\t0\t1994\t\\N\t142\tDrama,Crime\n'
+        "tt0000002\tshort\tPlain\tPlain\t1\t\\N\t\\N\t\\N\t\\N\n",
+        gz=True,
+    )
+    table, stats = rows(path, TITLE_BASICS)
+    assert table[0]["primary_title"] == '"Weird" Al\'s Movie'
+    assert table[0]["original_title"] == "Amélie 東京"
+    assert table[0]["genres"] == ["Drama", "Crime"]
+    assert table[0]["start_year"] == 1994 and table[0]["end_year"] is None
+    assert table[1]["is_adult"] is True and table[1]["genres"] is None
+    assert (stats.rows_read, stats.rows_written, stats.rows_rejected) == (2, 2, 0)
+
+
+def test_rating_is_an_exact_decimal(tmp_path):
+    path = write(
+        tmp_path / "title.ratings.tsv",
+        "tconst\taverageRating\tnumVotes\ntt0000001\t7.3\t1000\ntt0000002\t10.0\t730\n",
+    )
+    table, _ = rows(path, TITLE_RATINGS)
+    assert table[0]["average_rating"] == Decimal("7.3")
+    assert table[1]["average_rating"] * table[1]["num_votes"] == Decimal("7300.0")
+
+
+def test_akas_x02_separator_splits_types(tmp_path):
+    header = "\t".join(TITLE_AKAS.header)
+    path = write(
+        tmp_path / "title.akas.tsv",
+        header + "\ntt0000001\t1\tTitle\tUS\t\\N\timdbDisplay\x02working\tliteral\x02short\t0\n",
+    )
+    table, _ = rows(path, TITLE_AKAS)
+    assert table[0]["types"] == ["imdbDisplay", "working"]
+    assert table[0]["attributes"] == ["literal", "short"]
+    assert table[0]["language"] is None
+
+
+def test_bad_rows_are_quarantined_with_physical_line_numbers(tmp_path):
+    path = write(
+        tmp_path / "title.ratings.tsv",
+        "tconst\taverageRating\tnumVotes\n"
+        "tt0000001\t7.3\t1000\n"  # line 2
+        "tt0000002\t8.0\n"  # line 3: two columns
+        "tt0000003\t8.0\tmany\n"  # line 4: numVotes not a number
+        "tt0000004\t8.0\t12\textra\n"  # line 5: four columns
+        "tt0000005\t11.5\t12\n"  # line 6: rating out of range
+        "tt0000006\t\\N\t12\n"  # line 7: missing rating
+        "xx0000007\t5.0\t12\n"  # line 8: not a tconst
+        "tt0000008\t5.0\t12\n",  # line 9
+    )
+    table, stats = rows(path, TITLE_RATINGS)
+    assert [r["tconst"] for r in table] == ["tt0000001", "tt0000008"]
+    rejected = {r["line"]: r for r in stats.rejects}
+    assert sorted(rejected) == [3, 4, 5, 6, 7, 8]
+    assert rejected[3]["reason"] == "expected 3 columns, found 2"
+    assert rejected[4]["raw_line"] == "tt0000003\t8.0\tmany"
+    assert "numVotes" in rejected[4]["reason"]
+    assert "averageRating" in rejected[6]["reason"]
+    assert "missing" in rejected[7]["reason"]
+    assert "tconst" in rejected[8]["reason"]
+    assert stats.rows_read == stats.rows_written + stats.rows_rejected == 8
+
+
+def test_line_numbers_stay_exact_across_batches(tmp_path):
+    lines = ["tconst\taverageRating\tnumVotes"]
+    bad = {50, 51, 700, 1999}
+    for line in range(2, 2002):
+        lines.append(f"tt{line:07d}\t5.0" if line in bad else f"tt{line:07d}\t5.0\t{line}")
+    lines[1500 - 1] = "tt0001500\t5.0\tNaN"
+    path = write(tmp_path / "title.ratings.tsv", "\n".join(lines) + "\n")
+    stats = FileStats(path.name)
+    for _ in read_file(path, TITLE_RATINGS, stats, block_size=4096):
+        pass
+    assert sorted(r["line"] for r in stats.rejects) == sorted(bad | {1500})
+    assert all(r["raw_line"].startswith(f"tt{r['line']:07d}") for r in stats.rejects)
+
+
+def test_header_mismatch_names_file_expected_and_found(tmp_path):
+    path = write(tmp_path / "title.ratings.tsv", "tconst\trating\tvotes\ntt1\t1.0\t1\n")
+    with pytest.raises(HeaderError) as error:
+        rows(path, TITLE_RATINGS)
+    message = str(error.value)
+    assert "title.ratings.tsv" in message and "\n" not in message
+    assert "expected tconst|averageRating|numVotes" in message
+    assert "found tconst|rating|votes" in message
+
+
+def test_code_exercise_mangled_header_is_rejected():
+    from tests.conftest import SAMPLES
+
+    path = SAMPLES / "code-exercise" / "title.basics.tsv"
+    with pytest.raises(HeaderError, match="title.basics.tsv: header does not match"):
+        rows(path, TITLE_BASICS)
+
+
+def test_truncated_gzip_stops_with_the_file_name(tmp_path):
+    body = "tconst\taverageRating\tnumVotes\n" + "".join(
+        f"tt{i:07d}\t5.0\t{i}\n" for i in range(20000)
+    )
+    data = gzip.compress(body.encode())
+    path = tmp_path / "title.ratings.tsv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError, match="title.ratings.tsv.gz"):
+        rows(path, TITLE_RATINGS)
