@@ -222,5 +222,20 @@ def run(ctx, source, max_reject_share, force, records_per_batch, min_votes, top_
         log(f"run: done in {time.monotonic() - started:.1f}s")
 
 
+@main.command()
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), required=True,
+              help="Row counts = the real 2026 counts x SCALE (1.0 = full size, ~2.9 GB gz).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder for the seven <name>.tsv.gz files.")
+def generate(scale, seed, out):
+    """Write synthetic IMDb files of the real shape (for tests and benchmarks)."""
+    from ingest.generate import generate as write_files
+
+    rows = write_files(out, scale, seed)
+    for name, count in rows.items():
+        log(f"generate: {name}: {count:,} rows")
+
+
 if __name__ == "__main__":
     main()
