@@ -19,7 +19,8 @@ from imdb_pipeline.home import Home
 
 EXIT_FAILED, EXIT_SETUP = 1, 3
 NO_SOURCE = (
-    "no --source given: pass --source DIR, a folder with the IMDb files (.tsv or .tsv.gz), "
+    "no --source given: pass --source DIR (a folder with the IMDb .tsv/.tsv.gz files), "
+    "https://datasets.imdbws.com/, s3://BUCKET/PREFIX or sample:SCALE, "
     "e.g. make run SOURCE=../shared/data/imdb-samples/real-2019-top25-repaired"
 )
 
@@ -71,9 +72,24 @@ def _title_types(value: str) -> tuple[str, ...]:
     return types
 
 
-source_option = click.option(
-    "--source", help="Folder with the IMDb files (.tsv or .tsv.gz)."
-)
+source_options = [
+    click.option(
+        "--source",
+        help="Folder with the IMDb files (.tsv or .tsv.gz), an http(s):// base URL such as "
+        "https://datasets.imdbws.com/, s3://BUCKET[/PREFIX] (`s3` = the plan's bucket), or "
+        "sample:SCALE[:SEED] (generated files).",
+    ),
+    click.option("--s3-region", help="Region of an s3:// source."),
+    click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store."),
+]
+
+
+def with_source_options(function):
+    for option in reversed(source_options):
+        function = option(function)
+    return function
+
+
 reject_option = click.option(
     "--max-reject-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
     help="Stop when more than this share of a file's rows is rejected.",
@@ -127,14 +143,15 @@ def main(ctx, home, conf):
     ctx.obj = Context(Home.resolve(home), settings)
 
 
-def _ingest(ctx: Context, source, max_reject_share, force):
+def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force):
     from ingest.stage import run_ingest
 
     if not source:
         log(f"error: {NO_SOURCE}")
         sys.exit(EXIT_FAILED)
+    fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, log=log)
+                      force=force, fetch_options=fetch_options, log=log)
 
 
 def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types):
@@ -152,7 +169,7 @@ def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types):
 def _transform(ctx: Context, min_votes, top_n, title_types):
     from imdb_pipeline.transform import dbt_vars, transform
 
-    ctx.spark  # dbt's session method reuses this process's SparkSession
+    _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
     transform(ctx.home, dbt_vars(min_votes, top_n, _title_types(title_types)), log=log)
 
 
@@ -164,14 +181,14 @@ def _results(ctx: Context, output_format):
 
 
 @main.command()
-@source_option
+@with_source_options
 @reject_option
 @force_option
 @click.pass_obj
-def ingest(ctx, source, max_reject_share, force):
+def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
     """Land the IMDb files as partitioned lookup tables."""
     with failures():
-        _ingest(ctx, source, max_reject_share, force)
+        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
 
 
 @main.command()
@@ -203,19 +220,19 @@ def results(ctx, output_format):
 
 
 @main.command()
-@source_option
+@with_source_options
 @reject_option
 @force_option
 @batch_option
 @with_answer_options
 @format_option
 @click.pass_obj
-def run(ctx, source, max_reject_share, force, records_per_batch, min_votes, top_n, title_types,
-        output_format):
+def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
+        min_votes, top_n, title_types, output_format):
     """ingest + stream + transform, then print the results."""
     with failures():
         started = time.monotonic()
-        _ingest(ctx, source, max_reject_share, force)
+        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
         _stream(ctx, records_per_batch, min_votes, top_n, title_types)
         _transform(ctx, min_votes, top_n, title_types)
         _results(ctx, output_format)

@@ -20,7 +20,7 @@ class Home:
     root: Path
 
     @classmethod
-    def resolve(cls, path: str | os.PathLike | None = None) -> "Home":
+    def resolve(cls, path: str | os.PathLike | None = None) -> Home:
         chosen = path or os.environ.get("IMDB_PIPELINE_HOME") or DEFAULT_HOME
         return cls(Path(chosen).expanduser().resolve())
 
@@ -52,7 +52,7 @@ class Home:
     def dbt_target(self) -> Path:  # dbt's target/ (artifacts, partial parse) per home
         return self.root / "dbt" / "target"
 
-    def make(self) -> "Home":
+    def make(self) -> Home:
         for folder in (self.lake, self.warehouse, self.metastore, self.checkpoints, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         return self

@@ -28,7 +28,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +109,7 @@ def partitioned_schema(spec: ImdbFile) -> pa.Schema:
 
 
 def new_ingest_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def current_ingest(lake: Path) -> str | None:
@@ -259,7 +259,7 @@ def land(
             reports = list(pool.map(one, present))
         manifest = {
             "ingest_id": ingest_id,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": [asdict(r) for r in reports],
             "partitioning": {t: c for t, (c, _) in PARTITION_COLUMNS.items()},
             "vote_floors": VOTE_FLOORS,

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tqdm import tqdm
 
+from ingest.convert import InputError
 from ingest.schemas import ALL_FILES, ImdbFile
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ _HINT_HTTPS = f"use --source {IMDB_BASE_URL}"
 _HINT_CREDS = "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
 
 
-class SourceError(Exception):
+class SourceError(InputError):
     """A source cannot be read. ``str()`` is one line: the URL, what went wrong, what to try."""
 
     def __init__(self, message: object):

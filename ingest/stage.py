@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
+import shutil
 import sys
 from pathlib import Path
 
-from ingest.convert import InputError
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
     current_ingest,
@@ -15,32 +14,28 @@ from ingest.lake import (
     publish,
     read_manifest,
 )
-from ingest.schemas import ALL_FILES
+from ingest.sources import fetch, parse_source
 from ingest.tables import build_title_names, register
 
-_NAME = re.compile(r"^(?P<name>[a-z]+\.[a-z]+)(?P<tag>\.[^/]+)?\.tsv(\.gz)?$")
 
+def local_files(home, source: str, log, **fetch_options) -> dict[str, Path]:
+    """IMDb name -> local file: a folder as it is, a URL or bucket downloaded into the home,
+    ``sample:SCALE[:SEED]`` generated into the home (once per scale and seed)."""
+    kind, location = parse_source(source)
+    if kind == "sample":
+        from ingest.generate import generate
 
-def locate_files(directory: Path) -> dict[str, Path]:
-    """IMDb name -> file in ``directory``: ``<name>.tsv[.gz]`` first, else one ``<name>.<tag>.tsv[.gz]``."""
-    if not directory.is_dir():
-        raise InputError(f"{directory}: not a folder; pass --source DIR with the IMDb .tsv/.tsv.gz files")
-    candidates: dict[str, list[tuple[int, Path]]] = {}
-    for path in sorted(directory.iterdir()):
-        match = _NAME.match(path.name)
-        if match and match["name"] in {f.name for f in ALL_FILES} and path.is_file():
-            rank = 1 if match["tag"] else 0
-            candidates.setdefault(match["name"], []).append((rank, path))
-    found = {}
-    for name, options in candidates.items():
-        options.sort()
-        best = [p for rank, p in options if rank == options[0][0]]
-        if len(best) > 1:
-            raise InputError(
-                f"{directory}: several files for {name} ({', '.join(p.name for p in best)}); keep one"
-            )
-        found[name] = best[0]
-    return found
+        folder = home.downloads / f"sample-{location.scale:g}-{location.seed or 0}"
+        if not (folder / ".complete").exists():
+            log(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} into {folder}")
+            generate(folder, location.scale, location.seed or 0)
+            (folder / ".complete").touch()
+        source = str(folder)
+    dest = home.downloads / "fetched"
+    result = fetch(source, dest, **fetch_options)
+    if kind in ("http", "s3"):
+        log(f"ingest: {result.summary()}")
+    return result.paths
 
 
 def fingerprint(files: dict[str, Path]) -> dict[str, list]:
@@ -57,27 +52,21 @@ def run_ingest(
     *,
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
     force: bool = False,
+    fetch_options: dict | None = None,
     log=None,
 ) -> dict:
     """Ingest ``source`` into ``home``; returns the manifest of the published ingest."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    directory = Path(source).expanduser()
-    files = locate_files(directory)
-    missing = [f.name for f in ALL_FILES if f.required and f.name not in files]
-    if missing:
-        raise InputError(
-            f"{directory}: missing required IMDb file(s) {', '.join(missing)} "
-            f"(expected <name>.tsv or <name>.tsv.gz)"
-        )
+    files = local_files(home, source, log=log, **(fetch_options or {}))
     prints = fingerprint(files)
     previous = current_ingest(home.lake)
     if previous and not force:
         manifest = read_manifest(home.lake, previous)
         if manifest.get("fingerprint") == prints and manifest.get("max_reject_share") == max_reject_share:
-            log(f"ingest: {directory} unchanged since ingest {previous}; reusing it")
+            log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
             register(spark, home.lake / previous)
             return manifest
-    log(f"ingest: {directory} -> {home.lake}")
+    log(f"ingest: {source} -> {home.lake}")
     ingest_id, staging, _ = land(
         files, home.lake, max_reject_share=max_reject_share, log=log,
         sources={name: str(path) for name, path in files.items()},
@@ -85,12 +74,10 @@ def run_ingest(
     try:
         manifest_path = staging / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
-        manifest.update(source=str(directory), fingerprint=prints, max_reject_share=max_reject_share)
+        manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share)
         manifest_path.write_text(json.dumps(manifest, indent=2))
         build_title_names(spark, staging)
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
     final = publish(home.lake, ingest_id, staging)

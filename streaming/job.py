@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import functions as F
@@ -140,7 +140,7 @@ class BatchSink:
             self.stream_id, self.ingest_id, batch_id, state.batches, records,
             state.ratings_processed, self.total_rows, state.votes_sum,
             state.average_number_of_votes, o.records_per_batch, o.min_votes, o.top_n,
-            sorted(o.title_types), state.ranked(), datetime.now(timezone.utc), duration_ms,
+            sorted(o.title_types), state.ranked(), datetime.now(UTC), duration_ms,
         )
         return self.spark.createDataFrame([row], BATCHES_DDL)
 

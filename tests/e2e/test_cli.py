@@ -18,7 +18,7 @@ CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
 
 def cli(*args, home):
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_run_then_results_on_a_fresh_home(tmp_path):

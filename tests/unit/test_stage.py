@@ -1,0 +1,34 @@
+"""ingest.stage.local_files: every kind of source ends as local files."""
+
+from __future__ import annotations
+
+import pytest
+
+from imdb_pipeline.home import Home
+from ingest.sources import SourceError
+from ingest.stage import local_files
+from tests.conftest import SAMPLES
+
+
+def test_folder_is_used_in_place(tmp_path):
+    files = local_files(Home.resolve(tmp_path), str(SAMPLES / "imdbSpark"), log=print)
+    assert files["title.ratings"].name == "title.ratings.small.tsv.gz"
+    assert "title.akas" not in files
+
+
+def test_sample_source_generates_once_per_scale_and_seed(tmp_path):
+    home = Home.resolve(tmp_path)
+    files = local_files(home, "sample:0.0002:3", log=print)
+    assert sorted(files) == sorted(
+        ["title.basics", "title.ratings", "title.principals", "name.basics", "title.akas",
+         "title.crew", "title.episode"]
+    )
+    stamp = files["title.ratings"].stat().st_mtime_ns
+    assert local_files(home, "sample:0.0002:3", log=print)["title.ratings"].stat().st_mtime_ns == stamp
+
+
+def test_missing_required_file_is_one_line(tmp_path):
+    (tmp_path / "title.ratings.tsv").write_text("tconst\taverageRating\tnumVotes\n")
+    with pytest.raises(SourceError) as error:
+        local_files(Home.resolve(tmp_path / "home"), str(tmp_path), log=print)
+    assert "title.basics" in str(error.value) and "\n" not in str(error.value)
