@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean
+.PHONY: help setup check-java run test test-fast lint lock clean bench-stream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: setup ## every test (unit, dbt, end-to-end)
 
 test-fast: setup ## the tests that do not start the whole pipeline
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+bench-stream: setup ## micro-batch ms vs Spark's rate-micro-batch floor, then 1.67M ratings in large batches
+	$(BIN)/python -m benchmarks.bench_stream $(ARGS)
 
 lint: setup ## ruff over the Python code
 	$(BIN)/ruff check imdb_pipeline ingest streaming tests

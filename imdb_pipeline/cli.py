@@ -154,14 +154,15 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
                       force=force, fetch_options=fetch_options, log=log)
 
 
-def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types):
+def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types, follow=False):
     from streaming.job import StreamOptions, stream
 
     options = StreamOptions(records_per_batch, min_votes, top_n, _title_types(title_types))
-    summary = stream(ctx.spark, ctx.home, options, log=log)
+    summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log)
     log(
-        f"stream: {summary['ratings_processed']:,} of {summary['feed_rows']:,} ratings in "
-        f"{summary['batches']} micro-batches"
+        f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
+        f"micro-batches this run; {summary['records']:,} of {summary['feed_rows']:,} feed records "
+        f"done, {summary['ratings_processed']:,} titles rated"
     )
     return summary
 
@@ -194,11 +195,38 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
 @main.command()
 @batch_option
 @with_answer_options
+@click.option("--follow", is_flag=True,
+              help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
+              "the current micro-batch.")
 @click.pass_obj
-def stream(ctx, records_per_batch, min_votes, top_n, title_types):
-    """Stream the current ingest's ratings into Delta, N records per micro-batch."""
+def stream(ctx, records_per_batch, min_votes, top_n, title_types, follow):
+    """Stream the ratings not processed yet into Delta, N records per micro-batch."""
     with failures():
-        _stream(ctx, records_per_batch, min_votes, top_n, title_types)
+        _stream(ctx, records_per_batch, min_votes, top_n, title_types, follow=follow)
+
+
+@main.command()
+@click.pass_obj
+def status(ctx):
+    """Show the running or last stream: batches, records done and left, rows/s, ETA, errors."""
+    from streaming.job import read_status
+
+    current = read_status(ctx.home)
+    if current is None:
+        log(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
+        sys.exit(EXIT_FAILED)
+    done, total = current.get("records_done") or 0, current.get("records_total") or 0
+    lines = [
+        f"stream:     {current.get('stream_id')} ({current.get('state')}, pid {current.get('pid')})",
+        f"records:    {done:,} of {total:,} done, {max(total - done, 0):,} left",
+        f"batches:    last {current.get('batch_id', '-')}, "
+        + f"{current.get('records_per_batch')} records each",
+        f"speed:      {current.get('rows_per_second', '-')} rows/s, ETA {current.get('eta_seconds', '-')} s",
+        f"average:    {current.get('average_number_of_votes', '-')} votes, #1 {current.get('number_one', '-')}",
+        f"last error: {current.get('last_error') or '-'}",
+        f"updated:    {current.get('updated_at')}",
+    ]
+    click.echo("\n".join(lines))
 
 
 @main.command()

@@ -272,10 +272,17 @@ def land(
     return ingest_id, staging, reports
 
 
-def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2) -> Path:
-    """Make ``staging`` the current ingest atomically; keep the ``keep`` newest ingests."""
+def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_current=None) -> Path:
+    """Make ``staging`` the current ingest atomically; keep the ``keep`` newest ingests.
+
+    ``before_current(folder)`` runs after the folder has its final name and before
+    ``CURRENT`` names it (the tables are re-pointed there), so whoever follows ``CURRENT``
+    finds the tables ready.
+    """
     final = lake / ingest_id
     os.replace(staging, final)
+    if before_current is not None:
+        before_current(final)
     pointer = lake / "CURRENT.tmp"
     pointer.write_text(ingest_id + "\n")
     os.replace(pointer, lake / "CURRENT")

@@ -80,8 +80,7 @@ def run_ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    final = publish(home.lake, ingest_id, staging)
-    register(spark, final)
+    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(spark, folder))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see imdb_lookup.ingest_rejects)")
     return manifest

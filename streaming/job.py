@@ -1,49 +1,76 @@
-"""The streaming query: ratings feed -> process function -> Delta tables in ``imdb_stream``.
+"""The streaming query: feeds -> process function -> Delta tables in ``imdb_stream``.
 
 Tables (Delta, in the warehouse):
-  imdb_stream.ratings   every processed rating record, tagged with its stream and batch
-  imdb_stream.batches   one row per micro-batch: running count, sum and average of numVotes,
-                        the running top-N (array of structs), the options, timings
+  imdb_stream.ratings          every processed record (append-only log), with the votes its
+                               title had before (``previous_votes``): the current titles are
+                               the latest record per tconst that is not a deletion
+  imdb_stream.batches          one row per micro-batch: running count, sum and average of
+                               numVotes, the running top-N, the options, timings
+  imdb_stream.stream_progress  one row per micro-batch from the StreamingQueryListener:
+                               input rows, rows/s, the duration and its parts
 
-A stream is identified by the ingest it reads and the options that change its answer
-(``stream_id``); each has its own checkpoint, and its Delta writes carry
-``txnAppId=stream_id`` / ``txnVersion=batch_id``, so a replayed micro-batch is skipped by
-Delta instead of being written twice.
+A stream is identified by the options that change its answer (``stream_id``); it has one
+checkpoint and reads the feeds registered for it (streaming/feeds.py): the first ingest in
+full, later ingests as changes. Its Delta writes carry ``txnAppId=stream_id`` /
+``txnVersion=batch_id``, so a micro-batch replayed after a crash is skipped by Delta instead
+of being written twice, and the running state is rebuilt from the tables for the batches
+before it: whenever the process dies, the next run ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import os
+import re
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+from pyspark.errors import AnalysisException, StreamingQueryException
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.window import Window
 
 from ingest.lake import current_ingest
-from streaming.process import Rated, RunningState, advance, summarise_batch
-from streaming.source import SOURCE_NAME, RatingsFeedSource, feed_rows
+from streaming import feeds as feeds_registry
+from streaming.feeds import tenths
+from streaming.process import Rated, Rules, RunningState, fold
+from streaming.source import SOURCE_NAME, RatingsFeedSource
 
 STREAM_SCHEMA = "imdb_stream"
 RATINGS_TABLE = f"{STREAM_SCHEMA}.ratings"
 BATCHES_TABLE = f"{STREAM_SCHEMA}.batches"
+PROGRESS_TABLE = f"{STREAM_SCHEMA}.stream_progress"
 TOP_TYPE = (
     "array<struct<rank:int,tconst:string,num_votes:int,average_rating:decimal(3,1),"
     "ranking_score:double>>"
 )
 BATCHES_DDL = f"""
     stream_id string, ingest_id string, batch_id bigint, batches bigint, records bigint,
-    ratings_processed bigint, feed_rows bigint, votes_sum bigint,
+    end_row bigint, feed_rows bigint, ratings_processed bigint, votes_sum bigint,
     average_number_of_votes double, records_per_batch int, min_votes int, top_n int,
     title_types array<string>, top {TOP_TYPE}, processed_at timestamp, duration_ms bigint
 """
-RATINGS_DDL = """
-    stream_id string, ingest_id string, batch_id bigint,
-    tconst string, average_rating decimal(3,1), num_votes int
+RATINGS_COLUMNS = (
+    ("stream_id", "string"), ("ingest_id", "string"), ("batch_id", "bigint"),
+    ("feed_row", "bigint"), ("tconst", "string"), ("average_rating", "decimal(3,1)"),
+    ("num_votes", "int"), ("is_deleted", "boolean"), ("previous_votes", "int"),
+)
+RATINGS_DDL = ", ".join(f"{name} {kind}" for name, kind in RATINGS_COLUMNS)
+PROGRESS_DDL = """
+    stream_id string, batch_id bigint, input_rows bigint, processed_rows_per_second double,
+    duration_ms bigint, add_batch_ms bigint, latest_offset_ms bigint, get_batch_ms bigint,
+    wal_commit_ms bigint, commit_offsets_ms bigint, average_number_of_votes double,
+    number_one string, reported_at timestamp
 """
+FAULT_ENV = "IMDB_PIPELINE_FAULT"  # tests: "<point>@<batch id>" kills the process there
 
 
 class StreamError(Exception):
@@ -62,144 +89,430 @@ class StreamOptions:
         key = json.dumps([self.min_votes, self.top_n, sorted(self.title_types)])
         return hashlib.sha1(key.encode()).hexdigest()[:8]
 
+    @property
+    def stream_id(self) -> str:
+        return f"stream-{self.answer_key()}"
+
+
+def fault(point: str, batch_id: int) -> None:
+    """Die here, as SIGKILL would, when the test environment asks for it."""
+    if os.environ.get(FAULT_ENV) == f"{point}@{batch_id}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 def ensure_tables(spark) -> None:
     spark.sql(f"create database if not exists {STREAM_SCHEMA}")
-    spark.sql(f"create table if not exists {RATINGS_TABLE} ({RATINGS_DDL}) using delta")
-    spark.sql(f"create table if not exists {BATCHES_TABLE} ({BATCHES_DDL}) using delta")
+    for table, ddl in ((RATINGS_TABLE, RATINGS_DDL), (BATCHES_TABLE, BATCHES_DDL),
+                       (PROGRESS_TABLE, PROGRESS_DDL)):
+        spark.sql(f"create table if not exists {table} ({ddl}) using delta")
 
 
-def restore_state(spark, stream_id: str, before_batch: int) -> RunningState:
-    """The running state after the last micro-batch before ``before_batch`` (restart)."""
-    rows = (
+def load_state(spark, stream_id: str, before_batch: int) -> RunningState:
+    """The running state after the micro-batches before ``before_batch``, from the tables."""
+    last = (
         spark.table(BATCHES_TABLE)
         .where((F.col("stream_id") == stream_id) & (F.col("batch_id") < before_batch))
         .orderBy(F.col("batch_id").desc())
         .limit(1)
         .collect()
     )
-    if not rows:
+    if not last:
         return RunningState()
-    row = rows[0]
-    top = tuple(Rated(t.tconst, t.num_votes, t.average_rating) for t in row.top)
-    return RunningState(row.batches, row.ratings_processed, row.votes_sum, top)
+    row = last[0]
+    latest = Window.partitionBy("tconst").orderBy(F.col("feed_row").desc())
+    current = (
+        spark.table(RATINGS_TABLE)
+        .where((F.col("stream_id") == stream_id) & (F.col("batch_id") < before_batch))
+        .withColumn("_latest", F.row_number().over(latest))
+        .where("_latest = 1 and not is_deleted")
+        .select("tconst", "num_votes", "average_rating")
+        .toArrow()
+    )
+    titles = dict(
+        zip(
+            current["tconst"].to_pylist(),
+            zip(current["num_votes"].to_pylist(), tenths(current["average_rating"]).to_pylist()),
+        )
+    )
+    top = tuple(Rated(t.tconst, t.num_votes, int(t.average_rating * 10)) for t in row.top)
+    state = RunningState(
+        batches=row.batches, records=row.end_row, ratings_processed=row.ratings_processed,
+        votes_sum=row.votes_sum, top=top, titles=titles,
+    )
+    if state.ratings_processed != len(titles):
+        raise StreamError(
+            f"{stream_id}: batches table says {state.ratings_processed} titles, ratings log "
+            f"holds {len(titles)}; delete {stream_id} and its checkpoint to start over"
+        )
+    return state
+
+
+def eligible_titles(spark, title_types) -> frozenset[str]:
+    """The tconsts of the chosen title types, collected once per stream run (driver side)."""
+    ids = (
+        spark.table("imdb_lookup.title_basics")
+        .where(F.col("title_type").isin(list(title_types)))
+        .select("tconst")
+        .toArrow()
+    )
+    return frozenset(ids["tconst"].to_pylist())
 
 
 class BatchSink:
     """``foreachBatch`` target: the process function plus idempotent Delta writes."""
 
-    def __init__(self, spark, stream_id, ingest_id, options, eligible, total_rows, log):
+    def __init__(self, spark, options: StreamOptions, registry: Path, eligible, log):
         self.spark = spark
-        self.stream_id = stream_id
-        self.ingest_id = ingest_id
         self.options = options
-        self.eligible = eligible
-        self.total_rows = total_rows
+        self.stream_id = options.stream_id
+        self.registry = registry
+        self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
         self.state: RunningState | None = None
+        self.busy = threading.Lock()  # held while a micro-batch is processed
+        self.reports: dict[int, dict] = {}
 
     def __call__(self, batch, batch_id: int) -> None:
-        started = time.monotonic()
-        if self.state is None or self.state.batches != batch_id:
-            self.state = restore_state(self.spark, self.stream_id, batch_id)
-        batch = batch.persist()
-        try:
-            totals, candidates = summarise_batch(
-                batch, self.eligible, self.options.min_votes, self.options.top_n
-            )
-            records, votes_sum = totals.first()
-            found = [Rated(r.tconst, r.num_votes, r.average_rating) for r in candidates.collect()]
-            state = advance(self.state, records, votes_sum, found, self.options.top_n)
-            writer_options = {"txnAppId": self.stream_id, "txnVersion": str(batch_id)}
-            (
-                batch.select(
-                    F.lit(self.stream_id).alias("stream_id"),
-                    F.lit(self.ingest_id).alias("ingest_id"),
-                    F.lit(batch_id).cast("bigint").alias("batch_id"),
-                    "tconst",
-                    "average_rating",
-                    "num_votes",
-                )
-                .write.format("delta")
-                .mode("append")
-                .options(**writer_options)
-                .saveAsTable(RATINGS_TABLE)
-            )
-            duration_ms = int((time.monotonic() - started) * 1000)
-            self._batch_row(batch_id, records, state, duration_ms).write.format("delta").mode(
-                "append"
-            ).options(**writer_options).saveAsTable(BATCHES_TABLE)
-        finally:
-            batch.unpersist()
-        self.state = state
-        self._report(batch_id, records, state, started)
+        with self.busy:
+            started = time.monotonic()
+            fault("before_read", batch_id)
+            try:
+                self._process(batch, batch_id, started)
+            except BaseException:
+                self.state = None  # rebuilt from the tables on the next micro-batch
+                raise
 
-    def _batch_row(self, batch_id, records, state: RunningState, duration_ms):
+    def _process(self, batch, batch_id: int, started: float) -> None:
+        if self.state is None or self.state.batches != batch_id:
+            self.state = load_state(self.spark, self.stream_id, batch_id)
+        feeds = feeds_registry.load(self.registry)
+        table = batch.toArrow()
+        first_row = self.state.records
+        records = list(
+            zip(
+                table["tconst"].to_pylist(),
+                tenths(table["average_rating"]).to_pylist(),
+                table["num_votes"].to_pylist(),
+                table["is_deleted"].to_pylist(),
+            )
+        )
+        state, previous = fold(self.state, records, self.rules)
+        ingest_ids = _ingest_of_rows(feeds, first_row, len(records))
+        log_rows = table.append_column("stream_id", pa.array([self.stream_id] * table.num_rows))
+        log_rows = (
+            log_rows.append_column("ingest_id", pa.array(ingest_ids, pa.string()))
+            .append_column("batch_id", pa.array([batch_id] * table.num_rows, pa.int64()))
+            .append_column(
+                "feed_row", pa.array(range(first_row, first_row + table.num_rows), pa.int64())
+            )
+            .append_column("previous_votes", pa.array(previous, pa.int32()))
+        )
+        writer = {"txnAppId": self.stream_id, "txnVersion": str(batch_id)}
+        columns = [name for name, _ in RATINGS_COLUMNS]
+        self.spark.createDataFrame(log_rows.select(columns)).write.format("delta").mode(
+            "append"
+        ).options(**writer).saveAsTable(RATINGS_TABLE)
+        fault("after_ratings", batch_id)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        ingest_id = ingest_ids[-1] if ingest_ids else None
+        self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms).write.format(
+            "delta"
+        ).mode("append").options(**writer).saveAsTable(BATCHES_TABLE)
+        fault("after_batches", batch_id)
+        self.state = state
+        self.reports[batch_id] = {
+            "records": len(records),
+            "end_row": state.records,
+            "feed_rows": feeds_registry.total_rows(feeds),
+            "average": state.average_number_of_votes,
+            "number_one": state.top[0].tconst if state.top else None,
+            "ms": int((time.monotonic() - started) * 1000),
+        }
+
+    def _batch_row(self, batch_id, ingest_id, records, state: RunningState, feeds, duration_ms):
         o = self.options
         row = (
-            self.stream_id, self.ingest_id, batch_id, state.batches, records,
-            state.ratings_processed, self.total_rows, state.votes_sum,
+            self.stream_id, ingest_id, batch_id, state.batches, records, state.records,
+            feeds_registry.total_rows(feeds), state.ratings_processed, state.votes_sum,
             state.average_number_of_votes, o.records_per_batch, o.min_votes, o.top_n,
             sorted(o.title_types), state.ranked(), datetime.now(UTC), duration_ms,
         )
         return self.spark.createDataFrame([row], BATCHES_DDL)
 
-    def _report(self, batch_id, records, state: RunningState, started):
-        done = state.ratings_processed
-        first = state.top[0].tconst if state.top else "-"
+
+def _ingest_of_rows(feeds, first_row: int, count: int) -> list[str]:
+    ends, total = [], 0
+    for feed in feeds:
+        total += feed.rows
+        ends.append(total)
+    return [feeds[bisect.bisect_right(ends, row)].ingest_id for row in range(first_row, first_row + count)]
+
+
+class ProgressListener(StreamingQueryListener):
+    """Every micro-batch's progress: a console line, the status file, the progress table."""
+
+    def __init__(self, sink: BatchSink, status: StatusFile, log):
+        self.sink = sink
+        self.status = status
+        self.log = log
+        self.rows: list[tuple] = []
+        self.last_batch = -1
+        self.started = time.monotonic()
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryIdle(self, event):
+        pass
+
+    def onQueryTerminated(self, event):
+        if event.exception:
+            self.status.update(state="failed", last_error=event.exception.splitlines()[0])
+
+    def onQueryProgress(self, event):
+        p = event.progress
+        report = self.sink.reports.pop(p.batchId, None)
+        if report is None:  # a trigger that processed nothing
+            return
+        parts = {k: int(v) for k, v in p.durationMs.items()}
+        self.last_batch = p.batchId
+        done, total = report["end_row"], report["feed_rows"]
+        rate = p.processedRowsPerSecond or 0.0
+        eta = (total - done) / rate if rate else None
+        self.rows.append(
+            (
+                self.sink.stream_id, p.batchId, p.numInputRows, rate,
+                parts.get("triggerExecution", 0), parts.get("addBatch", 0),
+                parts.get("latestOffset", 0), parts.get("getBatch", 0),
+                parts.get("walCommit", 0), parts.get("commitOffsets", 0),
+                report["average"], report["number_one"], datetime.now(UTC),
+            )
+        )
         self.log(
-            f"stream: batch {batch_id}: {records} records, {done:,}/{self.total_rows:,} "
-            f"({done / max(self.total_rows, 1):.0%}), average {state.average_number_of_votes:.1f}"
-            f" votes, #1 {first} ({(time.monotonic() - started) * 1000:.0f} ms)"
+            f"stream: batch {p.batchId}: {report['records']} records, {done:,}/{total:,} "
+            f"({done / max(total, 1):.0%}), average {report['average'] or 0:.1f} votes, "
+            f"#1 {report['number_one'] or '-'} ({parts.get('triggerExecution', 0)} ms: "
+            f"process {report['ms']}, wal {parts.get('walCommit', 0)}, "
+            f"commit {parts.get('commitOffsets', 0)})"
+            + (f", ETA {_duration(eta)}" if eta is not None and done < total else "")
+        )
+        self.status.update(
+            state="running", stream_id=self.sink.stream_id, batch_id=p.batchId, records_done=done,
+            records_total=total, rows_per_second=round(rate, 1),
+            eta_seconds=None if eta is None else round(eta, 1),
+            average_number_of_votes=report["average"], number_one=report["number_one"],
         )
 
+    def flush(self, spark) -> None:
+        """Write the collected progress rows (called between micro-batches, never concurrently)."""
+        rows, self.rows = self.rows, []
+        if rows:
+            spark.createDataFrame(rows, PROGRESS_DDL).write.format("delta").mode("append").saveAsTable(
+                PROGRESS_TABLE
+            )
 
-def stream(spark, home, options: StreamOptions, log=None) -> dict:
-    """Process every rating of the current ingest not processed yet, then stop."""
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class StatusFile:
+    """``<home>/stream.status.json``: what `imdb-pipeline status` shows, readable without Spark."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict = {}
+
+    def update(self, **fields) -> None:
+        self.data.update(fields, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=str))
+        os.replace(tmp, self.path)
+
+
+def read_status(home) -> dict | None:
+    path = home.root / "stream.status.json"
+    if not path.exists():
+        return None
+    status = json.loads(path.read_text())
+    if status.get("state") == "running" and not _alive(status.get("pid")):
+        status["state"] = "stopped (the process is gone; run `imdb-pipeline stream` to resume)"
+    return status
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def stream(
+    spark, home, options: StreamOptions, *, follow: bool = False, stop: threading.Event | None = None,
+    log=None,
+) -> dict:
+    """Process what is new for this stream, then stop (or, with ``follow``, keep going until
+    SIGINT/SIGTERM or ``stop`` is set)."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     ingest_id = current_ingest(home.lake)
     if ingest_id is None:
-        raise StreamError(
-            f"no ingest in {home.lake}: run `imdb-pipeline ingest --source DIR` first"
-        )
-    feed = home.lake / ingest_id / "ratings_feed" / "part-0.parquet"
-    stream_id = f"{ingest_id}-{options.answer_key()}"
-    total_rows = feed_rows(str(feed))
+        raise StreamError(f"no ingest in {home.lake}: run `imdb-pipeline ingest --source DIR` first")
+    root = home.checkpoints / options.stream_id
+    root.mkdir(parents=True, exist_ok=True)
+    registry = root / "feeds.json"
+    status = StatusFile(home.root / "stream.status.json")
+    status.update(state="starting", pid=os.getpid(), stream_id=options.stream_id, last_error=None,
+                  records_per_batch=options.records_per_batch)
     ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
-    eligible = (
-        spark.table("imdb_lookup.title_basics")
-        .where(F.col("title_type").isin(list(options.title_types)))
-        .select("tconst")
-        .cache()
-    )
-    sink = BatchSink(spark, stream_id, ingest_id, options, eligible, total_rows, log)
-    checkpoint: Path = home.checkpoints / f"stream-{stream_id}"
-    query = (
-        spark.readStream.format(SOURCE_NAME)
-        .option("path", str(feed))
-        .option("records_per_batch", str(options.records_per_batch))
-        .load()
-        .writeStream.queryName(f"ratings-{stream_id}")
-        .foreachBatch(sink)
-        .option("checkpointLocation", str(checkpoint))
-        .trigger(availableNow=True)
-        .start()
-    )
+    before = _position(spark, options.stream_id)
+    sink = BatchSink(spark, options, registry, eligible_titles(spark, options.title_types), log)
+    listener = ProgressListener(sink, status, log)
+    spark.streams.addListener(listener)
     try:
-        query.awaitTermination()
+        if feeds_registry.load(registry):  # finish what an earlier run left (after a crash)
+            _run(spark, sink, listener, root, options, follow=False)
+        _register(spark, home, sink, registry, ingest_id, log)
+        if follow:
+            _follow(spark, home, sink, listener, root, options, registry, stop, log)
+        else:
+            _run(spark, sink, listener, root, options, follow=False)
+        _tidy(spark, options.stream_id)
+    except BaseException as exc:
+        status.update(state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        raise
     finally:
-        eligible.unpersist()
-    if query.exception() is not None:
-        raise StreamError(f"stream {stream_id} failed: {query.exception()}")
-    state = restore_state(spark, stream_id, sys.maxsize)
+        spark.streams.removeListener(listener)
+    state = load_state(spark, options.stream_id, sys.maxsize)
+    total = feeds_registry.total_rows(feeds_registry.load(registry))
+    status.update(state="finished", records_done=state.records, records_total=total, eta_seconds=0)
     return {
-        "stream_id": stream_id,
+        "stream_id": options.stream_id,
         "ingest_id": ingest_id,
         "batches": state.batches,
+        "batches_this_run": state.batches - before[0],
         "ratings_processed": state.ratings_processed,
-        "feed_rows": total_rows,
+        "records": state.records,
+        "records_this_run": state.records - before[1],
+        "feed_rows": total,
         "average_number_of_votes": state.average_number_of_votes,
         "top": [r.tconst for r in state.top],
     }
 
+
+def _position(spark, stream_id: str) -> tuple[int, int]:
+    """(micro-batches, feed records) the stream has processed so far."""
+    last = (
+        spark.table(BATCHES_TABLE).where(F.col("stream_id") == stream_id)
+        .agg(F.max("batches").alias("batches"), F.max("end_row").alias("records")).first()
+    )
+    return (last.batches or 0, last.records or 0)
+
+
+def _register(spark, home, sink: BatchSink, registry: Path, ingest_id: str, log) -> None:
+    """Register the current ingest's feed unless it is there (all earlier ones are processed)."""
+    if any(f.ingest_id == ingest_id for f in feeds_registry.load(registry)):
+        return
+    state = sink.state if sink.state is not None else load_state(spark, sink.stream_id, sys.maxsize)
+    current = pa.table(
+        {
+            "tconst": pa.array(list(state.titles), pa.string()),
+            "num_votes": pa.array([v for v, _ in state.titles.values()], pa.int32()),
+            "rating_tenths": pa.array([r for _, r in state.titles.values()], pa.int32()),
+        }
+    )
+    feed = feeds_registry.register(
+        registry, ingest_id, home.lake / ingest_id / "ratings_feed" / "part-0.parquet", current
+    )
+    log(f"stream: ingest {ingest_id}: {feed.rows:,} records to process ({feed.kind})")
+
+
+def _query(spark, sink: BatchSink, root: Path, options: StreamOptions, follow: bool):
+    writer = (
+        spark.readStream.format(SOURCE_NAME)
+        .option("registry", str(root / "feeds.json"))
+        .option("records_per_batch", str(options.records_per_batch))
+        .load()
+        .writeStream.queryName(f"ratings-{options.stream_id}")
+        .foreachBatch(sink)
+        .option("checkpointLocation", str(root / "checkpoint"))
+    )
+    trigger = {"processingTime": "1 second"} if follow else {"availableNow": True}
+    return writer.trigger(**trigger).start()
+
+
+def _run(spark, sink, listener, root, options, follow: bool) -> None:
+    query = _query(spark, sink, root, options, follow)
+    try:
+        query.awaitTermination()
+    except StreamingQueryException as exc:
+        raise StreamError(f"stream {options.stream_id} failed: {_reason(exc)}") from exc
+    _wait_for_listener(listener, query)
+    listener.flush(spark)
+
+
+def _reason(exc) -> str:
+    """The last line of the Python traceback inside Spark's error, else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    python = [line for line in lines if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", line)]
+    return (python[0] if python else lines[0])[:500] if lines else repr(exc)
+
+
+def _wait_for_listener(listener: ProgressListener, query, timeout: float = 5.0) -> None:
+    """Progress events arrive asynchronously; let the last one land before reporting."""
+    last = query.lastProgress
+    deadline = time.monotonic() + timeout
+    while last and listener.last_batch < last["batchId"] and time.monotonic() < deadline:
+        if last["numInputRows"] == 0:
+            break
+        time.sleep(0.05)
+
+
+def _follow(spark, home, sink, listener, root, options, registry, stop, log) -> None:
+    """Keep running: pick up each new ingest; SIGTERM/Ctrl-C stop after the current batch."""
+    stopping = stop or threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    query = _query(spark, sink, root, options, follow=True)
+    log("stream: following new ingests (Ctrl-C or SIGTERM to stop)")
+    try:
+        while not stopping.is_set() and query.isActive:
+            query.awaitTermination(1)
+            ingest_id = current_ingest(home.lake)
+            caught_up = sink.state is not None and sink.state.records == feeds_registry.total_rows(
+                feeds_registry.load(registry)
+            )
+            if ingest_id and caught_up and not any(
+                f.ingest_id == ingest_id for f in feeds_registry.load(registry)
+            ):
+                with sink.busy:
+                    try:
+                        eligible = eligible_titles(spark, options.title_types)
+                    except AnalysisException:  # an ingest is re-pointing the tables: next tick
+                        continue
+                    sink.rules = Rules(eligible, options.min_votes, options.top_n)
+                    _register(spark, home, sink, registry, ingest_id, log)
+            if len(listener.rows) >= 50:
+                with sink.busy:
+                    listener.flush(spark)
+        with sink.busy:  # the current micro-batch finishes first
+            query.stop()
+        log("stream: stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    listener.flush(spark)
+    if query.exception() is not None:
+        raise StreamError(f"stream {options.stream_id} failed: {_reason(query.exception())}")
+
+
+def _tidy(spark, stream_id: str) -> None:
+    """Compact the small files of 100-record appends and drop files no version needs."""
+    for table in (RATINGS_TABLE, BATCHES_TABLE):
+        files = spark.sql(f"describe detail {table}").first().numFiles
+        if files > 200:
+            spark.sql(f"optimize {table}")
+            spark.sql(f"vacuum {table}")  # default retention: 7 days of versions stay readable

@@ -1,56 +1,56 @@
-"""The stream's process function: running count, sum and average of numVotes, running top-N.
+"""The stream's process function: running count, sum and average of numVotes and the running
+top-N, folded one micro-batch at a time. Pure: plain Python in, plain Python out.
 
-Two halves, both pure:
-- ``summarise_batch`` (DataFrames in, DataFrames out): one micro-batch's count and sum of
-  numVotes over every record, and its best ``top_n`` eligible records;
-- ``advance`` (plain Python): folds that summary into the running state.
+State is the current set of titles (latest record wins): a record for a title seen before
+replaces its earlier values, a deletion (a title gone from a newer dump) removes it. So the
+running average is always the mean numVotes over the current titles, nothing counts twice,
+and a refresh that replays only new and changed records ends where a fresh run on the new
+file ends.
 
 Ranking: ranking_score = numVotes / averageNumberOfVotes * averageRating. The average is one
-positive number at any moment, so the order is the order of numVotes x averageRating, an
-exact decimal here (averageRating is DECIMAL(3,1)); ties go to more numVotes, then the
-smaller tconst. The running top-N therefore never needs re-sorting when the average moves:
-the top-N of all records so far is the top-N of (previous top-N + this batch's top-N).
+positive number at any moment, so the order is the order of numVotes x averageRating (exact:
+ratings are kept in tenths), then more numVotes, then the smaller tconst. While records only
+add titles, the top-N of everything so far is the top-N of (previous top-N + this batch); a
+batch that changes or removes a known title recomputes the top-N from the current titles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
-
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 
 @dataclass(frozen=True)
 class Rated:
     tconst: str
     num_votes: int
-    average_rating: Decimal
+    rating_tenths: int  # averageRating x 10, exact
 
     @property
-    def weight(self) -> Decimal:  # numVotes x averageRating, exact
-        return self.num_votes * self.average_rating
+    def average_rating(self) -> Decimal:
+        return Decimal(self.rating_tenths) / 10
 
     def sort_key(self) -> tuple:
-        return (-self.weight, -self.num_votes, self.tconst)
+        return (-(self.num_votes * self.rating_tenths), -self.num_votes, self.tconst)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunningState:
-    batches: int = 0
-    ratings_processed: int = 0
+    """Everything the stream knows after its last micro-batch."""
+
+    batches: int = 0  # micro-batches folded so far
+    records: int = 0  # feed records folded so far (the stream's offset)
+    ratings_processed: int = 0  # current titles
     votes_sum: int = 0
-    top: tuple[Rated, ...] = field(default_factory=tuple)
+    top: tuple[Rated, ...] = ()
+    titles: dict[str, tuple[int, int]] = field(default_factory=dict)  # tconst -> (votes, tenths)
 
     @property
     def average_number_of_votes(self) -> float | None:
-        if not self.ratings_processed:
-            return None
-        return self.votes_sum / self.ratings_processed
+        return self.votes_sum / self.ratings_processed if self.ratings_processed else None
 
     def ranking_score(self, rated: Rated) -> float:
-        return float(Decimal(rated.num_votes) * self.ratings_processed / self.votes_sum
-                     * rated.average_rating)
+        return rated.num_votes * self.ratings_processed / self.votes_sum * rated.rating_tenths / 10
 
     def ranked(self) -> list[dict]:
         return [
@@ -65,8 +65,20 @@ class RunningState:
         ]
 
 
+@dataclass(frozen=True)
+class Rules:
+    """Who can be ranked: the eligible title ids (chosen title types) and the vote floor."""
+
+    eligible: frozenset[str] | set[str]
+    min_votes: int
+    top_n: int
+
+    def ranks(self, tconst: str, num_votes: int) -> bool:
+        return num_votes >= self.min_votes and tconst in self.eligible
+
+
 def top_of(records, top_n: int) -> tuple[Rated, ...]:
-    """The best ``top_n`` records by the ranking order (a tconst appears once)."""
+    """The best ``top_n`` of ``records`` (one entry per tconst, the best one)."""
     best: dict[str, Rated] = {}
     for r in records:
         if r.tconst not in best or r.sort_key() < best[r.tconst].sort_key():
@@ -74,43 +86,42 @@ def top_of(records, top_n: int) -> tuple[Rated, ...]:
     return tuple(sorted(best.values(), key=Rated.sort_key)[:top_n])
 
 
-def advance(
-    state: RunningState, count: int, votes_sum: int, candidates, top_n: int
-) -> RunningState:
-    """Fold one micro-batch's totals and top candidates into the running state."""
-    return replace(
-        state,
-        batches=state.batches + 1,
-        ratings_processed=state.ratings_processed + count,
-        votes_sum=state.votes_sum + votes_sum,
-        top=top_of([*state.top, *candidates], top_n),
-    )
+def fold(state: RunningState, records: list[tuple], rules: Rules) -> tuple[RunningState, list]:
+    """Fold one micro-batch into ``state`` (mutated and returned).
 
-
-def ranking_order():
-    """The ranking order as Spark sort expressions (the Python twin is Rated.sort_key)."""
-    weight = F.col("num_votes").cast("decimal(12,0)") * F.col("average_rating")
-    return [weight.desc(), F.col("num_votes").desc(), F.col("tconst").asc()]
-
-
-def summarise_batch(
-    batch: DataFrame, eligible: DataFrame, min_votes: int, top_n: int
-) -> tuple[DataFrame, DataFrame]:
-    """(totals, candidates) of one micro-batch.
-
-    totals: one row (records, votes_sum) over every record, eligible or not.
-    candidates: the batch's best ``top_n`` records among eligible titles (``eligible`` holds
-    the tconsts of the chosen title types) with numVotes >= ``min_votes``.
+    ``records``: (tconst, rating_tenths | None, num_votes | None, is_deleted) in feed order.
+    Returns the state and, per record, the votes the title had before it (None if new):
+    the ratings log keeps them so a replayed micro-batch computes the same thing.
     """
-    totals = batch.agg(
-        F.count(F.lit(1)).alias("records"),
-        F.coalesce(F.sum("num_votes"), F.lit(0)).cast("bigint").alias("votes_sum"),
-    )
-    candidates = (
-        batch.where(F.col("num_votes") >= min_votes)
-        .join(F.broadcast(eligible), "tconst", "left_semi")
-        .orderBy(*ranking_order())
-        .limit(top_n)
-        .select("tconst", "num_votes", "average_rating")
-    )
-    return totals, candidates
+    titles = state.titles
+    previous_votes = []
+    candidates = []
+    changed_known = False
+    for tconst, tenths, votes, is_deleted in records:
+        before = titles.get(tconst)
+        previous_votes.append(before[0] if before else None)
+        if before is not None:
+            state.votes_sum -= before[0]
+            state.ratings_processed -= 1
+            changed_known = changed_known or _in_top(state.top, tconst)
+            del titles[tconst]
+        if not is_deleted:
+            titles[tconst] = (votes, tenths)  # re-inserted: a dict keeps the latest last
+            state.votes_sum += votes
+            state.ratings_processed += 1
+            if rules.ranks(tconst, votes):
+                candidates.append(Rated(tconst, votes, tenths))
+    if changed_known:
+        state.top = top_of(
+            (Rated(t, v, r) for t, (v, r) in titles.items() if rules.ranks(t, v)), rules.top_n
+        )
+    else:
+        current = [c for c in candidates if titles.get(c.tconst) == (c.num_votes, c.rating_tenths)]
+        state.top = top_of([*state.top, *current], rules.top_n)
+    state.batches += 1
+    state.records += len(records)
+    return state, previous_votes
+
+
+def _in_top(top: tuple[Rated, ...], tconst: str) -> bool:
+    return any(r.tconst == tconst for r in top)

@@ -1,14 +1,15 @@
-"""A Structured Streaming source over the ratings feed of an ingest, N records at a time.
+"""A Structured Streaming source over a stream's feeds (streaming/feeds.py), N records at a time.
 
-The feed is ``lake/<ingest>/ratings_feed/part-0.parquet``: title.ratings in file order.
-An offset is ``{"row": n}``, the number of feed rows before it; a micro-batch reads rows
-``[start, end)``. ``getDefaultReadLimit`` returns ``ReadMaxRows(records_per_batch)`` and the
+An offset is ``{"row": n}``: the number of rows before it in the concatenation of the
+registered feeds; a micro-batch reads rows ``[start, end)``. ``getDefaultReadLimit`` returns ``ReadMaxRows(records_per_batch)`` and the
 reader supports ``availableNow``, so ``trigger(availableNow=True)`` keeps the per-batch
 limit and stops at the end. ``read`` is deterministic for a range, so a restart that
 replays a range reads the same rows.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
@@ -19,18 +20,29 @@ from pyspark.sql.streaming.datasource import (
 )
 
 SOURCE_NAME = "imdb_ratings_feed"
-SCHEMA = "tconst string, average_rating decimal(3,1), num_votes int"
+SCHEMA = "tconst string, average_rating decimal(3,1), num_votes int, is_deleted boolean"
 
 
 class RowRange(InputPartition):
-    def __init__(self, path: str, start: int, end: int):
-        self.path, self.start, self.end = path, start, end
+    def __init__(self, pieces: list[tuple[str, int, int]]):
+        self.pieces = pieces  # (feed file, first row, end row) in feed order
 
 
-def feed_rows(path: str) -> int:
-    import pyarrow.parquet as pq
+def feed_rows(registry: str) -> int:
+    from streaming.feeds import load, total_rows
 
-    return pq.ParquetFile(path).metadata.num_rows
+    return total_rows(load(Path(registry)))
+
+
+def pieces_of(feeds, start: int, end: int) -> list[tuple[str, int, int]]:
+    """The global row range [start, end) as (file, local start, local end) pieces."""
+    pieces, first = [], 0
+    for feed in feeds:
+        lo, hi = max(start, first), min(end, first + feed.rows)
+        if lo < hi:
+            pieces.append((feed.path, lo - first, hi - first))
+        first += feed.rows
+    return pieces
 
 
 def next_end(start: int, available: int, limit: ReadLimit) -> int:
@@ -61,12 +73,15 @@ def read_range(path: str, start: int, end: int):
 
 class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def __init__(self, options: dict):
-        self.path = options["path"]
+        self.registry = options["registry"]
         self.records_per_batch = int(options.get("records_per_batch", 100))
         if self.records_per_batch < 1:
             raise ValueError("records_per_batch must be at least 1")
-        self.available = feed_rows(self.path)
         self.stop_at: int | None = None
+
+    @property
+    def available(self) -> int:  # feeds are appended while a --follow stream runs
+        return feed_rows(self.registry)
 
     def initialOffset(self) -> dict:
         return {"row": 0}
@@ -87,10 +102,13 @@ class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def partitions(self, start: dict, end: dict):
         if end["row"] <= start["row"]:
             return []
-        return [RowRange(self.path, start["row"], end["row"])]
+        from streaming.feeds import load
+
+        return [RowRange(pieces_of(load(Path(self.registry)), start["row"], end["row"]))]
 
     def read(self, partition: RowRange):
-        yield from read_range(partition.path, partition.start, partition.end)
+        for path, start, end in partition.pieces:
+            yield from read_range(path, start, end)
 
     def commit(self, end: dict) -> None:
         pass

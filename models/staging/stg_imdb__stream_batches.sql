@@ -9,6 +9,7 @@ renamed as (
         batch_id,
         batches,
         records,
+        end_row,
         ratings_processed,
         feed_rows,
         votes_sum,

@@ -5,10 +5,14 @@ with source as (
 renamed as (
     select
         stream_id,
+        ingest_id,
         batch_id,
+        feed_row,
         tconst,
         average_rating,
-        num_votes
+        num_votes,
+        is_deleted,
+        previous_votes
     from source
 )
 

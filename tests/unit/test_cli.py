@@ -22,5 +22,5 @@ def test_bad_option_values_are_usage_errors(tmp_path):
 
 def test_help_lists_every_stage():
     output = CliRunner().invoke(main, ["--help"]).output
-    for command in ("ingest", "stream", "transform", "run", "results", "generate"):
+    for command in ("ingest", "stream", "transform", "run", "results", "generate", "status"):
         assert command in output

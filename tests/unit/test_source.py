@@ -27,3 +27,12 @@ def test_read_range_spans_row_groups(tmp_path):
     assert got.column("num_votes").to_pylist() == list(range(7, 33))
     assert pa.Table.from_batches(list(read_range(str(path), 90, 95))).num_rows == 5
     assert list(read_range(str(path), 40, 40)) == []
+
+
+def test_a_range_across_feeds_is_cut_into_pieces():
+    from streaming.feeds import Feed
+    from streaming.source import pieces_of
+
+    feeds = [Feed("a", "a.parquet", 10, "full"), Feed("b", "b.parquet", 5, "changes")]
+    assert pieces_of(feeds, 8, 13) == [("a.parquet", 8, 10), ("b.parquet", 0, 3)]
+    assert pieces_of(feeds, 10, 15) == [("b.parquet", 0, 5)]

@@ -1,0 +1,119 @@
+"""The feeds of a stream: what its source reads, in order.
+
+A stream (one per set of answer-changing options) reads a sequence of feeds, registered in
+``<checkpoint>/feeds.json``: the ratings of the first ingest in full, then for every newer
+ingest only what changed — titles that are new or whose rating or votes changed, in the new
+file's order, and then the titles the new file no longer has, as deletions. Feeds are
+immutable Parquet files under ``<checkpoint>/feeds/``; the source's offset is a row of their
+concatenation, so a replayed range always reads the same records. A feed is registered only
+after every earlier one was processed, because the diff is taken against the current titles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+FEED_SCHEMA = pa.schema(
+    [
+        pa.field("tconst", pa.string()),
+        pa.field("average_rating", pa.decimal128(3, 1)),
+        pa.field("num_votes", pa.int32()),
+        pa.field("is_deleted", pa.bool_()),
+    ]
+)
+ROW_GROUP = 10_000
+
+
+@dataclass(frozen=True)
+class Feed:
+    ingest_id: str
+    path: str
+    rows: int
+    kind: str  # "full" or "changes"
+
+
+def load(registry: Path) -> list[Feed]:
+    if not registry.exists():
+        return []
+    return [Feed(**f) for f in json.loads(registry.read_text())]
+
+
+def total_rows(feeds: list[Feed]) -> int:
+    return sum(f.rows for f in feeds)
+
+
+def _save(registry: Path, feeds: list[Feed]) -> None:
+    tmp = registry.with_suffix(".tmp")
+    tmp.write_text(json.dumps([asdict(f) for f in feeds], indent=1))
+    os.replace(tmp, registry)
+
+
+def tenths(ratings: pa.Array) -> pa.Array:
+    """averageRating (decimal(3,1)) as whole tenths."""
+    return pc.cast(pc.multiply(ratings, pa.scalar(10, pa.int32())), pa.int32())
+
+
+def changes(new: pa.Table, current: pa.Table) -> pa.Table:
+    """New and changed titles of ``new`` (in its order), then deletions (in tconst order).
+
+    ``new``: tconst, average_rating, num_votes (a ratings feed). ``current``: tconst,
+    num_votes, rating_tenths of the titles the stream holds now.
+    """
+    new = new.select(["tconst", "average_rating", "num_votes"])
+    indexed = new.append_column("_row", pa.array(range(new.num_rows), pa.int64())).append_column(
+        "_tenths", tenths(new["average_rating"])
+    )
+    old = current.select(["tconst", "num_votes", "rating_tenths"]).rename_columns(
+        ["tconst", "_old_votes", "_old_tenths"]
+    )
+    joined = indexed.join(old, "tconst", join_type="left outer")
+    differs = pc.or_(
+        pc.not_equal(joined["num_votes"], joined["_old_votes"]),
+        pc.not_equal(joined["_tenths"], joined["_old_tenths"]),
+    )
+    upserts = joined.filter(pc.fill_null(differs, True)).sort_by("_row")
+    upserts = upserts.select(["tconst", "average_rating", "num_votes"]).append_column(
+        "is_deleted", pa.array([False] * upserts.num_rows, pa.bool_())
+    )
+    gone = old.join(new.select(["tconst"]), "tconst", join_type="left anti").sort_by("tconst")
+    deletions = pa.table(
+        {
+            "tconst": gone["tconst"],
+            "average_rating": pa.nulls(gone.num_rows, pa.decimal128(3, 1)),
+            "num_votes": pa.nulls(gone.num_rows, pa.int32()),
+            "is_deleted": pa.array([True] * gone.num_rows, pa.bool_()),
+        }
+    )
+    return pa.concat_tables([upserts.cast(FEED_SCHEMA), deletions.cast(FEED_SCHEMA)])
+
+
+def register(registry: Path, ingest_id: str, ratings_feed: Path, current: pa.Table | None) -> Feed:
+    """Append the feed of ``ingest_id``: in full if the stream is new, else its changes."""
+    feeds = load(registry)
+    for feed in feeds:
+        if feed.ingest_id == ingest_id:
+            return feed
+    new = pq.read_table(ratings_feed)
+    if feeds:
+        table, kind = changes(new, current), "changes"
+    else:
+        table = new.select(["tconst", "average_rating", "num_votes"]).append_column(
+            "is_deleted", pa.array([False] * new.num_rows, pa.bool_())
+        ).cast(FEED_SCHEMA)
+        kind = "full"
+    folder = registry.parent / "feeds"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{len(feeds):04d}-{ingest_id}.parquet"
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+    os.replace(tmp, path)
+    feed = Feed(ingest_id, str(path), table.num_rows, kind)
+    _save(registry, [*feeds, feed])
+    return feed
