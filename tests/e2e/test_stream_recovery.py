@@ -15,6 +15,7 @@ import gzip
 import math
 import os
 import random
+import signal
 import shutil
 import subprocess
 import sys
@@ -162,3 +163,30 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     assert summary["ratings_processed"] == expected["ratings_processed"]
     assert summary["top"] == [m["tconst"] for m in expected["top_movies"]]
     assert changed > 0
+
+
+def test_follow_process_stops_on_sigterm_and_status_tells(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "ingest", "--source", str(FIXTURES / "rules")).returncode == 0
+    env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
+    env.pop(FAULT_ENV, None)
+    follower = subprocess.Popen([CLI, "stream", "--follow", "--records-per-batch", "10"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            status = cli(home, "status")
+            if "30 of 30 done" in status.stdout and "running" in status.stdout:
+                break
+            time.sleep(3)
+        assert "30 of 30 done" in status.stdout, status.stdout + status.stderr
+        follower.send_signal(signal.SIGTERM)
+        _, stderr = follower.communicate(timeout=120)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, stderr[-2000:]
+    assert "stream: stopped" in stderr
+    finished = cli(home, "status")
+    assert "finished" in finished.stdout and "last error: -" in finished.stdout
+    assert "stream: batch 2:" in (home / "logs" / "pipeline.log").read_text()
