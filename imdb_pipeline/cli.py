@@ -25,8 +25,16 @@ NO_SOURCE = (
 )
 
 
+_LOG_FILE: list = []  # <home>/logs/pipeline.log once the home is known
+
+
 def log(message: str) -> None:
+    """A progress or error line: on stderr and in <home>/logs/pipeline.log."""
     click.echo(message, err=True)
+    if _LOG_FILE:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with open(_LOG_FILE[0], "a", encoding="utf-8") as out:
+            out.write(f"{stamp} {message}\n")
 
 
 class Context:
@@ -141,6 +149,9 @@ def main(ctx, home, conf):
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
         settings[key] = value
     ctx.obj = Context(Home.resolve(home), settings)
+    if ctx.invoked_subcommand not in (None, "generate", "status"):
+        ctx.obj.home.logs.mkdir(parents=True, exist_ok=True)
+        _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"]
 
 
 def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force):
