@@ -9,6 +9,7 @@ Exit codes:
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from contextlib import contextmanager
@@ -41,15 +42,18 @@ class Context:
     def __init__(self, home: Home, conf: dict[str, str]):
         self.home = home
         self.conf = conf
+        self.target, self.port = "local", None  # --target/--port of the command (with_target)
         self._spark = None
 
     @property
     def spark(self):
         if self._spark is None:
             from imdb_pipeline.spark import get_spark
+            from imdb_pipeline.thrift import pipeline_metastore
 
+            metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
             started = time.monotonic()
-            self._spark = get_spark(self.home, self.conf)
+            self._spark = get_spark(self.home, self.conf, metastore)
             log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
         return self._spark
 
@@ -59,6 +63,7 @@ def failures():
     """Turn the pipeline's own errors into one stderr line and an exit code."""
     from imdb_pipeline.results import ResultsError
     from imdb_pipeline.spark import SetupError
+    from imdb_pipeline.thrift import ThriftError
     from imdb_pipeline.transform import TransformError
     from ingest.convert import InputError
     from streaming.job import StreamError
@@ -68,7 +73,7 @@ def failures():
     except SetupError as exc:
         log(f"error: {exc}")
         sys.exit(EXIT_SETUP)
-    except (InputError, StreamError, TransformError, ResultsError) as exc:
+    except (InputError, StreamError, TransformError, ResultsError, ThriftError) as exc:
         log(f"error: {exc}")
         sys.exit(EXIT_FAILED)
 
@@ -129,6 +134,32 @@ def with_answer_options(function):
     return function
 
 
+port_option = click.option(
+    "--port", type=click.IntRange(1, 65535), default=None,
+    help="Port of the Thrift server. Default: IMDB_THRIFT_PORT, else the port of this home's "
+    "running server, else 10000.",
+)
+
+
+def with_target(function):
+    """--target local|thrift and --port: where Spark's metastore and dbt/results point."""
+
+    @click.option(
+        "--target", type=click.Choice(["local", "thrift"]), default="local", show_default=True,
+        envvar="IMDB_TARGET",
+        help="local: embedded Spark + Derby metastore, dbt in-process. thrift: the PostgreSQL "
+        "metastore shared with the Thrift server; dbt and results go through the server.",
+    )
+    @port_option
+    @functools.wraps(function)
+    def wrapper(*args, target, port, **kwargs):
+        context = click.get_current_context().obj
+        context.target, context.port = target, port
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @click.group()
 @click.option(
     "--home", envvar="IMDB_PIPELINE_HOME", type=click.Path(file_okay=False),
@@ -179,16 +210,27 @@ def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types, foll
 
 
 def _transform(ctx: Context, min_votes, top_n, title_types):
+    from imdb_pipeline.thrift import require_server
     from imdb_pipeline.transform import dbt_vars, transform
 
+    variables = dbt_vars(min_votes, top_n, _title_types(title_types))
+    if ctx.target == "thrift":  # dbt builds the marts through the server
+        address = require_server(ctx.home, ctx.port)
+        transform(ctx.home, variables, log=log, target="thrift", address=address)
+        return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, dbt_vars(min_votes, top_n, _title_types(title_types)), log=log)
+    transform(ctx.home, variables, log=log, target="local")
 
 
 def _results(ctx: Context, output_format):
-    from imdb_pipeline.results import collect, render_json, render_table
+    from imdb_pipeline.results import ThriftReader, collect, render_json, render_table
+    from imdb_pipeline.thrift import require_server
 
-    results = collect(ctx.spark)
+    if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
+        with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
+            results = collect(reader)
+    else:
+        results = collect(ctx.spark)
     click.echo(render_json(results) if output_format == "json" else render_table(results))
 
 
@@ -196,6 +238,7 @@ def _results(ctx: Context, output_format):
 @with_source_options
 @reject_option
 @force_option
+@with_target
 @click.pass_obj
 def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
     """Land the IMDb files as partitioned lookup tables."""
@@ -209,6 +252,7 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
 @click.option("--follow", is_flag=True,
               help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
               "the current micro-batch.")
+@with_target
 @click.pass_obj
 def stream(ctx, records_per_batch, min_votes, top_n, title_types, follow):
     """Stream the ratings not processed yet into Delta, N records per micro-batch."""
@@ -242,6 +286,7 @@ def status(ctx):
 
 @main.command()
 @with_answer_options
+@with_target
 @click.pass_obj
 def transform(ctx, min_votes, top_n, title_types):
     """Build and test the dbt models (dbt build)."""
@@ -251,6 +296,7 @@ def transform(ctx, min_votes, top_n, title_types):
 
 @main.command()
 @format_option
+@with_target
 @click.pass_obj
 def results(ctx, output_format):
     """Print the top movies, their credits and titles."""
@@ -265,17 +311,67 @@ def results(ctx, output_format):
 @batch_option
 @with_answer_options
 @format_option
+@with_target
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
         min_votes, top_n, title_types, output_format):
     """ingest + stream + transform, then print the results."""
     with failures():
         started = time.monotonic()
+        if ctx.target == "thrift":  # fail before the Spark start when no server answers
+            from imdb_pipeline.thrift import require_server
+
+            require_server(ctx.home, ctx.port)
         _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
         _stream(ctx, records_per_batch, min_votes, top_n, title_types)
         _transform(ctx, min_votes, top_n, title_types)
         _results(ctx, output_format)
         log(f"run: done in {time.monotonic() - started:.1f}s")
+
+
+@main.group()
+def thrift():
+    """Spark Thrift server (+ its PostgreSQL metastore) for SQL clients and --target thrift."""
+
+
+@thrift.command("start")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. The server has NO authentication: anything that can reach "
+              "this address can read and change every table (see docs/server.md).")
+@click.option("--port", type=click.IntRange(1, 65535), default=10000, show_default=True,
+              help="Thrift (JDBC/ODBC) port.")
+@click.option("--foreground", is_flag=True,
+              help="Run the server in this process (containers): no pid file, stops with it.")
+@click.pass_obj
+def thrift_start(ctx, host, port, foreground):
+    """Start the server; returns once it accepts connections."""
+    from imdb_pipeline import thrift as server
+
+    with failures():
+        server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground)
+
+
+@thrift.command("stop")
+@click.pass_obj
+def thrift_stop(ctx):
+    """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
+    from imdb_pipeline import thrift as server
+
+    with failures():
+        server.stop(ctx.home, log=log)
+
+
+@thrift.command("status")
+@port_option
+@click.pass_obj
+def thrift_status(ctx, port):
+    """Print what runs: the server, its metastore database. Exit 0 if the server runs, else 1."""
+    from imdb_pipeline import thrift as server
+
+    with failures():
+        running, lines = server.status(ctx.home, port)
+        click.echo("\n".join(lines))
+    sys.exit(0 if running else EXIT_FAILED)
 
 
 @main.command()

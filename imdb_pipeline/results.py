@@ -1,11 +1,22 @@
-"""Read the marts and render the results contract (JSON) or aligned tables."""
+"""Read the marts and render the results contract (JSON) or aligned tables.
+
+Both targets run the same SQL through a small reader: :class:`SparkReader` (the pipeline's
+own SparkSession, embedded target) or :class:`ThriftReader` (PyHive through the Thrift
+server, ``--target thrift``). Array columns travel as JSON text (``to_json``): the Thrift
+protocol sends complex types as strings, and Spark's string form of an array does not escape
+quotes, so JSON is the one form both paths decode to the same Python values.
+"""
 
 from __future__ import annotations
 
+import getpass
 import json
 from decimal import Decimal
 
 MART_SCHEMA = "imdb"
+ARRAY_COLUMNS = frozenset(
+    {"known_for_names", "categories", "tconsts", "regions", "languages", "title_types"}
+)
 
 
 class ResultsError(Exception):
@@ -20,52 +31,119 @@ def _plain(value):
     return value
 
 
-def _rows(spark, table: str, order: str, columns: list[str]) -> list[dict]:
+class SparkReader:
+    """Rows of a SQL query from a SparkSession (the embedded target)."""
+
+    def __init__(self, spark):
+        self.spark = spark
+
+    def exists(self, table: str) -> bool:
+        return self.spark.catalog.tableExists(f"{MART_SCHEMA}.{table}")
+
+    def query(self, sql: str) -> list[dict]:
+        return [row.asDict() for row in self.spark.sql(sql).collect()]
+
+
+class ThriftReader:
+    """Rows of a SQL query through a Spark Thrift server (PyHive; no authentication)."""
+
+    def __init__(self, host: str, port: int, username: str | None = None):
+        from pyhive import hive
+
+        try:
+            self.connection = hive.connect(host=host, port=port, username=username or _user())
+        except Exception as exc:  # thrift's TTransportException and socket errors alike
+            raise ResultsError(f"cannot reach the Thrift server on {host}:{port}: {exc}") from exc
+
+    def exists(self, table: str) -> bool:
+        if not self.query(f"show databases like '{MART_SCHEMA}'"):
+            return False
+        return bool(self.query(f"show tables in {MART_SCHEMA} like '{table}'"))
+
+    def query(self, sql: str) -> list[dict]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql)
+            names = [d[0].split(".")[-1] for d in cursor.description or []]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a container
+        return "imdb"
+
+
+def _rows(reader, table: str, order: str, columns: list[str]) -> list[dict]:
     """``order``: comma-separated columns, each optionally followed by `desc`."""
-    from pyspark.sql import functions as F
-
+    select = ", ".join(
+        f"to_json(`{c}`) as `{c}`" if c in ARRAY_COLUMNS else f"`{c}`" for c in columns
+    )
     keys = [part.split() for part in order.split(",")]
-    sort = [F.col(k[0]).desc() if k[1:] == ["desc"] else F.col(k[0]).asc() for k in keys]
-    frame = spark.table(f"{MART_SCHEMA}.{table}").orderBy(*sort)
-    return [{c: _plain(row[c]) for c in columns} for row in frame.select(*columns).collect()]
+    sort = ", ".join(f"`{k[0]}` {'desc' if k[1:] == ['desc'] else 'asc'}" for k in keys)
+    rows = reader.query(f"select {select} from {MART_SCHEMA}.{table} order by {sort}")
+    return [{c: _value(c, row[c]) for c in columns} for row in rows]
 
 
-def collect(spark) -> dict:
-    """The results contract, read from the marts."""
-    if not spark.catalog.tableExists(f"{MART_SCHEMA}.run_summary"):
+def _value(column: str, value):
+    if column in ARRAY_COLUMNS and value is not None:
+        return json.loads(value)
+    return _plain(value)
+
+
+def collect(source) -> dict:
+    """The results contract, read from the marts (``source``: a SparkSession or a reader)."""
+    reader = source if hasattr(source, "query") else SparkReader(source)
+    if not reader.exists("run_summary"):
         raise ResultsError(
             "no results yet: run `imdb-pipeline run --source DIR` (or ingest, stream, transform)"
         )
-    summary = spark.table(f"{MART_SCHEMA}.run_summary").collect()
+    summary = _rows(
+        reader, "run_summary", "stream_id",
+        ["min_votes", "title_types", "top_n", "ratings_processed", "average_number_of_votes",
+         "batches", "records_per_batch", "stream_id", "is_complete"],
+    )
     if not summary:
         raise ResultsError("no stream has been processed yet: run `imdb-pipeline stream` then `transform`")
     s = summary[0]
     return {
         "parameters": {
-            "min_votes": s.min_votes,
-            "title_types": list(s.title_types),
-            "top_n": s.top_n,
+            "min_votes": s["min_votes"],
+            "title_types": list(s["title_types"]),
+            "top_n": s["top_n"],
         },
-        "ratings_processed": s.ratings_processed,
-        "average_number_of_votes": s.average_number_of_votes,
+        "ratings_processed": s["ratings_processed"],
+        "average_number_of_votes": s["average_number_of_votes"],
         "stream": {
-            "batches": s.batches,
-            "records_per_batch": s.records_per_batch,
-            "stream_id": s.stream_id,
-            "is_complete": s.is_complete,
+            "batches": s["batches"],
+            "records_per_batch": s["records_per_batch"],
+            "stream_id": s["stream_id"],
+            "is_complete": s["is_complete"],
         },
         "top_movies": _rows(
-            spark, "top_movies", "rank",
+            reader, "top_movies", "rank",
             ["rank", "tconst", "primary_title", "original_title", "start_year",
              "average_rating", "num_votes", "ranking_score", "known_for_names"],
         ),
         "top_movie_credits": _rows(
-            spark, "top_movie_credits", "rank, movie_count desc, nconst",
+            reader, "top_movie_credits", "rank, movie_count desc, nconst",
             ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",
              "tconsts"],
         ),
         "top_movie_titles": _rows(
-            spark, "top_movie_titles", "tconst, title",
+            reader, "top_movie_titles", "tconst, title",
             ["tconst", "title", "regions", "languages", "is_primary", "is_original"],
         ),
     }

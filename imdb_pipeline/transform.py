@@ -1,4 +1,5 @@
-"""Run dbt in-process over the session the pipeline already started (profile target ``local``)."""
+"""Run dbt in-process: over the session the pipeline already started (profile target ``local``),
+or through a Spark Thrift server (target ``thrift``: host/port from IMDB_THRIFT_HOST/PORT)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def dbt_vars(min_votes: int, top_n: int, title_types) -> dict:
     return {"min_votes": min_votes, "top_n": top_n, "title_types": sorted(title_types)}
 
 
-def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None):
+def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None,
+            target: str | None = None):
     """Invoke dbt with this project's folders and the home's target/log paths."""
     from dbt.cli.main import dbtRunner
 
@@ -40,12 +42,20 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
     ]
     if variables is not None:
         command += ["--vars", json.dumps(variables)]
+    if target is not None:
+        command += ["--target", target]
     return dbtRunner(callbacks=[show]).invoke(command)
 
 
-def transform(home: Home, variables: dict, log=None) -> None:
-    """``dbt seed`` + ``dbt build`` (models, unit tests, schema tests) into the marts."""
-    result = run_dbt(home, ["build"], variables, log)
+def transform(home: Home, variables: dict, log=None, target: str = "local",
+              address: tuple[str, int] | None = None) -> None:
+    """``dbt seed`` + ``dbt build`` (models, unit tests, schema tests) into the marts.
+
+    ``target="thrift"`` builds through the Thrift server at ``address`` (host, port).
+    """
+    if address is not None:  # read by profiles/profiles.yml (env_var) when dbt loads it
+        os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
+    result = run_dbt(home, ["build"], variables, log, target=target)
     if result.exception is not None:
         raise TransformError(f"dbt build failed: {result.exception}")
     if not result.success:

@@ -1,0 +1,123 @@
+"""docker-compose.yml and docker/Dockerfile, checked without a Docker engine: a real compose
+parser (Debian's docker-compose, installed by .ci/run) and the one-source-of-truth rule for
+Spark settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from imdb_pipeline.home import REPO_ROOT, Home
+from imdb_pipeline.spark import postgres_metastore, read_defaults, spark_settings
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
+SPARK_SERVICES = ("thrift", "spark-master", "spark-worker", "pipeline")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def docker_compose(*args, password: str | None = "ci-only-password"):
+    env = {k: v for k, v in os.environ.items() if k != "METASTORE_PASSWORD"}
+    if password is not None:
+        env["METASTORE_PASSWORD"] = password
+    return subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
+        env=env, cwd=REPO_ROOT, check=False, timeout=60,
+    )
+
+
+needs_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose not installed (.ci/run installs Debian's docker-compose)",
+)
+
+
+@needs_compose
+def test_a_real_compose_parser_accepts_the_file():
+    done = docker_compose("config", "--quiet")
+    assert done.returncode == 0, done.stderr
+
+
+@needs_compose
+def test_the_metastore_password_must_be_set():
+    done = docker_compose("config", "--quiet", password=None)
+    assert done.returncode != 0
+    assert "set METASTORE_PASSWORD" in done.stderr
+
+
+@needs_compose
+def test_the_resolved_services_start_in_order(tmp_path):
+    done = docker_compose("config")
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert set(services) == {"metastore-db", "thrift", "spark-master", "spark-worker", "pipeline"}
+    assert services["thrift"]["depends_on"]["metastore-db"]["condition"] == "service_healthy"
+    assert services["pipeline"]["depends_on"]["thrift"]["condition"] == "service_healthy"
+    assert services["spark-worker"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    for name in ("metastore-db", "thrift", "spark-master"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "ci-only-password" not in COMPOSE.read_text()  # only ever from the environment
+
+
+def test_services_volumes_and_ports(compose):
+    services = compose["services"]
+    assert services["metastore-db"]["image"] == "postgres:15"
+    assert "pg_isready" in " ".join(services["metastore-db"]["healthcheck"]["test"])
+    assert set(compose["volumes"]) >= {"metastore-db", "imdb-warehouse", "imdb-home"}
+    assert "metastore-db:/var/lib/postgresql/data" in services["metastore-db"]["volumes"]
+    for name in SPARK_SERVICES:
+        volumes = services[name]["volumes"]
+        assert "imdb-warehouse:/data/home/warehouse" in volumes, name
+        assert any(v.startswith("./conf/spark-defaults.conf:") for v in volumes), name
+        assert services[name]["environment"]["IMDB_METASTORE_PASSWORD"] == (
+            "${METASTORE_PASSWORD:?set METASTORE_PASSWORD}"
+        )
+    # no authentication on the server: published on the host's loopback only
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+    assert services["pipeline"]["command"][-5:] == ["run", "--target", "thrift", "--source",
+                                                    "/data/imdb"]
+
+
+def test_every_spark_setting_it_names_is_a_local_setting(compose, tmp_path, monkeypatch):
+    """One source of truth: compose may override a setting the local path has, never add one."""
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    for name in ("delta-spark_4.2_2.13-4.4.0.jar", "postgresql-42.7.14.jar"):
+        (jars / name).write_bytes(b"")
+    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(jars))
+    monkeypatch.setenv("IMDB_METASTORE_URL", "jdbc:postgresql://metastore-db:5432/metastore")
+    home = Home.resolve(tmp_path / "home")
+    known = set(read_defaults()) | set(spark_settings(home, metastore=postgres_metastore(home)))
+    # spark.<key> anywhere (not inside a class name like org.apache.spark.deploy...)
+    named = set(re.findall(r"(?<![\w.])(spark\.[A-Za-z0-9_.]+[A-Za-z0-9_])", COMPOSE.read_text()))
+    named -= {"spark.py"}  # the module named in a comment
+    for service in compose["services"].values():  # and every --conf KEY=VALUE
+        command = service.get("command") or []
+        named |= {command[i + 1].split("=", 1)[0] for i, part in enumerate(command)
+                  if part == "--conf"}
+    assert named, "expected at least spark.master for the cluster"
+    assert named <= known, f"settings only compose knows: {sorted(named - known)}"
+    for name in SPARK_SERVICES:  # every Spark start reads the same mounted defaults
+        assert "/opt/imdb-pipeline/conf/spark-defaults.conf:ro" in " ".join(
+            compose["services"][name]["volumes"]
+        )
+
+
+def test_the_image_is_made_by_make_setup():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11", text, re.MULTILINE)
+    assert "openjdk-17" in text
+    assert "make setup" in text
+    for needed in ("requirements.lock", "jars.txt"):
+        assert needed in text
