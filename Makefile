@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream
+.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,8 +55,11 @@ test-fast: setup ## the tests that do not start the whole pipeline
 bench-stream: setup ## micro-batch ms vs Spark's rate-micro-batch floor, then 1.67M ratings in large batches
 	$(BIN)/python -m benchmarks.bench_stream $(ARGS)
 
+bench-ingest: setup ## scale-1.0 ingest vs a bare pyarrow read of the same .gz files: MB/s, ratio, peak memory
+	$(BIN)/python -m benchmarks.bench_ingest $(ARGS)
+
 lint: setup ## ruff over the Python code
-	$(BIN)/ruff check imdb_pipeline ingest streaming tests
+	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks
 
 lock: ## recompile requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra test -p 3.11 -o requirements.lock -q --no-header

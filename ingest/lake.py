@@ -4,10 +4,11 @@ Layout under ``<home>/lake``::
 
     <ingest_id>/
       title_ratings/votes_floor=500/part-0.parquet    ratings by numVotes range
-      title_basics/start_year=1994/...                 titles by start year
+      title_basics/start_year=1994/part-0.parquet      titles by start year
       name_basics/primary_profession=actor/...         people by first profession
       title_principals/tconst_bucket=7/...             credits by tconst bucket
       title_akas/tconst_bucket=7/...                   alternative titles by tconst bucket
+      title_names/tconst_bucket=7/part-0.parquet       per title, the people known for it
       title_crew/, title_episode/                      unpartitioned (optional files)
       ratings_feed/part-0.parquet                      title.ratings in file order: the stream's input
       _rejects/<table>.parquet                         quarantined rows: file, line, raw line, reason
@@ -15,7 +16,14 @@ Layout under ``<home>/lake``::
     CURRENT                                            the id of the published ingest
 
 A new ingest is written to ``.<id>.partial`` and renamed when whole; ``CURRENT`` moves
-last. A failed ingest leaves the previous one published.
+last. A failed (or killed) ingest leaves the previous one published; the next ingest removes
+the ``.partial`` folders whose process is gone. Nothing reads a ``.partial`` folder.
+
+Files and memory: every partition gets files of at most ``MAX_ROWS_PER_FILE`` rows in row
+groups of up to ``ROW_GROUP_ROWS`` rows (zstd). Rows are held back per partition to fill row
+groups, at most ``BUFFER_BYTES`` per table being written; past that the largest partition's
+rows are written out as a (smaller) row group. Files are converted ``workers`` at a time,
+largest first, each by one thread (parse, check, write): both cores stay busy.
 """
 
 from __future__ import annotations
@@ -24,26 +32,35 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ingest.convert import REJECTS_SCHEMA, FileStats, InputError, arrow_schema, read_file
-from ingest.schemas import ALL_FILES, TITLE_RATINGS, ImdbFile
+from ingest.convert import (
+    REJECTS_SCHEMA,
+    FileStats,
+    InputError,
+    arrow_schema,
+    check_header,
+    read_file,
+)
+from ingest.names import TCONST_BUCKETS, KnownForSpill, split_by_bucket, tconst_bucket
+from ingest.progress import FileProgress
+from ingest.schemas import ALL_FILES, NAME_BASICS, TITLE_RATINGS, ImdbFile
 
 # Lower bounds of the numVotes ranges the ratings are partitioned by: `votes_floor >= 500`
 # keeps every rating with numVotes >= 500 and skips the long tail of small titles.
 VOTE_FLOORS = (0, 100, 500, 1_000, 10_000, 100_000, 1_000_000)
-TCONST_BUCKETS = 16  # principals and akas: bucket = numeric part of tconst % 16
 
 PARTITION_COLUMNS = {
     "title_ratings": ("votes_floor", pa.int32()),
@@ -53,36 +70,63 @@ PARTITION_COLUMNS = {
     "title_akas": ("tconst_bucket", pa.int32()),
 }
 FEED_ROW_GROUP = 10_000  # rows per row group of the stream feed: a micro-batch reads one or two
-MAX_ROWS_PER_FILE = 4_000_000
+MAX_ROWS_PER_FILE = 8_000_000  # one file per partition at IMDb's size (principals: 6.2M a bucket)
+ROW_GROUP_ROWS = 1_000_000
+BUFFER_BYTES = 256 << 20  # Arrow bytes held back per table to fill row groups
 DEFAULT_MAX_REJECT_SHARE = 0.001
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# Columns with (nearly) one value per row: a dictionary page would only be thrown away.
+_NO_DICTIONARY = {
+    "tconst", "nconst", "parent_tconst", "primary_title", "original_title", "title",
+    "primary_name", "known_for_titles", "directors", "writers",
+}
+# Min/max statistics (for row-group pruning) on ids and numbers only: free text costs more
+# to compare than any query gains from it.
+_STATISTICS_KINDS = {"int", "rating", "bool"}
+_STATISTICS_NAMES = {"tconst", "nconst", "parent_tconst"}
 
 
 class RejectLimitError(InputError):
     pass
 
 
+class _Stopped(Exception):
+    """A conversion ended early because another file of the same ingest failed."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a file came from, for the manifest: URL (or local path), ETag, Last-Modified."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 @dataclass
 class FileReport:
     file: str
     table: str
-    source: str
+    source: str  # the URL it was fetched from, or the local path of a folder source
+    etag: str | None
+    last_modified: str | None
     size_bytes: int
+    text_bytes: int
     rows_read: int
     rows_written: int
     rows_rejected: int
     seconds: float
+    output: dict = field(default_factory=dict)  # files, partitions, row_groups written
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.text_bytes / 1e6 / self.seconds if self.seconds else 0.0
 
 
 def vote_floor(num_votes: pa.Array) -> pa.Array:
     floors = np.asarray(VOTE_FLOORS)
     votes = num_votes.to_numpy(zero_copy_only=False)
     return pa.array(floors[np.searchsorted(floors, votes, side="right") - 1], pa.int32())
-
-
-def tconst_bucket(tconst: pa.Array) -> pa.Array:
-    """Numeric part of the id modulo TCONST_BUCKETS (SQL: cast(substr(tconst, 3) as int) % 16)."""
-    digits = pc.cast(pc.utf8_slice_codeunits(tconst, 2), pa.int64()).to_numpy()
-    return pa.array(digits % TCONST_BUCKETS, pa.int32())
 
 
 def add_partition_column(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
@@ -108,6 +152,140 @@ def partitioned_schema(spec: ImdbFile) -> pa.Schema:
     return schema
 
 
+def write_options(spec: ImdbFile | None = None) -> dict:
+    """ParquetWriter options: zstd, dictionaries and statistics only where they pay."""
+    options: dict = {"compression": "zstd", "compression_level": 1}
+    if spec is not None:
+        options["use_dictionary"] = [c.name for c in spec.columns if c.name not in _NO_DICTIONARY]
+        options["write_statistics"] = [
+            c.name for c in spec.columns
+            if c.kind in _STATISTICS_KINDS or c.name in _STATISTICS_NAMES
+        ]
+    return options
+
+
+class PartitionedWriter:
+    """Write batches into ``folder/<column>=<value>/part-<n>.parquet`` (hive layout).
+
+    Rows wait per partition until they fill a row group of ``row_group_rows``; when the rows
+    waiting over all partitions pass ``budget`` bytes, the partition holding the most is
+    written out (a smaller row group), so memory stays bounded whatever the partition count.
+    """
+
+    def __init__(self, folder: Path, schema: pa.Schema, column: str | None, options: dict, *,
+                 row_group_rows: int = ROW_GROUP_ROWS, max_rows_per_file: int = MAX_ROWS_PER_FILE,
+                 budget: int = BUFFER_BYTES):
+        self.folder = folder
+        self.column = column
+        self.schema = pa.schema([f for f in schema if f.name != column])
+        self.options = options
+        self.row_group_rows = row_group_rows
+        self.max_rows_per_file = max_rows_per_file
+        self.budget = budget
+        self._parts: dict = {}
+        self._held = 0
+        self.files = 0
+        self.row_groups = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        if self.column is None:
+            self._hold(None, batch)
+        else:
+            keys = batch.column(self.column)
+            data = batch.drop_columns([self.column])
+            for key, rows in _split(data, keys):
+                self._hold(key, rows)
+        while self._held > self.budget:
+            largest = max(self._parts.values(), key=lambda part: part.held)
+            self._flush(largest)
+
+    def _hold(self, key, rows: pa.RecordBatch) -> None:
+        part = self._parts.get(key)
+        if part is None:
+            directory = self.folder if self.column is None else self.folder / _hive(self.column, key)
+            part = self._parts[key] = _Partition(directory)
+        part.batches.append(rows)
+        part.rows += rows.num_rows
+        size = rows.nbytes
+        part.held += size
+        self._held += size
+        if part.rows >= self.row_group_rows:
+            self._flush(part)
+
+    def _flush(self, part: _Partition) -> None:
+        if not part.rows:
+            return
+        table = pa.Table.from_batches(part.batches, self.schema)
+        self._held -= part.held
+        part.batches, part.rows, part.held = [], 0, 0
+        while table.num_rows:
+            if part.writer is None or part.file_rows >= self.max_rows_per_file:
+                if part.writer is not None:
+                    part.writer.close()
+                part.directory.mkdir(parents=True, exist_ok=True)
+                path = part.directory / f"part-{part.file_index}.parquet"
+                part.writer = pq.ParquetWriter(path, self.schema, **self.options)
+                part.file_index += 1
+                part.file_rows = 0
+                self.files += 1
+            room = self.max_rows_per_file - part.file_rows
+            chunk, table = table.slice(0, room), table.slice(room)
+            part.writer.write_table(chunk, row_group_size=self.row_group_rows)
+            part.file_rows += chunk.num_rows
+            self.row_groups += -(-chunk.num_rows // self.row_group_rows)
+
+    def close(self) -> dict:
+        """Write what is held, close every file; return what was written."""
+        for part in self._parts.values():
+            self._flush(part)
+            if part.writer is not None:
+                part.writer.close()
+                part.writer = None
+        return {"files": self.files, "partitions": len(self._parts) if self.column else 0,
+                "row_groups": self.row_groups}
+
+    def abort(self) -> None:
+        for part in self._parts.values():
+            if part.writer is not None:
+                part.writer.close()
+                part.writer = None
+
+
+@dataclass
+class _Partition:
+    directory: Path
+    batches: list = field(default_factory=list)
+    rows: int = 0
+    held: int = 0
+    writer: pq.ParquetWriter | None = None
+    file_rows: int = 0
+    file_index: int = 0
+
+
+def _hive(column: str, key) -> str:
+    if key is None:
+        return f"{column}={HIVE_NULL}"
+    return f"{column}={urllib.parse.quote(str(key), safe='')}"
+
+
+def _split(data: pa.RecordBatch, keys: pa.Array):
+    """Yield (key, rows) for each distinct partition key of one batch (null -> None)."""
+    if keys.null_count == 0 and pa.types.is_integer(keys.type):
+        bounds = pc.min_max(keys)
+        if bounds["min"].as_py() == bounds["max"].as_py():  # one partition: no copy
+            yield bounds["min"].as_py(), data
+            return
+    if pa.types.is_string(keys.type):  # sort the dictionary codes, not the strings
+        encoded = pc.dictionary_encode(keys)
+        for code, rows in split_by_bucket(data, encoded.indices):
+            yield (None if code is None else encoded.dictionary[code].as_py()), rows
+        return
+    yield from split_by_bucket(data, keys)
+
+
 def new_ingest_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
@@ -122,33 +300,58 @@ def read_manifest(lake: Path, ingest_id: str) -> dict:
 
 
 def convert_file(
-    path: Path, spec: ImdbFile, out: Path, max_reject_share: float, source: str
+    path: Path,
+    spec: ImdbFile,
+    out: Path,
+    max_reject_share: float,
+    source: str | Origin,
+    *,
+    progress: FileProgress | None = None,
+    names: KnownForSpill | None = None,
+    stop: threading.Event | None = None,
 ) -> FileReport:
-    """Convert one file into ``out/<table>`` (partitioned) and ``out/_rejects``."""
+    """Convert one file into ``out/<table>`` (partitioned) and ``out/_rejects``.
+
+    ``stop`` set (another file failed) ends the conversion at the next batch."""
     started = time.monotonic()
+    origin = source if isinstance(source, Origin) else Origin(str(source))
     stats = FileStats(file=path.name)
     rejects_path = out / "_rejects" / f"{spec.table}.parquet"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     rejects_writer = pq.ParquetWriter(rejects_path, REJECTS_SCHEMA)
     schema = partitioned_schema(spec)
+    column, _ = PARTITION_COLUMNS.get(spec.table, (None, None))
+    writer = PartitionedWriter(out / spec.table, schema, column, write_options(spec))
+    progress = progress or FileProgress(path.name, path.stat().st_size, enabled=False)
+    ratings: list[pa.RecordBatch] = []
 
-    def batches():
-        for batch in read_file(path, spec, stats):
-            if stats.rejects:
-                rejects_writer.write_table(pa.Table.from_pylist(stats.rejects, REJECTS_SCHEMA))
-                stats.rejects.clear()
-            yield add_partition_column(batch, spec.table)
-
-    try:
-        if spec is TITLE_RATINGS:
-            _write_ratings(batches(), schema, out)
-        else:
-            _write_dataset(batches(), schema, out / spec.table, spec.table)
+    def flush_rejects():
         if stats.rejects:
             rejects_writer.write_table(pa.Table.from_pylist(stats.rejects, REJECTS_SCHEMA))
             stats.rejects.clear()
+
+    try:
+        for batch in read_file(path, spec, stats):
+            flush_rejects()
+            if names is not None:
+                names.add(batch)
+            batch = add_partition_column(batch, spec.table)
+            if spec is TITLE_RATINGS:
+                ratings.append(batch)  # small (1.7M rows): the feed keeps the file order
+            writer.write(batch)
+            progress.update(stats)
+            if stop is not None and stop.is_set():
+                raise _Stopped(path)
+        flush_rejects()
+        output = writer.close()
+        if spec is TITLE_RATINGS:
+            _write_feed(ratings, schema, out)
+    except BaseException:
+        writer.abort()
+        raise
     finally:
         rejects_writer.close()
+        progress.close()
 
     if stats.rows_read != stats.rows_written + stats.rows_rejected:
         raise InputError(
@@ -165,77 +368,98 @@ def convert_file(
     return FileReport(
         file=path.name,
         table=spec.table,
-        source=source,
+        source=origin.url,
+        etag=origin.etag,
+        last_modified=origin.last_modified,
         size_bytes=path.stat().st_size,
+        text_bytes=stats.text_bytes,
         rows_read=stats.rows_read,
         rows_written=stats.rows_written,
         rows_rejected=stats.rows_rejected,
         seconds=round(time.monotonic() - started, 3),
+        output=output,
     )
 
 
-def _write_dataset(batches, schema: pa.Schema, folder: Path, table: str) -> None:
-    column, _ = PARTITION_COLUMNS.get(table, (None, None))
-    partitioning = (
-        ds.partitioning(pa.schema([schema.field(column)]), flavor="hive") if column else None
-    )
-    ds.write_dataset(
-        pa.RecordBatchReader.from_batches(schema, batches),
-        folder,
-        format="parquet",
-        partitioning=partitioning,
-        basename_template="part-{i}.parquet",
-        max_rows_per_file=MAX_ROWS_PER_FILE,
-        max_rows_per_group=1_000_000,
-        existing_data_behavior="error",
-        create_dir=True,
-    )
-    folder.mkdir(parents=True, exist_ok=True)  # an empty file still gets its (empty) table
-
-
-def _write_ratings(batches, schema: pa.Schema, out: Path) -> None:
-    """Ratings are small (1.7M rows): keep them whole, write the lookup and the stream feed."""
-    table = pa.Table.from_batches(list(batches), schema=schema)
-    _write_dataset(table.to_batches(), schema, out / "title_ratings", "title_ratings")
+def _write_feed(batches: list[pa.RecordBatch], schema: pa.Schema, out: Path) -> None:
+    """title.ratings in file order, the stream's input (one file, small row groups)."""
+    table = pa.Table.from_batches(batches, schema=schema).drop_columns(["votes_floor"])
     feed = out / "ratings_feed"
     feed.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        table.drop_columns(["votes_floor"]), feed / "part-0.parquet", row_group_size=FEED_ROW_GROUP
-    )
+    pq.write_table(table, feed / "part-0.parquet", row_group_size=FEED_ROW_GROUP)
 
 
 def write_empty(spec: ImdbFile, out: Path) -> None:
     """An optional file that is absent becomes an empty table, so every source exists."""
-    schema = partitioned_schema(spec)
-    _write_dataset(iter(()), schema, out / spec.table, spec.table)
+    (out / spec.table).mkdir(parents=True, exist_ok=True)
     rejects = out / "_rejects" / f"{spec.table}.parquet"
     rejects.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(REJECTS_SCHEMA.empty_table(), rejects)
+
+
+def clean_stale(lake: Path, log) -> list[Path]:
+    """Remove ``.<id>.partial`` folders left by ingests whose process is gone."""
+    removed = []
+    for folder in sorted(lake.glob(".*.partial")):
+        owner = folder / ".owner"
+        try:
+            pid = int(owner.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue  # another ingest is writing it right now
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"ingest: removed {folder.name}, left by an ingest that did not finish")
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _origin(value: str | Origin | None, path: Path) -> Origin:
+    if isinstance(value, Origin):
+        return value
+    return Origin(str(value) if value else str(path))
 
 
 def land(
     files: dict[str, Path],
     lake: Path,
     *,
-    sources: dict[str, str] | None = None,
+    sources: dict[str, str | Origin] | None = None,
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
     workers: int = 2,
     log=None,
+    progress: bool = True,
 ) -> tuple[str, Path, list[FileReport]]:
     """Convert ``files`` (IMDb name -> local path) into a new, unpublished ingest folder.
 
-    Returns (ingest id, folder, reports). The caller finishes the folder (Spark-built
-    lookups) and then calls :func:`publish`.
+    Also builds ``title_names`` from name.basics. Returns (ingest id, folder, reports); the
+    caller calls :func:`publish`. ``sources`` gives each file's origin for the manifest.
     """
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     missing = [f.name for f in ALL_FILES if f.required and f.name not in files]
     if missing:
         raise InputError(f"missing required IMDb file(s): {', '.join(missing)}")
     lake.mkdir(parents=True, exist_ok=True)
+    clean_stale(lake, log)
     ingest_id = new_ingest_id()
     staging = lake / f".{ingest_id}.partial"
     staging.mkdir()
+    (staging / ".owner").write_text(f"{os.getpid()}\n")
     sources = sources or {}
+    started = time.monotonic()
+    names = KnownForSpill(staging / "_work" / "title_names")
+    title_names: dict = {}
+    stop = threading.Event()
     try:
         present = [f for f in ALL_FILES if f.name in files]
         present.sort(key=lambda f: files[f.name].stat().st_size, reverse=True)
@@ -243,30 +467,64 @@ def land(
             if spec.name not in files:
                 write_empty(spec, staging)
                 log(f"ingest: {spec.name}: absent (optional), empty table")
+        positions = iter(range(1, len(present) + 1))
 
         def one(spec: ImdbFile) -> FileReport:
+            path = files[spec.name]
+            bar = FileProgress(spec.name, path.stat().st_size, enabled=progress,
+                               position=next(positions))
             report = convert_file(
-                files[spec.name], spec, staging, max_reject_share,
-                sources.get(spec.name, str(files[spec.name])),
+                path, spec, staging, max_reject_share, _origin(sources.get(spec.name), path),
+                progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
             )
             log(
                 f"ingest: {spec.name}: {report.rows_written:,} rows, "
-                f"{report.rows_rejected:,} rejected, {report.seconds:.1f}s"
+                f"{report.rows_rejected:,} rejected, {report.text_bytes / 1e6:,.0f} MB in "
+                f"{report.seconds:.1f}s ({report.mb_per_s:.0f} MB/s), "
+                f"{report.output['files']} files"
             )
+            if spec is NAME_BASICS:
+                built = time.monotonic()
+                title_names.update(names.build(staging / "title_names", write_options()))
+                title_names["seconds"] = round(time.monotonic() - built, 3)
+                log(f"ingest: title_names: {title_names['rows']:,} titles in "
+                    f"{title_names['seconds']:.1f}s")
             return report
 
+        for spec in present:  # a wrong file stops the run before any conversion starts
+            check_header(files[spec.name], spec)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            reports = list(pool.map(one, present))
+            futures = [pool.submit(one, spec) for spec in present]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f in done and f.exception() is not None]
+            if failed:  # stop the other file now rather than after it has been converted
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+                errors = [f.exception() for f in futures if f.done() and not f.cancelled()
+                          and f.exception() is not None]
+                raise next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
+            reports = [f.result() for f in futures]
+        shutil.rmtree(staging / "_work", ignore_errors=True)
+        seconds = time.monotonic() - started
+        text = sum(r.text_bytes for r in reports)
         manifest = {
             "ingest_id": ingest_id,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "files": [asdict(r) for r in reports],
+            "files": [{**asdict(r), "mb_per_s": round(r.mb_per_s, 1)} for r in reports],
+            "absent": [f.name for f in ALL_FILES if f.name not in files],
+            "title_names": title_names,
+            "seconds": round(seconds, 3),
+            "text_bytes": text,
+            "mb_per_s": round(text / 1e6 / seconds, 1) if seconds else 0.0,
             "partitioning": {t: c for t, (c, _) in PARTITION_COLUMNS.items()},
             "vote_floors": VOTE_FLOORS,
             "tconst_buckets": TCONST_BUCKETS,
         }
         (staging / "_manifest.json").write_text(json.dumps(manifest, indent=2))
     except BaseException:
+        names.discard()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ingest_id, staging, reports
@@ -277,8 +535,9 @@ def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_cur
 
     ``before_current(folder)`` runs after the folder has its final name and before
     ``CURRENT`` names it (the tables are re-pointed there), so whoever follows ``CURRENT``
-    finds the tables ready.
+    (a ``stream --follow``) finds the tables ready.
     """
+    (staging / ".owner").unlink(missing_ok=True)
     final = lake / ingest_id
     os.replace(staging, final)
     if before_current is not None:
@@ -286,8 +545,9 @@ def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_cur
     pointer = lake / "CURRENT.tmp"
     pointer.write_text(ingest_id + "\n")
     os.replace(pointer, lake / "CURRENT")
+    current = ingest_id
     done = sorted(p for p in lake.iterdir() if p.is_dir() and not p.name.startswith("."))
     for old in done[:-keep]:
-        if old.name != ingest_id:
+        if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
     return final

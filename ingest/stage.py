@@ -1,26 +1,33 @@
-"""The ingest stage: locate the source files, land them, build the name lookup, publish."""
+"""The ingest stage: locate the source files, land them (and the name lookup), publish."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
+    Origin,
     current_ingest,
     land,
     publish,
     read_manifest,
 )
-from ingest.sources import fetch, parse_source
-from ingest.tables import build_title_names, register
+from ingest.sources import FetchResult, fetch, parse_source
+from ingest.tables import prepare, register
 
 
 def local_files(home, source: str, log, **fetch_options) -> dict[str, Path]:
     """IMDb name -> local file: a folder as it is, a URL or bucket downloaded into the home,
     ``sample:SCALE[:SEED]`` generated into the home (once per scale and seed)."""
+    return fetch_source(home, source, log, **fetch_options).paths
+
+
+def fetch_source(home, source: str, log, **fetch_options) -> FetchResult:
+    """``local_files`` with where each file came from (URL, size, ETag) for the manifest."""
     kind, location = parse_source(source)
     if kind == "sample":
         from ingest.generate import generate
@@ -35,7 +42,7 @@ def local_files(home, source: str, log, **fetch_options) -> dict[str, Path]:
     result = fetch(source, dest, **fetch_options)
     if kind in ("http", "s3"):
         log(f"ingest: {result.summary()}")
-    return result.paths
+    return result
 
 
 def fingerprint(files: dict[str, Path]) -> dict[str, list]:
@@ -57,7 +64,8 @@ def run_ingest(
 ) -> dict:
     """Ingest ``source`` into ``home``; returns the manifest of the published ingest."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    files = local_files(home, source, log=log, **(fetch_options or {}))
+    fetched = fetch_source(home, source, log=log, **(fetch_options or {}))
+    files = fetched.paths
     prints = fingerprint(files)
     previous = current_ingest(home.lake)
     if previous and not force:
@@ -67,16 +75,18 @@ def run_ingest(
             register(spark, home.lake / previous)
             return manifest
     log(f"ingest: {source} -> {home.lake}")
+    warm_up = threading.Thread(target=prepare, args=(spark,), daemon=True)
+    warm_up.start()  # the metastore and Delta start while pyarrow converts
     ingest_id, staging, _ = land(
         files, home.lake, max_reject_share=max_reject_share, log=log,
-        sources={name: str(path) for name, path in files.items()},
+        sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
     )
+    warm_up.join()
     try:
         manifest_path = staging / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
         manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share)
         manifest_path.write_text(json.dumps(manifest, indent=2))
-        build_title_names(spark, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,17 +1,17 @@
 """Register a landed ingest as lookup tables in the metastore (schema ``imdb_lookup``).
 
-Spark-side half of the ingest: builds the restructured name lookup (``title_names``, one
-row per title with the people known for it) inside the unpublished folder, then points
-the tables at the published folder.
+Spark-side half of the ingest: points the tables at the published folder. (The name lookup
+``title_names`` is built by ``ingest.names`` with pyarrow while name.basics is converted.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from ingest.convert import ARROW_TYPES
-from ingest.lake import PARTITION_COLUMNS, TCONST_BUCKETS
+from ingest.lake import PARTITION_COLUMNS
 from ingest.schemas import ALL_FILES, ImdbFile
 
 LOOKUP_SCHEMA = "imdb_lookup"
@@ -35,27 +35,16 @@ def _columns_ddl(spec: ImdbFile) -> tuple[str, str | None]:
     return ", ".join(columns), partition
 
 
-def build_title_names(spark, folder: Path) -> None:
-    """title_names: per title, the people whose knownForTitles lists it (nconst order)."""
-    names = spark.read.parquet(str(folder / "name_basics"))
-    names.createOrReplaceTempView("_ingest_name_basics")
-    spark.sql(
-        f"""
-        with known_for as (
-            select explode(array_distinct(known_for_titles)) as tconst, nconst, primary_name
-            from _ingest_name_basics
-            where known_for_titles is not null
-        )
-        select
-            tconst,
-            array_sort(collect_list(named_struct('nconst', nconst, 'primary_name', primary_name)))
-                as known_for,
-            cast(pmod(cast(substr(tconst, 3) as bigint), {TCONST_BUCKETS}) as int) as tconst_bucket
-        from known_for
-        group by tconst
-        """
-    ).write.partitionBy("tconst_bucket").parquet(str(folder / "title_names"))
-    spark.catalog.dropTempView("_ingest_name_basics")
+def prepare(spark) -> None:
+    """Warm the metastore client and Delta up while the files convert (first use costs
+    10-20 s of JVM class loading and Derby start that would otherwise follow the conversion).
+    Best effort: ``register`` reports any real failure."""
+    with contextlib.suppress(Exception):  # a warm-up must never fail the ingest
+        spark.sql(f"create database if not exists {LOOKUP_SCHEMA}")
+        if spark.catalog.tableExists(f"{LOOKUP_SCHEMA}.ingests"):
+            spark.table(f"{LOOKUP_SCHEMA}.ingests").limit(1).collect()
+        else:
+            spark.sql("show tables").collect()
 
 
 def register(spark, folder: Path) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import re
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
-from ingest.convert import CorruptFileError, FileStats, HeaderError, read_file
+from ingest import convert
+from ingest.convert import CorruptFileError, FileStats, HeaderError, InputError, read_file
 from ingest.schemas import TITLE_AKAS, TITLE_BASICS, TITLE_RATINGS
 
 BASICS_HEADER = "\t".join(TITLE_BASICS.header)
@@ -134,3 +137,92 @@ def test_truncated_gzip_stops_with_the_file_name(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CorruptFileError, match="title.ratings.tsv.gz"):
         rows(path, TITLE_RATINGS)
+
+
+def test_corrupt_gzip_in_the_middle_stops_with_the_file_name(tmp_path):
+    body = "tconst\taverageRating\tnumVotes\n" + "".join(
+        f"tt{i:07d}\t{i % 90 / 10 + 1:.1f}\t{i}\n" for i in range(200_000)
+    )
+    data = bytearray(gzip.compress(body.encode()))
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes((i * 37 + 11) % 256 for i in range(64))  # damaged, not cut
+    path = tmp_path / "title.ratings.tsv.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError) as error:
+        rows(path, TITLE_RATINGS)
+    message = str(error.value)
+    assert "title.ratings.tsv.gz" in message and "corrupt" in message and "\n" not in message
+
+
+def test_garbage_text_in_a_whole_gzip_is_not_called_corrupt(tmp_path):
+    body = b"tconst\taverageRating\tnumVotes\ntt0000001\t7.3\t1000\ntt0000002\t\xff\xfe\t5\n"
+    path = tmp_path / "title.ratings.tsv.gz"
+    path.write_bytes(gzip.compress(body))
+    with pytest.raises(InputError) as error:
+        rows(path, TITLE_RATINGS)
+    assert not isinstance(error.value, CorruptFileError)
+    assert "title.ratings.tsv.gz" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tt1", "tt0000001", "tt" + "9" * 18, "tt" + "9" * 19, "tt", "t1", "xx0000001", "tt00a1",
+     "tt-1", "tt+1", "tt 1", " tt1", "tt1 ", "TT0000001", "tt١٢", "nm0000001", ""],
+)
+def test_id_fast_path_agrees_with_the_exact_rule(value):
+    exact = re.fullmatch(r"tt[0-9]{1,18}", value) is not None
+    column = pa.array(["tt0000002", value, "tt0000003"])
+    assert convert._ids_look_right(column, b"tt") is exact
+    assert convert._ids_look_right(column.slice(1, 1), b"tt") is exact
+    _, invalid = convert._check(column, TITLE_RATINGS.columns[0])
+    assert (invalid is None) is exact
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "7", "-12", "123456789", "1234567890", "0000000001", "+5", " 5", "5 ", "1.0",
+              "1e3", "", "٣"],
+)
+def test_number_fast_path_agrees_with_the_exact_rule(value):
+    exact = re.fullmatch(r"-?[0-9]{1,9}", value) is not None
+    num_votes = TITLE_RATINGS.columns[2]
+    typed, invalid = convert._check(pa.array(["5", value, None]), num_votes)
+    assert (invalid is None) is exact
+    if exact and typed is not None:
+        assert typed.to_pylist() == [5, int(value), None]
+
+
+def test_bool_must_be_0_or_1(tmp_path):
+    header = "\t".join(TITLE_AKAS.header)
+    path = write(
+        tmp_path / "title.akas.tsv",
+        header + "\ntt0000001\t1\tA\tUS\t\\N\t\\N\t\\N\t1\n"
+        "tt0000001\t2\tB\tUS\t\\N\t\\N\t\\N\t2\n"
+        "tt0000001\t3\tC\tUS\t\\N\t\\N\t\\N\t\\N\n",
+    )
+    table, stats = rows(path, TITLE_AKAS)
+    assert [(r["title"], r["is_original_title"]) for r in table] == [("A", True), ("C", None)]
+    assert [(r["line"], r["reason"]) for r in stats.rejects] == [
+        (3, "isOriginalTitle is not a valid bool: '2'")
+    ]
+
+
+def test_text_bytes_count_the_whole_file(tmp_path):
+    text = (
+        "tconst\taverageRating\tnumVotes\n"
+        "tt0000001\t7.3\t1000\n"
+        "tt0000002\t8.0\n"  # wrong width: counted too
+        "tt0000003\t\\N\t5\n"
+    )
+    path = write(tmp_path / "title.ratings.tsv.gz", text, gz=True)
+    _, stats = rows(path, TITLE_RATINGS)
+    assert stats.text_bytes == len(text.encode())
+    assert stats.bytes_in == path.stat().st_size
+
+
+def test_line_map_forgets_what_it_no_longer_needs():
+    lines = convert._LineMap()
+    lines.skipped.extend([3, 4, 10])
+    assert [lines.line_of(i) for i in range(4)] == [2, 5, 6, 7]
+    lines.forget_before(lines.line_of(3))
+    assert list(lines.skipped) == [10] and lines.dropped == 2
+    assert [lines.line_of(i) for i in range(4, 7)] == [8, 9, 11]
