@@ -85,6 +85,17 @@ def _title_types(value: str) -> tuple[str, ...]:
     return types
 
 
+def together(options):
+    """One decorator applying several click options, in the order listed."""
+
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 source_options = [
     click.option(
         "--source",
@@ -97,10 +108,7 @@ source_options = [
 ]
 
 
-def with_source_options(function):
-    for option in reversed(source_options):
-        function = option(function)
-    return function
+with_source_options = together(source_options)
 
 
 reject_option = click.option(
@@ -110,10 +118,19 @@ reject_option = click.option(
 force_option = click.option(
     "--force", is_flag=True, help="Ingest again even if the source files have not changed."
 )
-batch_option = click.option(
-    "--records-per-batch", type=click.IntRange(min=1), default=100, show_default=True,
-    help="Rating records per micro-batch.",
-)
+batch_options = [
+    click.option("--records-per-batch", type=click.IntRange(min=1), default=100,
+                 show_default=True, help="Rating records per micro-batch."),
+    click.option("--flush-seconds", type=click.FloatRange(min=0), default=10.0,
+                 show_default=True,
+                 help="Micro-batches are staged locally and reach the Delta tables together at "
+                 "least this often (and at the end); 0 writes every micro-batch to Delta."),
+]
+
+
+with_batch_options = together(batch_options)
+
+
 answer_options = [
     click.option("--min-votes", type=click.IntRange(min=0), default=500, show_default=True,
                  help="Titles need at least this many votes to be ranked."),
@@ -128,10 +145,7 @@ format_option = click.option(
 )
 
 
-def with_answer_options(function):
-    for option in reversed(answer_options):
-        function = option(function)
-    return function
+with_answer_options = together(answer_options)
 
 
 port_option = click.option(
@@ -196,10 +210,12 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
                       force=force, fetch_options=fetch_options, log=log)
 
 
-def _stream(ctx: Context, records_per_batch, min_votes, top_n, title_types, follow=False):
+def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types,
+            follow=False):
     from streaming.job import StreamOptions, stream
 
-    options = StreamOptions(records_per_batch, min_votes, top_n, _title_types(title_types))
+    options = StreamOptions(records_per_batch, min_votes, top_n, _title_types(title_types),
+                            flush_seconds)
     summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log)
     log(
         f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
@@ -247,17 +263,18 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
 
 
 @main.command()
-@batch_option
+@with_batch_options
 @with_answer_options
 @click.option("--follow", is_flag=True,
               help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
               "the current micro-batch.")
 @with_target
 @click.pass_obj
-def stream(ctx, records_per_batch, min_votes, top_n, title_types, follow):
+def stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow):
     """Stream the ratings not processed yet into Delta, N records per micro-batch."""
     with failures():
-        _stream(ctx, records_per_batch, min_votes, top_n, title_types, follow=follow)
+        _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types,
+                follow=follow)
 
 
 @main.command()
@@ -308,13 +325,13 @@ def results(ctx, output_format):
 @with_source_options
 @reject_option
 @force_option
-@batch_option
+@with_batch_options
 @with_answer_options
 @format_option
 @with_target
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
-        min_votes, top_n, title_types, output_format):
+        flush_seconds, min_votes, top_n, title_types, output_format):
     """ingest + stream + transform, then print the results."""
     with failures():
         started = time.monotonic()
@@ -323,7 +340,7 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, record
 
             require_server(ctx.home, ctx.port)
         _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
-        _stream(ctx, records_per_batch, min_votes, top_n, title_types)
+        _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
         _transform(ctx, min_votes, top_n, title_types)
         _results(ctx, output_format)
         log(f"run: done in {time.monotonic() - started:.1f}s")

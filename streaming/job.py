@@ -11,12 +11,15 @@ Tables (Delta, in the warehouse):
 
 A stream is identified by the options that change its answer (``stream_id``); it has one
 checkpoint and reads the feeds registered for it (streaming/feeds.py): the first ingest in
-full, later ingests as changes. Exactly-once: each micro-batch is two Delta appends (one
-commit each, all or nothing), tagged with stream_id and batch_id. Only the first micro-batch
-of a run can be a replay of one that died after writing; for it the sink rebuilds the running
-state from the batches before it and skips the appends that already landed — what Delta's
-txnAppId/txnVersion would do, without the ~1 s per append those cost here (Delta rebuilds
-the table's transaction map on every such write). One stream process per stream id.
+full, later ingests as changes. Exactly-once: each micro-batch is staged locally before
+Spark commits it (streaming/staging.py) and reaches Delta with the others of the last few
+seconds in one append per table (all or nothing), tagged with stream_id and batch_id. A run
+first moves what an earlier run staged into Delta, skipping micro-batches that already
+landed. Only the first micro-batch of a run can be a replay of one that died after staging;
+for it the sink rebuilds the running state from the batches before it and does not write it
+again — what Delta's txnAppId/txnVersion would do, without the ~1 s per append those cost
+here (Delta rebuilds the table's transaction map on every such write). One stream process
+per stream id.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,6 +49,7 @@ from streaming import feeds as feeds_registry
 from streaming.feeds import tenths
 from streaming.process import Rated, Rules, RunningState, fold
 from streaming.source import SOURCE_NAME, RatingsFeedSource
+from streaming.staging import Staging
 
 STREAM_SCHEMA = "imdb_stream"
 RATINGS_TABLE = f"{STREAM_SCHEMA}.ratings"
@@ -85,6 +90,7 @@ class StreamOptions:
     min_votes: int = 500
     top_n: int = 10
     title_types: tuple[str, ...] = ("movie",)
+    flush_seconds: float = 10.0  # staged micro-batches reach Delta at least this often
 
     def answer_key(self) -> str:
         """What changes the stream's answer (not the batch size)."""
@@ -172,17 +178,20 @@ def eligible_titles(spark, title_types) -> frozenset[str]:
 
 
 class BatchSink:
-    """``foreachBatch`` target: the process function plus idempotent Delta writes."""
+    """``foreachBatch`` target: the process function, local staging, batched Delta appends."""
 
-    def __init__(self, spark, options: StreamOptions, registry: Path, eligible, locations, log):
+    def __init__(self, spark, options: StreamOptions, root: Path, eligible, locations, log):
         self.spark = spark
         self.locations = locations
         self.options = options
         self.stream_id = options.stream_id
-        self.registry = registry
+        self.registry = root / "feeds.json"
+        self.staging = Staging(root / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
         self.state: RunningState | None = None
+        self.checked = False  # staged micro-batches may already be in Delta (an earlier run)
+        self.last_flush = time.monotonic()
         self.busy = threading.Lock()  # held while a micro-batch is processed
         self.reports: dict[int, dict] = {}
 
@@ -194,15 +203,17 @@ class BatchSink:
                 self._process(batch, batch_id, started)
             except BaseException:
                 self.state = None  # rebuilt from the tables on the next micro-batch
+                self.checked = False
                 raise
 
     def _process(self, batch, batch_id: int, started: float) -> None:
-        landed: set[str] = set()
+        replay = False
         if self.state is None or self.state.batches != batch_id:
             # First micro-batch of this run: it may be a replay of one that died after
-            # writing. Rebuild the state from the batches before it and skip what landed.
+            # staging. Land what is staged, rebuild the state from the batches before it.
+            self.flush()
             self.state = load_state(self.spark, self.stream_id, batch_id)
-            landed = self._landed(batch_id)
+            replay = self._landed(batch_id)
         feeds = feeds_registry.load(self.registry)
         table = batch.toArrow()
         read_done = time.monotonic()
@@ -227,20 +238,16 @@ class BatchSink:
             .append_column("previous_votes", pa.array(previous, pa.int32()))
         )
         fold_done = time.monotonic()
-        columns = [name for name, _ in RATINGS_COLUMNS]
-        if RATINGS_TABLE not in landed:
-            self.spark.createDataFrame(log_rows.select(columns)).write.format("delta").mode(
-                "append"
-            ).save(self.locations[RATINGS_TABLE])
-        fault("after_ratings", batch_id)
-        log_done = time.monotonic()
-        duration_ms = int((time.monotonic() - started) * 1000)
-        ingest_id = ingest_ids[-1] if ingest_ids else None
-        if BATCHES_TABLE not in landed:
-            self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms).write.format(
-                "delta"
-            ).mode("append").save(self.locations[BATCHES_TABLE])
-        fault("after_batches", batch_id)
+        if not replay:
+            ingest_id = ingest_ids[-1] if ingest_ids else None
+            duration_ms = int((fold_done - started) * 1000)
+            row = self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms)
+            self.staging.stage(batch_id, log_rows.select([n for n, _ in RATINGS_COLUMNS]), row)
+        fault("after_stage", batch_id)
+        stage_done = time.monotonic()
+        if self.flush_due():
+            self.flush()
+        fault("after_flush", batch_id)
         self.state = state
         self.reports[batch_id] = {
             "records": len(records),
@@ -252,31 +259,95 @@ class BatchSink:
             "parts": {
                 "read": int((read_done - started) * 1000),
                 "fold": int((fold_done - read_done) * 1000),
-                "log": int((log_done - fold_done) * 1000),
-                "stats": int((time.monotonic() - log_done) * 1000),
+                "stage": int((stage_done - fold_done) * 1000),
+                "flush": int((time.monotonic() - stage_done) * 1000),
             },
         }
 
-    def _landed(self, batch_id: int) -> set[str]:
-        """The tables that already hold this micro-batch (each append is one Delta commit:
-        all of it or nothing)."""
-        return {
-            table
-            for table in (RATINGS_TABLE, BATCHES_TABLE)
-            if self.spark.read.format("delta").load(self.locations[table])
-            .where((F.col("stream_id") == self.stream_id) & (F.col("batch_id") == batch_id))
-            .limit(1).count()
-        }
+    def flush_due(self) -> bool:
+        return time.monotonic() - self.last_flush >= self.options.flush_seconds
+
+    def flush(self) -> int:
+        """Append the staged micro-batches to Delta (one commit per table), then drop them.
+        Until this run has checked once, micro-batches already in a table are skipped (an
+        earlier flush may have died between its two appends). Returns how many it landed."""
+        self.last_flush = time.monotonic()
+        ids = self.staging.batch_ids()
+        if not ids:
+            self.checked = True
+            return 0
+        log_rows, batch_rows = self.staging.read(ids)
+        in_log = self._landed_ids(RATINGS_TABLE, ids) if not self.checked else set()
+        in_batches = self._landed_ids(BATCHES_TABLE, ids) if not self.checked else set()
+        if in_log:
+            keep = pa.array([b not in in_log for b in log_rows["batch_id"].to_pylist()])
+            log_rows = log_rows.filter(keep)
+        if log_rows.num_rows:
+            self.spark.createDataFrame(log_rows).write.format("delta").mode("append").save(
+                self.locations[RATINGS_TABLE]
+            )
+        fault("mid_flush", ids[-1])
+        rows = [_batch_tuple(r) for r in batch_rows if r["batch_id"] not in in_batches]
+        if rows:
+            self.spark.createDataFrame(rows, BATCHES_DDL).write.format("delta").mode("append").save(
+                self.locations[BATCHES_TABLE]
+            )
+        self.staging.drop(ids)
+        self.checked = True
+        self.last_flush = time.monotonic()
+        return len(ids)
+
+    def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
+        found = (
+            self.spark.read.format("delta").load(self.locations[table])
+            .where((F.col("stream_id") == self.stream_id) & F.col("batch_id").between(ids[0], ids[-1]))
+            .select("batch_id").distinct().collect()
+        )
+        return {r.batch_id for r in found}
+
+    def _landed(self, batch_id: int) -> bool:
+        """Whether this micro-batch is in the tables (after ``flush``: in both or neither)."""
+        found = {t: bool(self._landed_ids(t, [batch_id])) for t in (RATINGS_TABLE, BATCHES_TABLE)}
+        if len(set(found.values())) > 1:
+            raise StreamError(
+                f"{self.stream_id}: micro-batch {batch_id} is in only one of {sorted(found)}; "
+                f"delete {self.stream_id} and its checkpoint to start over"
+            )
+        return found[RATINGS_TABLE]
 
     def _batch_row(self, batch_id, ingest_id, records, state: RunningState, feeds, duration_ms):
+        """The batches-table row, JSON-able (it is staged before it reaches Delta)."""
         o = self.options
-        row = (
-            self.stream_id, ingest_id, batch_id, state.batches, records, state.records,
-            feeds_registry.total_rows(feeds), state.ratings_processed, state.votes_sum,
-            state.average_number_of_votes, o.records_per_batch, o.min_votes, o.top_n,
-            sorted(o.title_types), state.ranked(), datetime.now(UTC), duration_ms,
-        )
-        return self.spark.createDataFrame([row], BATCHES_DDL)
+        top = [{**r, "average_rating": str(r["average_rating"])} for r in state.ranked()]
+        return {
+            "stream_id": self.stream_id, "ingest_id": ingest_id, "batch_id": batch_id,
+            "batches": state.batches, "records": records, "end_row": state.records,
+            "feed_rows": feeds_registry.total_rows(feeds),
+            "ratings_processed": state.ratings_processed, "votes_sum": state.votes_sum,
+            "average_number_of_votes": state.average_number_of_votes,
+            "records_per_batch": o.records_per_batch, "min_votes": o.min_votes, "top_n": o.top_n,
+            "title_types": sorted(o.title_types), "top": top,
+            "processed_at": datetime.now(UTC).isoformat(), "duration_ms": duration_ms,
+        }
+
+
+def _column_names(ddl: str) -> list[str]:
+    while "<" in ddl:  # drop the (nested) type parameters, whose commas are not columns
+        ddl = re.sub(r"<[^<>]*>", "", ddl)
+    return [column.split()[0] for column in ddl.split(",") if column.strip()]
+
+
+BATCH_COLUMNS = _column_names(BATCHES_DDL)
+
+
+def _batch_tuple(row: dict) -> tuple:
+    """A staged batch row as a tuple in ``BATCHES_DDL`` order, with its Python types back."""
+    row = {
+        **row,
+        "top": [{**r, "average_rating": Decimal(r["average_rating"])} for r in row["top"]],
+        "processed_at": datetime.fromisoformat(row["processed_at"]),
+    }
+    return tuple(row[name] for name in BATCH_COLUMNS)
 
 
 def _ingest_of_rows(feeds, first_row: int, count: int) -> list[str]:
@@ -406,9 +477,11 @@ def stream(
                   records_per_batch=options.records_per_batch)
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
-    before = _position(spark, options.stream_id)
-    sink = BatchSink(spark, options, registry, eligible_titles(spark, options.title_types),
+    sink = BatchSink(spark, options, root, eligible_titles(spark, options.title_types),
                      locations, log)
+    if landed := sink.flush():
+        log(f"stream: {landed} micro-batches an earlier run staged are now in Delta")
+    before = _position(spark, options.stream_id)
     listener = ProgressListener(sink, status, log)
     spark.streams.addListener(listener)
     try:
@@ -489,6 +562,7 @@ def _run(spark, sink, listener, root, options, follow: bool) -> None:
         query.awaitTermination()
     except StreamingQueryException as exc:
         raise StreamError(f"stream {options.stream_id} failed: {_reason(exc)}") from exc
+    sink.flush()
     _wait_for_listener(listener, query)
     listener.flush(spark)
 
@@ -535,11 +609,15 @@ def _follow(spark, home, sink, listener, root, options, registry, stop, log) -> 
                         continue
                     sink.rules = Rules(eligible, options.min_votes, options.top_n)
                     _register(spark, home, sink, registry, ingest_id, log)
+            if sink.flush_due():  # idle: no micro-batch has flushed what is staged
+                with sink.busy:
+                    sink.flush()
             if len(listener.rows) >= 50:
                 with sink.busy:
                     listener.flush(spark)
         with sink.busy:  # the current micro-batch finishes first
             query.stop()
+            sink.flush()
         log("stream: stopped")
     finally:
         for sig, handler in previous.items():

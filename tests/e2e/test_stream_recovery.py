@@ -1,9 +1,9 @@
 """The streaming stage under crashes, refreshes and --follow.
 
 * exactly-once: the `stream` process is killed (SIGKILL, from inside at named points) before a
-  micro-batch reads, between its two Delta writes, and between the Delta writes and the
-  checkpoint commit; each rerun resumes, and the end state equals the DuckDB answer with every
-  record counted once;
+  micro-batch reads, after it is staged but before Spark's checkpoint commit, and between the
+  two Delta appends of a flush; each rerun resumes, and the end
+  state equals the DuckDB answer with every record counted once;
 * incremental refresh: a second, newer dump is streamed as its changes only, and the answer
   equals a fresh computation on the new dump;
 * --follow picks up a new ingest while running and stops cleanly.
@@ -15,8 +15,8 @@ import gzip
 import math
 import os
 import random
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -54,8 +54,14 @@ def delta(spark, home, table):
 def test_killed_at_every_point_the_rerun_counts_each_record_once(spark, tmp_path):
     home, source = tmp_path / "home", FIXTURES / "rules"
     assert cli(home, "ingest", "--source", str(source)).returncode == 0
-    for point in ("after_ratings@2", "after_batches@4", "before_read@6"):
-        killed = cli(home, "stream", "--records-per-batch", "4", fault=point)
+    # flush-seconds 0: every micro-batch goes to Delta (killed between the two appends: the
+    # rerun lands the rest, then replays that micro-batch without writing it); 3600: they wait
+    # staged until the run ends (killed after staging, before Spark's commit; then before a
+    # read, with three staged micro-batches to land first).
+    for flush, point in (("0", "mid_flush@1"), ("3600", "after_stage@5"),
+                         ("3600", "before_read@6")):
+        killed = cli(home, "stream", "--records-per-batch", "4", "--flush-seconds", flush,
+                     fault=point)
         assert killed.returncode == -9, (point, killed.stderr[-2000:])
     done = cli(home, "stream", "--records-per-batch", "4")
     assert done.returncode == 0, done.stderr[-3000:]
