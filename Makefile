@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS_DIR ?= .cache/jars
 UV_VERSION := 0.13.9
-SOURCE ?=
+SOURCE ?= https://datasets.imdbws.com/
 ARGS ?=
 PYTEST_ARGS ?=
 
@@ -43,7 +43,7 @@ $(JARS_DIR)/.stamp: jars.txt
 	done
 	@touch $@
 
-run: setup ## the whole pipeline on the embedded default: make run SOURCE=dir|url|s3://... ARGS="..."
+run: setup ## the whole pipeline, embedded; SOURCE=dir|url|s3://...|sample:F (default: IMDb's files) ARGS="..."
 	$(BIN)/imdb-pipeline run $(if $(SOURCE),--source "$(SOURCE)") $(ARGS)
 
 test: setup ## every test (unit, dbt, end-to-end)

@@ -39,6 +39,7 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
         "--target-path", str(home.dbt_target),
         "--log-path", str(home.logs),
         "--quiet",
+        "--no-use-colors",  # the lines go to pipeline.log too: no ANSI codes there
     ]
     if variables is not None:
         command += ["--vars", json.dumps(variables)]

@@ -198,7 +198,6 @@ class BatchSink:
     def __call__(self, batch, batch_id: int) -> None:
         with self.busy:
             started = time.monotonic()
-            fault("before_read", batch_id)
             try:
                 self._process(batch, batch_id, started)
             except BaseException:
@@ -480,7 +479,8 @@ def stream(
     sink = BatchSink(spark, options, root, eligible_titles(spark, options.title_types),
                      locations, log)
     if landed := sink.flush():
-        log(f"stream: {landed} micro-batches an earlier run staged are now in Delta")
+        plural = "es" if landed != 1 else ""
+        log(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
     before = _position(spark, options.stream_id)
     listener = ProgressListener(sink, status, log)
     spark.streams.addListener(listener)
