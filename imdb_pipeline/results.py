@@ -153,17 +153,22 @@ def render_json(results: dict) -> str:
     return json.dumps(results, indent=2, ensure_ascii=False)
 
 
+ONE_DECIMAL = {"average_rating"}  # IMDb ratings have one decimal: 8.0, not 8
+
+
 def _table(title: str, rows: list[dict], columns: list[str]) -> str:
-    def cell(value) -> str:
+    def cell(value, column: str) -> str:
         if value is None:
             return "-"
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
+        if column in ONE_DECIMAL:
+            return f"{value:.1f}"
         if isinstance(value, float):
             return f"{value:.4f}".rstrip("0").rstrip(".")
         return str(value)
 
-    cells = [[cell(r[c]) for c in columns] for r in rows]
+    cells = [[cell(r[c], c) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     numeric = [all(isinstance(r[c], (int, float)) for r in rows if r[c] is not None) and rows
                for c in columns]
