@@ -63,6 +63,13 @@ def read_range(path: str, start: int, end: int):
             break
 
 
+def _rows(feeds, start: int, end: int):
+    """Rows [start, end) of the feeds as one list of Arrow batches (Spark keeps a micro-batch's
+    rows until it is committed, so they must outlive a generator)."""
+    pieces = pieces_of(feeds, start, end)
+    return iter([batch for path, lo, hi in pieces for batch in read_range(path, lo, hi)])
+
+
 class RatingsFeedReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
     def __init__(self, options: dict):
         self.registry = options["registry"]
@@ -78,17 +85,17 @@ class RatingsFeedReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNo
         self.stop_at = feed_rows(self.registry)
 
     def read(self, start: dict) -> tuple:
-        # feeds are appended while a --follow stream runs; availableNow stops where it began
-        available = feed_rows(self.registry) if self.stop_at is None else self.stop_at
+        from streaming.feeds import load, total_rows
+
+        feeds = load(Path(self.registry))  # appended to while a --follow stream runs
+        available = total_rows(feeds) if self.stop_at is None else self.stop_at  # availableNow
         end = next_end(start["row"], available, self.records_per_batch)
-        return self.readBetweenOffsets(start, {"row": end}), {"row": end}
+        return _rows(feeds, start["row"], end), {"row": end}
 
     def readBetweenOffsets(self, start: dict, end: dict):
         from streaming.feeds import load
 
-        pieces = pieces_of(load(Path(self.registry)), start["row"], end["row"])
-        # a list: Spark keeps the micro-batch's rows until it is committed
-        return iter([batch for path, lo, hi in pieces for batch in read_range(path, lo, hi)])
+        return _rows(load(Path(self.registry)), start["row"], end["row"])
 
     def commit(self, end: dict) -> None:
         pass

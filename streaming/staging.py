@@ -48,9 +48,6 @@ class Staging:
         """The staged micro-batches, oldest first (half-written files are not listed)."""
         return sorted(int(p.name[6:-len(SUFFIX)]) for p in self.folder.glob(f"batch-*{SUFFIX}"))
 
-    def __len__(self) -> int:
-        return len(self.batch_ids())
-
     def read(self, batch_ids: list[int]) -> tuple[pa.Table | None, list[dict]]:
         """The log rows of ``batch_ids`` (one table) and their batch rows, in batch order."""
         tables, rows = [], []

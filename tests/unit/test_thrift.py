@@ -145,11 +145,16 @@ def test_the_server_gets_the_pipelines_settings_plus_its_address(home):
 
 # --- ports and pid files -----------------------------------------------------------------------
 
-def test_start_on_a_port_in_use_says_so_in_one_line(home):
+def invoke_on_a_busy_port(home, command: str):
+    """``thrift COMMAND --port P`` while another program listens on P; returns (result, P)."""
     server, port = listening_socket()
     with server:
-        result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", "start",
+        result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", command,
                                            "--port", str(port)])
+    return result, port
+
+def test_start_on_a_port_in_use_says_so_in_one_line(home):
+    result, port = invoke_on_a_busy_port(home, "start")
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"error: port {port} on 127.0.0.1 is already in use by another program: stop it or "
@@ -188,10 +193,7 @@ def test_start_removes_a_stale_pid_file_then_checks_the_port(home):
     state_file = thrift.server_file(home)
     state_file.parent.mkdir(parents=True)
     state_file.write_text(json.dumps({"pid": dead_pid(), "host": "127.0.0.1", "port": 1}))
-    server, port = listening_socket()
-    with server:
-        result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", "start",
-                                           "--port", str(port)])
+    result, port = invoke_on_a_busy_port(home, "start")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("thrift: removed a stale pid file")
@@ -199,10 +201,7 @@ def test_start_removes_a_stale_pid_file_then_checks_the_port(home):
 
 
 def test_status_names_a_port_held_by_another_program(home):
-    server, port = listening_socket()
-    with server:
-        result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", "status",
-                                           "--port", str(port)])
+    result, port = invoke_on_a_busy_port(home, "status")
     assert result.exit_code == 1
     assert f"port {port} on 127.0.0.1: in use by another program" in result.output
     assert "metastore: embedded Derby" in result.output
