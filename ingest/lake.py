@@ -136,12 +136,30 @@ def add_partition_column(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
     if column == "tconst_bucket":
         return batch.append_column("tconst_bucket", tconst_bucket(batch.column("tconst")))
     if column == "primary_profession":
-        professions = batch.column("primary_professions")
-        has_one = pc.fill_null(pc.greater(pc.list_value_length(professions), 0), False)
-        first = pc.list_element(pc.if_else(has_one, professions, pa.scalar(None, professions.type)), 0)
-        first = pc.if_else(pc.equal(first, ""), pa.scalar(None, pa.string()), first)  # no `col=` dirs
-        return batch.append_column("primary_profession", first)
+        return batch.append_column(
+            "primary_profession", first_element(batch.column("primary_professions"))
+        )
     return batch
+
+
+def first_element(lists: pa.ListArray) -> pa.Array:
+    """The first string of each list; null for a null or empty list or an empty first string
+    (a partition value must not be empty: ``col=`` is no directory name). One ``take`` over
+    the list's own offsets (a tenth of ``list_element`` behind an ``if_else``)."""
+    offsets = lists.offsets.to_numpy()
+    starts = offsets[:-1]
+    values = lists.values
+    set_ = np.diff(offsets) > 0
+    if lists.null_count:
+        set_ &= lists.is_valid().to_numpy(zero_copy_only=False)
+    value_offsets = np.frombuffer(values.buffers()[1], np.int32, count=len(values) + 1,
+                                  offset=values.offset * 4)
+    at = np.minimum(starts, len(values) - 1) if len(values) else starts
+    if len(values):
+        set_ &= (value_offsets[at + 1] - value_offsets[at]) > 0
+        if values.null_count:
+            set_ &= values.is_valid().to_numpy(zero_copy_only=False)[at]
+    return pc.take(values, pa.array(at, pa.int32(), mask=~set_))
 
 
 def partitioned_schema(spec: ImdbFile) -> pa.Schema:

@@ -20,6 +20,7 @@ from ingest.lake import (
     RejectLimitError,
     clean_stale,
     current_ingest,
+    first_element,
     land,
     publish,
 )
@@ -195,6 +196,17 @@ def test_writer_budget_spills_the_largest_partition_first(tmp_path):
     writer.close()
     big = pq.ParquetFile(tmp_path / "t" / "k=0" / "part-0.parquet").metadata
     assert big.num_rows == 18_000 and big.num_row_groups > 1
+
+
+def test_first_profession_is_the_partition_value_or_null():
+    lists = pa.array(
+        [["actor", "producer"], None, [], [""], ["", "writer"], [None, "x"], ["director"]],
+        pa.list_(pa.string()),
+    )
+    expected = ["actor", None, None, None, None, None, "director"]
+    assert first_element(lists).to_pylist() == expected
+    assert first_element(lists.slice(4)).to_pylist() == expected[4:]
+    assert first_element(pa.array([None, []], pa.list_(pa.string()))).to_pylist() == [None, None]
 
 
 def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
