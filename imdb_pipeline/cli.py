@@ -239,15 +239,34 @@ def _transform(ctx: Context, min_votes, top_n, title_types):
 
 
 def _results(ctx: Context, output_format):
-    from imdb_pipeline.results import ThriftReader, collect, render_json, render_table
+    from imdb_pipeline.results import (
+        NO_RESULTS,
+        ResultsError,
+        ThriftReader,
+        collect,
+        render_json,
+        render_table,
+    )
     from imdb_pipeline.thrift import require_server
 
     if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             results = collect(reader)
+    elif _never_ran(ctx):
+        raise ResultsError(NO_RESULTS)
     else:
         results = collect(ctx.spark)
     click.echo(render_json(results) if output_format == "json" else render_table(results))
+
+
+def _never_ran(ctx: Context) -> bool:
+    """True if this home's embedded metastore was never created: no table can exist, so
+    ``results`` can say so without starting Spark (~12 s). Only for the embedded Derby with
+    no ``--conf`` (which could point the catalog elsewhere)."""
+    from imdb_pipeline.spark import postgres_metastore
+
+    return (not ctx.conf and postgres_metastore(ctx.home, ctx.target) is None
+            and not (ctx.home.metastore / "metastore_db").exists())
 
 
 @main.command()

@@ -14,6 +14,7 @@ import json
 from decimal import Decimal
 
 MART_SCHEMA = "imdb"
+NO_RESULTS = "no results yet: run `imdb-pipeline run --source DIR` (or ingest, stream, transform)"
 ARRAY_COLUMNS = frozenset(
     {"known_for_names", "categories", "tconsts", "regions", "languages", "title_types"}
 )
@@ -107,9 +108,7 @@ def collect(source) -> dict:
     """The results contract, read from the marts (``source``: a SparkSession or a reader)."""
     reader = source if hasattr(source, "query") else SparkReader(source)
     if not reader.exists("run_summary"):
-        raise ResultsError(
-            "no results yet: run `imdb-pipeline run --source DIR` (or ingest, stream, transform)"
-        )
+        raise ResultsError(NO_RESULTS)
     summary = _rows(
         reader, "run_summary", "stream_id",
         ["min_votes", "title_types", "top_n", "ratings_processed", "average_number_of_votes",

@@ -24,3 +24,10 @@ def test_help_lists_every_stage():
     output = CliRunner().invoke(main, ["--help"]).output
     for command in ("ingest", "stream", "transform", "run", "results", "generate", "status"):
         assert command in output
+
+
+def test_results_on_a_home_that_never_ran_answers_without_spark(tmp_path):
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "results"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: no results yet: run")
+    assert "spark: started" not in result.output  # the fast path, not a 12 s Spark start
