@@ -46,27 +46,9 @@ ROW_GROUP_ROWS = 250_000
 
 
 def tconst_bucket(tconst: pa.Array) -> pa.Array:
-    """Numeric part of the id modulo TCONST_BUCKETS (SQL: cast(substr(tconst, 3) as int) % 16).
-
-    For ids already checked (``tt`` + digits, no nulls) it reads the last four digits from the
-    raw buffers: 10,000 is a multiple of 16, so they decide the remainder (a third of the cost
-    of parsing the whole number). Anything else takes the exact cast.
-    """
-    if isinstance(tconst, pa.ChunkedArray):
-        tconst = tconst.combine_chunks()
-    if not _ids_look_right(tconst, b"tt"):
-        digits = pc.cast(pc.utf8_slice_codeunits(tconst, 2), pa.int64())
-        return pc.cast(pc.bit_wise_and(digits, TCONST_BUCKETS - 1), pa.int32())
-    n = len(tconst)
-    _, offsets_buffer, data_buffer = tconst.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int32, count=n + 1, offset=tconst.offset * 4)
-    data = np.frombuffer(data_buffer, np.uint8)
-    ends, digits = offsets[1:], np.diff(offsets) - 2
-    number = np.zeros(n, np.int32)
-    for place, weight in enumerate((1, 10, 100, 1000), start=1):
-        digit = data[np.maximum(ends - place, 0)].astype(np.int32) - 48
-        number += np.where(digits >= place, digit, 0) * weight
-    return pa.array(number & (TCONST_BUCKETS - 1), pa.int32())
+    """Numeric part of the id modulo TCONST_BUCKETS (SQL: cast(substr(tconst, 3) as int) % 16)."""
+    digits = pc.cast(pc.utf8_slice_codeunits(tconst, 2), pa.int64())
+    return pc.cast(pc.bit_wise_and(digits, TCONST_BUCKETS - 1), pa.int32())
 
 
 def split_by_bucket(batch: pa.RecordBatch, buckets: pa.Array):
