@@ -146,6 +146,11 @@ format_option = click.option(
 
 
 with_answer_options = together(answer_options)
+skip_tests_option = click.option(
+    "--skip-tests", is_flag=True,
+    help="Build the seeds and models without dbt's unit and schema tests (at IMDb's full size "
+    "the tests over the lookups take most of `dbt build`).",
+)
 
 
 port_option = click.option(
@@ -225,17 +230,18 @@ def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, ti
     return summary
 
 
-def _transform(ctx: Context, min_votes, top_n, title_types):
+def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     from imdb_pipeline.thrift import require_server
     from imdb_pipeline.transform import dbt_vars, transform
 
     variables = dbt_vars(min_votes, top_n, _title_types(title_types))
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
-        transform(ctx.home, variables, log=log, target="thrift", address=address)
+        transform(ctx.home, variables, log=log, target="thrift", address=address,
+                  tests=not skip_tests)
         return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, variables, log=log, target="local")
+    transform(ctx.home, variables, log=log, target="local", tests=not skip_tests)
 
 
 def _results(ctx: Context, output_format):
@@ -322,12 +328,13 @@ def status(ctx):
 
 @main.command()
 @with_answer_options
+@skip_tests_option
 @with_target
 @click.pass_obj
-def transform(ctx, min_votes, top_n, title_types):
+def transform(ctx, min_votes, top_n, title_types, skip_tests):
     """Build and test the dbt models (dbt build)."""
     with failures():
-        _transform(ctx, min_votes, top_n, title_types)
+        _transform(ctx, min_votes, top_n, title_types, skip_tests)
 
 
 @main.command()
@@ -346,11 +353,12 @@ def results(ctx, output_format):
 @force_option
 @with_batch_options
 @with_answer_options
+@skip_tests_option
 @format_option
 @with_target
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
-        flush_seconds, min_votes, top_n, title_types, output_format):
+        flush_seconds, min_votes, top_n, title_types, skip_tests, output_format):
     """ingest + stream + transform, then print the results."""
     with failures():
         started = time.monotonic()
@@ -360,7 +368,7 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, record
             require_server(ctx.home, ctx.port)
         _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
         _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
-        _transform(ctx, min_votes, top_n, title_types)
+        _transform(ctx, min_votes, top_n, title_types, skip_tests)
         _results(ctx, output_format)
         log(f"run: done in {time.monotonic() - started:.1f}s")
 

@@ -48,15 +48,19 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
     return dbtRunner(callbacks=[show]).invoke(command)
 
 
+SKIP_TESTS = ["--exclude-resource-type", "test", "unit_test"]
+
+
 def transform(home: Home, variables: dict, log=None, target: str = "local",
-              address: tuple[str, int] | None = None) -> None:
-    """``dbt seed`` + ``dbt build`` (models, unit tests, schema tests) into the marts.
+              address: tuple[str, int] | None = None, *, tests: bool = True) -> None:
+    """``dbt build``: seeds, models, unit tests and schema tests into the marts.
 
     ``target="thrift"`` builds through the Thrift server at ``address`` (host, port).
+    ``tests=False`` builds the seeds and models only (``--skip-tests``).
     """
     if address is not None:  # read by profiles/profiles.yml (env_var) when dbt loads it
         os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
-    result = run_dbt(home, ["build"], variables, log, target=target)
+    result = run_dbt(home, ["build", *([] if tests else SKIP_TESTS)], variables, log, target=target)
     if result.exception is not None:
         raise TransformError(f"dbt build failed: {result.exception}")
     if not result.success:

@@ -147,20 +147,30 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     def follow():
         outcome["summary"] = stream(spark, home, options, follow=True, stop=stop, log=quiet)
 
+    def latest_batch():
+        if not (home.root / "warehouse" / "imdb_stream.db" / "batches" / "_delta_log").is_dir():
+            return None
+        rows = delta(spark, home.root, "batches").where(f"stream_id = '{options.stream_id}'") \
+            .orderBy("batch_id", ascending=False).limit(1).collect()
+        return rows[0] if rows else None
+
+    def wait_for(done, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and runner.is_alive():
+            batch = latest_batch()
+            if batch is not None and done(batch):
+                return
+            time.sleep(1)
+
     runner = threading.Thread(target=follow)
     runner.start()
-    try:
-        time.sleep(20)
+    try:  # the first dump streamed to its end: the follower now waits for a new ingest
+        first_ratings = compute(first, top_n=4)["ratings_processed"]
+        wait_for(lambda b: b.end_row == b.feed_rows and b.ratings_processed == first_ratings, 120)
         run_ingest(spark, home, str(second), force=True, log=quiet)
         expected = compute(second, top_n=4)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            rows = delta(spark, home.root, "batches").where(
-                f"stream_id = '{options.stream_id}'").orderBy("batch_id", ascending=False).limit(1).collect()
-            if rows and rows[0].ratings_processed == expected["ratings_processed"] and \
-                    rows[0].end_row == rows[0].feed_rows:
-                break
-            time.sleep(2)
+        wait_for(lambda b: b.ratings_processed == expected["ratings_processed"]
+                 and b.end_row == b.feed_rows, 120)
     finally:
         stop.set()
         runner.join(120)
