@@ -4,14 +4,15 @@ One row per title: ``tconst``, ``known_for`` = the (nconst, primary_name) of eve
 knownForTitles lists the title, sorted by nconst (then name), and ``tconst_bucket`` (the
 numeric part of tconst % 16, the partition).
 
-Two passes, never more than one bucket in memory:
+Two passes, never more than two buckets in memory:
 
 1. while name.basics is converted, :meth:`KnownForSpill.add` explodes each batch's
    knownForTitles into (tconst, nconst, primary_name) rows and appends them to one Arrow IPC
    file per tconst bucket (uncompressed: a copy, no encoding);
-2. :meth:`KnownForSpill.build` reads one bucket at a time, sorts it by (tconst, nconst), drops
-   repeated (tconst, nconst) pairs (a person listing a title twice), folds each run of one
-   tconst into a list and writes ``title_names/tconst_bucket=<k>/part-0.parquet``.
+2. :meth:`KnownForSpill.build` reads the buckets two at a time (one per core), sorts each by
+   (tconst, nconst), drops repeated (tconst, nconst) pairs (a person listing a title twice),
+   folds each run of one tconst into a list and writes
+   ``title_names/tconst_bucket=<k>/part-0.parquet``.
 
 Elements of knownForTitles that are not a tconst (``tt`` + digits) name no title and are left
 out. The same rows as the Spark query this replaces (``explode(array_distinct(...))``,
@@ -21,6 +22,7 @@ out. The same rows as the Spark query this replaces (``explode(array_distinct(..
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -104,34 +106,39 @@ class KnownForSpill:
             writer.close()
         self._writers.clear()
 
-    def build(self, folder: Path, write_options: dict) -> dict:
-        """Write ``folder/tconst_bucket=<k>/part-0.parquet``; remove the spill; return counts."""
+    def build(self, folder: Path, write_options: dict, workers: int = 2) -> dict:
+        """Write ``folder/tconst_bucket=<k>/part-0.parquet``; remove the spill; return counts.
+
+        ``workers`` buckets at a time (each is sorted, folded and written on its own; pyarrow
+        releases the GIL), so the build does not leave a core idle at the end of an ingest.
+        """
         self._close_spill()
         folder.mkdir(parents=True, exist_ok=True)
-        titles = files = row_groups = 0
-        for bucket in range(TCONST_BUCKETS):
-            spill = self.work / f"bucket-{bucket}.arrow"
-            if not spill.exists():
-                continue
-            with pa.OSFile(str(spill), "rb") as source:
-                rows = pa.ipc.open_stream(source).read_all()
-            table = title_names_of(rows)
-            del rows
-            out = folder / f"tconst_bucket={bucket}"
-            out.mkdir()
-            pq.write_table(table, out / "part-0.parquet", row_group_size=ROW_GROUP_ROWS,
-                           **write_options)
-            titles += table.num_rows
-            files += 1
-            row_groups += -(-table.num_rows // ROW_GROUP_ROWS)
-            spill.unlink()
+        spills = [(bucket, self.work / f"bucket-{bucket}.arrow") for bucket in range(TCONST_BUCKETS)]
+        spills = [(bucket, spill) for bucket, spill in spills if spill.exists()]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            built = list(pool.map(lambda item: _build_bucket(*item, folder, write_options), spills))
         shutil.rmtree(self.work, ignore_errors=True)
-        return {"rows": titles, "files": files, "partitions": files, "row_groups": row_groups,
+        return {"rows": sum(titles for titles, _ in built), "files": len(built),
+                "partitions": len(built), "row_groups": sum(groups for _, groups in built),
                 "known_for_entries": self.rows}
 
     def discard(self) -> None:
         self._close_spill()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _build_bucket(bucket: int, spill: Path, folder: Path, write_options: dict) -> tuple[int, int]:
+    """One bucket's spill -> its title_names file; (titles, row groups)."""
+    with pa.OSFile(str(spill), "rb") as source:
+        rows = pa.ipc.open_stream(source).read_all()
+    table = title_names_of(rows)
+    del rows
+    out = folder / f"tconst_bucket={bucket}"
+    out.mkdir()
+    pq.write_table(table, out / "part-0.parquet", row_group_size=ROW_GROUP_ROWS, **write_options)
+    spill.unlink()
+    return table.num_rows, -(-table.num_rows // ROW_GROUP_ROWS)
 
 
 def title_names_of(rows: pa.Table) -> pa.Table:
