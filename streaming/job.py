@@ -270,11 +270,14 @@ class BatchSink:
         """Append the staged micro-batches to Delta (one commit per table), then drop them.
         Until this run has checked once, micro-batches already in a table are skipped (an
         earlier flush may have died between its two appends). Returns how many it landed."""
-        self.last_flush = time.monotonic()
         ids = self.staging.batch_ids()
-        if not ids:
-            self.checked = True
-            return 0
+        if ids:
+            self._land(ids)
+        self.checked = True
+        self.last_flush = time.monotonic()
+        return len(ids)
+
+    def _land(self, ids: list[int]) -> None:
         log_rows, batch_rows = self.staging.read(ids)
         in_log = self._landed_ids(RATINGS_TABLE, ids) if not self.checked else set()
         in_batches = self._landed_ids(BATCHES_TABLE, ids) if not self.checked else set()
@@ -292,9 +295,6 @@ class BatchSink:
                 self.locations[BATCHES_TABLE]
             )
         self.staging.drop(ids)
-        self.checked = True
-        self.last_flush = time.monotonic()
-        return len(ids)
 
     def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
         found = (

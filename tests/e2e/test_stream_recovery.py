@@ -2,8 +2,8 @@
 
 * exactly-once: the `stream` process is killed (SIGKILL, from inside at named points) after a
   micro-batch is staged but before Spark's checkpoint commit, and between the two Delta appends
-  of a flush; each rerun resumes, and the end
-  state equals the DuckDB answer with every record counted once;
+  of a flush; each rerun resumes, and the end state equals the DuckDB answer with every record
+  counted once;
 * incremental refresh: a second, newer dump is streamed as its changes only, and the answer
   equals a fresh computation on the new dump;
 * --follow picks up a new ingest while running and stops cleanly.
