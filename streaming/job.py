@@ -48,7 +48,7 @@ from ingest.lake import current_ingest
 from streaming import feeds as feeds_registry
 from streaming.feeds import tenths
 from streaming.process import Rated, Rules, RunningState, fold
-from streaming.source import SOURCE_NAME, RatingsFeedSource
+from streaming.source import SOURCE_NAME, FeedReader, RatingsFeedSource, planned_end
 from streaming.staging import Staging
 
 STREAM_SCHEMA = "imdb_stream"
@@ -186,6 +186,9 @@ class BatchSink:
         self.options = options
         self.stream_id = options.stream_id
         self.registry = root / "feeds.json"
+        self.checkpoint = root / "checkpoint"
+        self.reader = FeedReader()
+        self._feeds: tuple[tuple, list] | None = None  # (registry file identity, feeds)
         self.staging = Staging(root / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
@@ -205,7 +208,21 @@ class BatchSink:
                 self.checked = False
                 raise
 
+    def feeds(self) -> list:
+        """The registered feeds, read again only when ``feeds.json`` changed."""
+        stat = self.registry.stat()  # feeds.json is replaced (a new inode) when it changes
+        changed = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._feeds is None or self._feeds[0] != changed:
+            self._feeds = (changed, feeds_registry.load(self.registry))
+        return self._feeds[1]
+
     def _process(self, batch, batch_id: int, started: float) -> None:
+        """Fold, stage and (every ``flush_seconds``) land one micro-batch.
+
+        The rows are the feed range Spark planned and logged for ``batch_id`` (its offset
+        log), read with pyarrow: ``batch``, the same rows as a DataFrame, is never evaluated,
+        which would cost a Spark job and a Python worker task per micro-batch.
+        """
         replay = False
         if self.state is None or self.state.batches != batch_id:
             # First micro-batch of this run: it may be a replay of one that died after
@@ -213,10 +230,10 @@ class BatchSink:
             self.flush()
             self.state = load_state(self.spark, self.stream_id, batch_id)
             replay = self._landed(batch_id)
-        feeds = feeds_registry.load(self.registry)
-        table = batch.toArrow()
-        read_done = time.monotonic()
+        feeds = self.feeds()
         first_row = self.state.records
+        table = self.reader.read(feeds, first_row, planned_end(self.checkpoint, batch_id))
+        read_done = time.monotonic()
         records = list(
             zip(
                 table["tconst"].to_pylist(),
