@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest
+.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-stream: setup ## micro-batch ms vs Spark's rate-micro-batch floor, then 1.
 
 bench-ingest: setup ## scale-1.0 ingest vs a bare pyarrow read of the same .gz files: MB/s, ratio, peak memory
 	$(BIN)/python -m benchmarks.bench_ingest $(ARGS)
+
+bench-e2e: setup ## run / transform / refresh vs DuckDB on a generated dump (ARGS="--scale 0.1"): stages, peak memory, ratios
+	$(BIN)/python -m benchmarks.bench_e2e $(ARGS)
 
 lint: setup ## ruff over the Python code
 	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks
