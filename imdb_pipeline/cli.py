@@ -306,24 +306,13 @@ def stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types,
 @click.pass_obj
 def status(ctx):
     """Show the running or last stream: batches, records done and left, rows/s, ETA, errors."""
-    from streaming.job import read_status
+    from streaming.status import read_status, render_status
 
     current = read_status(ctx.home)
     if current is None:
         log(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
         sys.exit(EXIT_FAILED)
-    done, total = current.get("records_done") or 0, current.get("records_total") or 0
-    lines = [
-        f"stream:     {current.get('stream_id')} ({current.get('state')}, pid {current.get('pid')})",
-        f"records:    {done:,} of {total:,} done, {max(total - done, 0):,} left",
-        f"batches:    last {current.get('batch_id', '-')}, "
-        + f"{current.get('records_per_batch')} records each",
-        f"speed:      {current.get('rows_per_second', '-')} rows/s, ETA {current.get('eta_seconds', '-')} s",
-        f"average:    {current.get('average_number_of_votes', '-')} votes, #1 {current.get('number_one', '-')}",
-        f"last error: {current.get('last_error') or '-'}",
-        f"updated:    {current.get('updated_at')}",
-    ]
-    click.echo("\n".join(lines))
+    click.echo(render_status(current))
 
 
 @main.command()
