@@ -244,35 +244,29 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     transform(ctx.home, variables, log=log, target="local", tests=not skip_tests)
 
 
+def _warehouse(ctx: Context):
+    """Spark's warehouse folder for this home (a ``--conf spark.sql.warehouse.dir`` wins)."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    configured = ctx.conf.get("spark.sql.warehouse.dir")
+    if not configured:
+        return ctx.home.warehouse
+    return Path(urlsplit(configured).path if configured.startswith("file:") else configured)
+
+
 def _results(ctx: Context, output_format):
-    from imdb_pipeline.results import (
-        NO_RESULTS,
-        ResultsError,
-        ThriftReader,
-        collect,
-        render_json,
-        render_table,
-    )
+    """Print the results: on the embedded target read from the marts' Delta files without a
+    JVM (so also while a run holds the home); through the server with ``--target thrift``."""
+    from imdb_pipeline.results import DeltaReader, ThriftReader, collect, render_json, render_table
     from imdb_pipeline.thrift import require_server
 
     if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             results = collect(reader)
-    elif _never_ran(ctx):
-        raise ResultsError(NO_RESULTS)
     else:
-        results = collect(ctx.spark)
+        results = collect(DeltaReader.of_warehouse(_warehouse(ctx)))
     click.echo(render_json(results) if output_format == "json" else render_table(results))
-
-
-def _never_ran(ctx: Context) -> bool:
-    """True if this home's embedded metastore was never created: no table can exist, so
-    ``results`` can say so without starting Spark (~12 s). Only for the embedded Derby with
-    no ``--conf`` (which could point the catalog elsewhere)."""
-    from imdb_pipeline.spark import postgres_metastore
-
-    return (not ctx.conf and postgres_metastore(ctx.home, ctx.target) is None
-            and not (ctx.home.metastore / "metastore_db").exists())
 
 
 @main.command()
