@@ -2,8 +2,8 @@
 
 Exit codes:
   0    success
-  1    the pipeline stopped: bad input, a failed stage, no results yet, or anything
-       unexpected (one ``error:`` line on stderr)
+  1    the pipeline stopped: bad input, a failed stage, no results yet, the home in use, or
+       anything unexpected (one ``error:`` line on stderr)
   2    usage error (unknown option, bad value), found before anything starts
   3    set-up missing (no Delta jars, no Java): run `make setup`
   130  interrupted (Ctrl-C)
@@ -54,6 +54,7 @@ class Context:
         self.home = home
         self.conf = conf
         self.target, self.port = "local", None  # --target/--port of the command (with_target)
+        self.command = None  # the writing command, as the home's lock names it (writes_home)
         self._spark = None
 
     def check_spark_setup(self) -> None:
@@ -89,6 +90,7 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
+    ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
 ]
 
 
@@ -256,6 +258,33 @@ def with_target(function):
     return wrapper
 
 
+wait_option = click.option(
+    "--wait", is_flag=True,
+    help="If another command is writing to this home, wait for it to finish instead of "
+    "stopping at once.",
+)
+
+
+def writes_home(command: str):
+    """A command that writes to the home: ``--wait`` and the home's writer lock for the whole
+    command (imdb_pipeline.lock)."""
+
+    def decorate(function):
+        @wait_option
+        @functools.wraps(function)
+        def wrapper(*args, wait, **kwargs):
+            from imdb_pipeline.lock import writer_lock
+
+            context = click.get_current_context().obj
+            context.command = command
+            with writer_lock(context.home, command, wait=wait, log=log):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @click.group(cls=PipelineGroup)
 @click.option(
     "--home", envvar="IMDB_PIPELINE_HOME", type=click.Path(file_okay=False),
@@ -355,6 +384,7 @@ def _results(ctx: Context, output_format):
 @reject_option
 @force_option
 @with_target
+@writes_home("ingest")
 @click.pass_obj
 def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
     """Land the IMDb files as partitioned lookup tables."""
@@ -368,6 +398,7 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
               help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
               "the current micro-batch.")
 @with_target
+@writes_home("stream")
 @click.pass_obj
 def stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow):
     """Stream the ratings not processed yet into Delta, N records per micro-batch."""
@@ -392,6 +423,7 @@ def status(ctx):
 @with_answer_options
 @skip_tests_option
 @with_target
+@writes_home("transform")
 @click.pass_obj
 def transform(ctx, min_votes, top_n, title_types, skip_tests):
     """Build and test the dbt models (dbt build)."""
@@ -418,6 +450,7 @@ def results(ctx, output_format):
 @skip_tests_option
 @format_option
 @with_target
+@writes_home("run")
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
         flush_seconds, min_votes, top_n, title_types, skip_tests, output_format):
@@ -447,6 +480,7 @@ def thrift():
               help="Thrift (JDBC/ODBC) port.")
 @click.option("--foreground", is_flag=True,
               help="Run the server in this process (containers): no pid file, stops with it.")
+@writes_home("thrift start")
 @click.pass_obj
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
@@ -456,6 +490,7 @@ def thrift_start(ctx, host, port, foreground):
 
 
 @thrift.command("stop")
+@writes_home("thrift stop")
 @click.pass_obj
 def thrift_stop(ctx):
     """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
