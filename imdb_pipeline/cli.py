@@ -2,8 +2,8 @@
 
 Exit codes:
   0    success
-  1    the pipeline stopped: bad input, a failed stage, no results yet, the home in use, or
-       anything unexpected (one ``error:`` line on stderr)
+  1    the pipeline stopped: bad input, a failed stage, no results yet, the home in use or of
+       the other target, or anything unexpected (one ``error:`` line on stderr)
   2    usage error (unknown option, bad value), found before anything starts
   3    set-up missing (no Delta jars, no Java): run `make setup`
   130  interrupted (Ctrl-C)
@@ -71,9 +71,11 @@ class Context:
         """The process's SparkSession, started on first use (6-20 s)."""
         if self._spark is None:
             from imdb_pipeline.spark import get_spark
+            from imdb_pipeline.targets import claim_target
             from imdb_pipeline.thrift import pipeline_metastore
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
+            claim_target(self.home, self.target, self.command or "spark")  # its metastore now
             started = time.monotonic()
             self._spark = get_spark(self.home, self.conf, metastore)
             log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
@@ -91,6 +93,7 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
+    ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
 ]
 
 
@@ -265,19 +268,24 @@ wait_option = click.option(
 )
 
 
-def writes_home(command: str):
-    """A command that writes to the home: ``--wait`` and the home's writer lock for the whole
-    command (imdb_pipeline.lock)."""
+def writes_home(command: str, target: str | None = None):
+    """A command that writes to the home: ``--wait``, the home's writer lock for the whole
+    command (imdb_pipeline.lock), and the home's target checked first (imdb_pipeline.targets;
+    ``target``: fixed for the command, ``"none"`` for no check, else its ``--target``). The
+    target is recorded when the command first starts Spark (:attr:`Context.spark`)."""
 
     def decorate(function):
         @wait_option
         @functools.wraps(function)
         def wrapper(*args, wait, **kwargs):
             from imdb_pipeline.lock import writer_lock
+            from imdb_pipeline.targets import check_target
 
             context = click.get_current_context().obj
             context.command = command
             with writer_lock(context.home, command, wait=wait, log=log):
+                if target != "none":
+                    check_target(context.home, target or context.target)
                 return function(*args, **kwargs)
 
         return wrapper
@@ -369,8 +377,10 @@ def _results(ctx: Context, output_format):
     """Print the results: on the embedded target read from the marts' Delta files without a
     JVM (so also while a run holds the home); through the server with ``--target thrift``."""
     from imdb_pipeline.results import DeltaReader, ThriftReader, collect, render_json, render_table
+    from imdb_pipeline.targets import check_target
     from imdb_pipeline.thrift import require_server
 
+    check_target(ctx.home, ctx.target)
     if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             results = collect(reader)
@@ -480,7 +490,7 @@ def thrift():
               help="Thrift (JDBC/ODBC) port.")
 @click.option("--foreground", is_flag=True,
               help="Run the server in this process (containers): no pid file, stops with it.")
-@writes_home("thrift start")
+@writes_home("thrift start", target="thrift")
 @click.pass_obj
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
@@ -490,7 +500,7 @@ def thrift_start(ctx, host, port, foreground):
 
 
 @thrift.command("stop")
-@writes_home("thrift stop")
+@writes_home("thrift stop", target="none")
 @click.pass_obj
 def thrift_stop(ctx):
     """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
