@@ -75,7 +75,7 @@ def check_fails_fast(home: Path, args: list[str], expected: str, code: int = 1):
     assert sum(line.startswith("error:") for line in lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "spark: started" not in result.stderr and not (home / "logs" / "jvm.log").exists()
-    assert seconds < 5, f"{seconds:.1f}s: did Spark start?"
+    assert seconds < 15, f"{seconds:.1f}s"  # about 1 s; a Spark start alone takes 10-60 s here
     assert not (home / "lake" / "CURRENT").exists()  # nothing published
     return lines[-1]
 
