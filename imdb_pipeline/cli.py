@@ -315,8 +315,8 @@ def main(ctx, home, conf):
     ctx.obj = Context(Home.resolve(home), settings)
     if ctx.invoked_subcommand not in (None, "generate", "status"):
         ctx.obj.home.logs.mkdir(parents=True, exist_ok=True)
-    if ctx.obj.home.logs.is_dir():  # status and generate only log into a home that has logs
-        _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"]
+    # status and generate only log into a home that has logs
+    _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"] if ctx.obj.home.logs.is_dir() else []
 
 
 def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force):
