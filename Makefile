@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JARS_DIR ?= .cache/jars
+JARS_LIST ?= jars.txt
+# Debian's Maven 3.8 prints ANSI resets (ESC[0m) on exit even with -B: its Jansi stops with
+# jansi.noreset, a JVM property that must be set before Maven starts (MAVEN_OPTS).
+MVN := MAVEN_OPTS="$$MAVEN_OPTS -Djansi.noreset=true" mvn -q -B -Dstyle.color=never
 UV_VERSION := 0.13.9
 SOURCE ?= https://datasets.imdbws.com/
 ARGS ?=
@@ -33,12 +37,12 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-$(JARS_DIR)/.stamp: jars.txt
+$(JARS_DIR)/.stamp: $(JARS_LIST)
 	@command -v mvn >/dev/null || { echo "setup: mvn not found: install Maven (Debian: apt-get install maven) to fetch the Delta jars" >&2; exit 2; }
 	@mkdir -p $(JARS_DIR)
-	@grep -vE '^\s*(#|$$)' jars.txt | while read -r coord; do \
+	@grep -vE '^\s*(#|$$)' $(JARS_LIST) | while read -r coord; do \
 	  echo "setup: fetching $$coord"; \
-	  mvn -q -B dependency:copy -Dartifact=$$coord -DoutputDirectory=$(abspath $(JARS_DIR)) \
+	  $(MVN) dependency:copy -Dartifact=$$coord -DoutputDirectory=$(abspath $(JARS_DIR)) \
 	    || { echo "setup: could not fetch $$coord from Maven Central" >&2; exit 2; }; \
 	done
 	@touch $@

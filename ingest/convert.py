@@ -114,6 +114,11 @@ def read_header(path: Path) -> list[str]:
     try:
         with _open_text(path) as fh:
             first = fh.readline()
+    except PermissionError as exc:  # not damaged: fetching it again would not help
+        raise InputError(
+            f"{path}: permission denied: this user cannot read the file; make it readable "
+            f"(e.g. chmod a+r {path}) or run as a user who can read it"
+        ) from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptFileError(f"{path}: cannot read the file ({exc}); fetch it again") from exc
     return first.decode("utf-8", errors="replace").rstrip("\r\n").split("\t")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ingest.convert import InputError, check_header
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
     Origin,
@@ -16,6 +17,7 @@ from ingest.lake import (
     publish,
     read_manifest,
 )
+from ingest.schemas import ALL_FILES
 from ingest.sources import FetchResult, fetch, parse_source
 from ingest.tables import prepare, register
 
@@ -39,7 +41,14 @@ def fetch_source(home, source: str, log, **fetch_options) -> FetchResult:
             (folder / ".complete").touch()
         source = str(folder)
     dest = home.downloads / "fetched"
-    result = fetch(source, dest, **fetch_options)
+    try:
+        result = fetch(source, dest, **fetch_options)
+    except PermissionError as exc:  # e.g. a folder this user may not list
+        where = exc.filename or source
+        raise InputError(
+            f"{where}: permission denied ({exc.strerror or exc}): make it readable by this user "
+            f"(e.g. chmod a+rX {where}) or point --source at a copy you can read"
+        ) from exc
     if kind in ("http", "s3"):
         log(f"ingest: {result.summary()}")
     return result
@@ -52,6 +61,14 @@ def fingerprint(files: dict[str, Path]) -> dict[str, list]:
     }
 
 
+def check_headers(files: dict[str, Path]) -> None:
+    """Each file's header against IMDb's (its first line only: milliseconds, also for a .gz);
+    raises ``InputError`` naming the file (wrong header, not gzip, unreadable)."""
+    for spec in ALL_FILES:
+        if spec.name in files:
+            check_header(files[spec.name], spec)
+
+
 def run_ingest(
     spark,
     home,
@@ -62,26 +79,40 @@ def run_ingest(
     fetch_options: dict | None = None,
     log=None,
 ) -> dict:
-    """Ingest ``source`` into ``home``; returns the manifest of the published ingest."""
+    """Ingest ``source`` into ``home``; returns the manifest of the published ingest.
+
+    ``spark``: a SparkSession, or a function that starts one. The function is called only
+    once the source's files are located (downloaded) and their headers checked, so a missing
+    folder or file, a wrong header, a damaged .gz or an unreachable URL fails before the Spark
+    start; for a new ingest Spark then starts while pyarrow converts.
+    """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    start_spark = spark if callable(spark) else (lambda: spark)
     fetched = fetch_source(home, source, log=log, **(fetch_options or {}))
     files = fetched.paths
+    check_headers(files)
     prints = fingerprint(files)
     previous = current_ingest(home.lake)
     if previous and not force:
         manifest = read_manifest(home.lake, previous)
         if manifest.get("fingerprint") == prints and manifest.get("max_reject_share") == max_reject_share:
             log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
-            register(spark, home.lake / previous)
+            register(start_spark(), home.lake / previous)
             return manifest
     log(f"ingest: {source} -> {home.lake}")
-    warm_up = threading.Thread(target=prepare, args=(spark,), daemon=True)
-    warm_up.start()  # the metastore and Delta start while pyarrow converts
-    ingest_id, staging, _ = land(
-        files, home.lake, max_reject_share=max_reject_share, log=log,
-        sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
-    )
-    warm_up.join()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
+        # Spark, the metastore and Delta start while pyarrow converts.
+        warm_up = pool.submit(lambda: prepare(start_spark()))
+        ingest_id, staging, _ = land(
+            files, home.lake, max_reject_share=max_reject_share, log=log,
+            sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
+        )
+        try:
+            warm_up.result()
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    session = start_spark()
     try:
         manifest_path = staging / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
@@ -90,7 +121,7 @@ def run_ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(spark, folder))
+    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(session, folder))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see imdb_lookup.ingest_rejects)")
     return manifest
