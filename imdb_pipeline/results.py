@@ -29,26 +29,36 @@ NO_RESULTS = "no results yet: run `imdb-pipeline run --source DIR` (or ingest, s
 ARRAY_COLUMNS = frozenset(
     {"known_for_names", "categories", "tconsts", "regions", "languages", "title_types"}
 )
-# mart -> (columns read, in the contract's order; sort order, each key optionally `desc`)
+# mart -> (columns read, in the contract's order; sort order, each key optionally `desc`).
+# Every mart of an answer carries the invocation_id of the dbt build that published it.
 MARTS = {
     "run_summary": (
-        ["min_votes", "title_types", "top_n", "ratings_processed", "average_number_of_votes",
-         "batches", "records_per_batch", "stream_id", "is_complete"],
+        ["min_votes", "title_types", "top_n", "ratings_processed", "duplicate_keys",
+         "average_number_of_votes", "batches", "records_per_batch", "stream_id", "is_complete",
+         "invocation_id", "built_at"],
         "stream_id",
     ),
     "top_movies": (
         ["rank", "tconst", "primary_title", "original_title", "start_year", "average_rating",
-         "num_votes", "ranking_score", "known_for_names"],
+         "num_votes", "ranking_score", "known_for_names", "invocation_id"],
         "rank",
     ),
     "top_movie_credits": (
         ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",
-         "tconsts"],
+         "tconsts", "invocation_id"],
         "rank, movie_count desc, nconst",
     ),
     "top_movie_titles": (
-        ["tconst", "title", "regions", "languages", "is_primary", "is_original"],
+        ["tconst", "title", "regions", "languages", "is_primary", "is_original",
+         "invocation_id"],
         "tconst, title",
+    ),
+    # one row per dbt invocation that built (or tried to build) an answer: the on-run-end
+    # hook's record (macros/publish/publish_answer.sql)
+    "transform_runs": (
+        ["invocation_id", "finished_at", "min_votes", "top_n", "title_types", "status",
+         "detail"],
+        "finished_at desc",
     ),
 }
 
@@ -260,6 +270,9 @@ def collect(source) -> dict:
     if not summary:
         raise ResultsError("no stream has been processed yet: run `imdb-pipeline stream` then `transform`")
     s = summary[0]
+    marts = {table: rows(table) for table in ("top_movies", "top_movie_credits", "top_movie_titles")}
+    last = rows("transform_runs")[:1] if reader.exists("transform_runs") else []
+    check_published(s, marts, last[0] if last else None)
     return {
         "parameters": {
             "min_votes": s["min_votes"],
@@ -267,6 +280,7 @@ def collect(source) -> dict:
             "top_n": s["top_n"],
         },
         "ratings_processed": s["ratings_processed"],
+        "duplicate_keys": s["duplicate_keys"],
         "average_number_of_votes": s["average_number_of_votes"],
         "stream": {
             "batches": s["batches"],
@@ -274,10 +288,58 @@ def collect(source) -> dict:
             "stream_id": s["stream_id"],
             "is_complete": s["is_complete"],
         },
-        "top_movies": rows("top_movies"),
-        "top_movie_credits": rows("top_movie_credits"),
-        "top_movie_titles": rows("top_movie_titles"),
+        **{table: [_without(row, "invocation_id") for row in found] for table, found in marts.items()},
     }
+
+
+def _without(row: dict, column: str) -> dict:
+    return {k: v for k, v in row.items() if k != column}
+
+
+def _answer(parameters: dict) -> str:
+    """``min_votes 500, top_n 10, title_types movie``."""
+    types = parameters["title_types"]
+    return (f"min_votes {parameters['min_votes']}, top_n {parameters['top_n']}, title_types "
+            f"{','.join(types) if isinstance(types, list) else types}")
+
+
+def _when(moment) -> str:
+    """A timestamp to the second, in UTC (Spark's session time zone)."""
+    if hasattr(moment, "isoformat"):
+        return moment.isoformat(sep=" ", timespec="seconds") + " UTC"
+    return str(moment)
+
+
+def check_published(summary: dict, marts: dict, last_run: dict | None) -> None:
+    """Raise unless the marts hold one answer, the one the last transform asked for.
+
+    Args:
+        summary: the run_summary row (with ``invocation_id``, ``built_at`` and the vars).
+        marts: ``{mart: rows}`` of top_movies, top_movie_credits and top_movie_titles.
+        last_run: the latest transform_runs row, or None when no transform recorded one
+            (a home from before the record existed): then only the marts are compared.
+
+    Raises:
+        ResultsError: the last transform did not publish (a test failed, a model did not
+            build) while the marts hold an older answer, or the marts carry the ids of two
+            builds (a publish cut short); one line naming both answers and the next step.
+    """
+    published = summary["invocation_id"]
+    if last_run is not None and last_run["status"] != "published":
+        why = f"{last_run['status']}: {last_run['detail']}" if last_run["detail"] else last_run["status"]
+        raise ResultsError(
+            f"the last transform ({_answer(last_run)}, at {_when(last_run['finished_at'])}) did not "
+            f"publish an answer ({why}); {MART_SCHEMA} still holds the answer built at "
+            f"{_when(summary['built_at'])} ({_answer(summary)}): see the failures in the home's "
+            "logs/dbt.log, then run `imdb-pipeline transform` again"
+        )
+    mixed = sorted(t for t, rows in marts.items() if any(r["invocation_id"] != published for r in rows))
+    if mixed or (last_run is not None and last_run["invocation_id"] != published):
+        raise ResultsError(
+            f"the marts do not hold one answer ({', '.join(mixed) or 'run_summary'} from another "
+            "build than the last one published): a publish is under way or was cut short; run "
+            "`imdb-pipeline transform` again"
+        )
 
 
 def render_json(results: dict) -> str:

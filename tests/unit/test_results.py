@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -32,27 +33,39 @@ SCHEMAS = {
         ("min_votes", pa.int32()), ("title_types", STRINGS), ("top_n", pa.int32()),
         ("ratings_processed", pa.int64()), ("average_number_of_votes", pa.float64()),
         ("batches", pa.int64()), ("records_per_batch", pa.int32()), ("stream_id", pa.string()),
-        ("is_complete", pa.bool_()),
+        ("is_complete", pa.bool_()), ("duplicate_keys", pa.int64()),
+        ("invocation_id", pa.string()), ("built_at", pa.timestamp("us")),
     ]),
     "top_movies": pa.schema([
         ("rank", pa.int32()), ("tconst", pa.string()), ("primary_title", pa.string()),
         ("original_title", pa.string()), ("start_year", pa.int32()),
         ("average_rating", pa.decimal128(3, 1)), ("num_votes", pa.int32()),
         ("ranking_score", pa.float64()), ("known_for_names", STRINGS),
+        ("invocation_id", pa.string()),
     ]),
     "top_movie_credits": pa.schema([
         ("rank", pa.int32()), ("nconst", pa.string()), ("primary_name", pa.string()),
         ("credit_count", pa.int64()), ("movie_count", pa.int64()), ("categories", STRINGS),
-        ("tconsts", STRINGS),
+        ("tconsts", STRINGS), ("invocation_id", pa.string()),
     ]),
     "top_movie_titles": pa.schema([
         ("tconst", pa.string()), ("title", pa.string()), ("regions", STRINGS),
         ("languages", STRINGS), ("is_primary", pa.bool_()), ("is_original", pa.bool_()),
+        ("invocation_id", pa.string()),
+    ]),
+    "transform_runs": pa.schema([
+        ("invocation_id", pa.string()), ("command", pa.string()),
+        ("finished_at", pa.timestamp("us")), ("min_votes", pa.int32()), ("top_n", pa.int32()),
+        ("title_types", STRINGS), ("status", pa.string()), ("detail", pa.string()),
     ]),
 }
 SUMMARY = {"min_votes": 500, "title_types": ["movie", "tvMovie"], "top_n": 3,
            "ratings_processed": 7, "average_number_of_votes": 1234.5678901234567,
-           "batches": 2, "records_per_batch": 4, "stream_id": "stream-abc", "is_complete": True}
+           "batches": 2, "records_per_batch": 4, "stream_id": "stream-abc", "is_complete": True,
+           "duplicate_keys": 1, "built_at": datetime(2026, 11, 30, 9, 0)}
+PUBLISHED = {"invocation_id": "inv-1", "command": "build", "finished_at": datetime(2026, 11, 30, 9),
+             "min_votes": 500, "top_n": 3, "title_types": ["movie", "tvMovie"],
+             "status": "published", "detail": ""}
 MOVIES = [
     {"rank": 1, "tconst": "tt2", "primary_title": "Zeta", "original_title": "Zêta",
      "start_year": 1994, "average_rating": 8.0, "num_votes": 2000,
@@ -83,19 +96,23 @@ TITLES = [  # tconst, then title (by code point: "Z" < "a" < "Ä")
 ]
 EXPECTED = {
     "parameters": {"min_votes": 500, "title_types": ["movie", "tvMovie"], "top_n": 3},
-    "ratings_processed": 7, "average_number_of_votes": 1234.5678901234567,
+    "ratings_processed": 7, "duplicate_keys": 1, "average_number_of_votes": 1234.5678901234567,
     "stream": {"batches": 2, "records_per_batch": 4, "stream_id": "stream-abc",
                "is_complete": True},
     "top_movies": MOVIES, "top_movie_credits": CREDITS, "top_movie_titles": TITLES,
 }
 
 
-def write_marts(warehouse, marts: dict[str, list[dict]] | None = None, seed: int = 3) -> None:
-    """The marts as Delta tables under ``warehouse`` (rows shuffled; ratings as decimals)."""
+def write_marts(warehouse, marts: dict[str, list[dict]] | None = None, seed: int = 3,
+                invocation_id: str = "inv-1") -> None:
+    """The marts of one answer as Delta tables under ``warehouse`` (rows shuffled; ratings as
+    decimals; each row with the ``invocation_id`` of the build that published it)."""
     marts = marts or {"run_summary": [SUMMARY], "top_movies": MOVIES,
-                      "top_movie_credits": CREDITS, "top_movie_titles": TITLES}
+                      "top_movie_credits": CREDITS, "top_movie_titles": TITLES,
+                      "transform_runs": [PUBLISHED]}
     for table, rows in marts.items():
-        rows = [dict(r) for r in rows]
+        rows = [dict(r) if table == "transform_runs" else {**r, "invocation_id": invocation_id}
+                for r in rows]
         for row in rows:
             if "average_rating" in row:
                 row["average_rating"] = Decimal(str(row["average_rating"]))
@@ -117,6 +134,36 @@ def test_delta_reader_reads_the_latest_version_and_empty_marts(tmp_path):
     write_marts(tmp_path, {"top_movie_credits": [], "top_movies": MOVIES[:1]})
     results = collect(DeltaReader.of_warehouse(tmp_path))
     assert results["top_movies"] == MOVIES[:1] and results["top_movie_credits"] == []
+
+
+def test_a_failed_last_transform_is_reported_with_the_answer_the_marts_still_hold(tmp_path):
+    write_marts(tmp_path)
+    failed = {**PUBLISHED, "invocation_id": "inv-2", "min_votes": 2_000_000, "status": "failed",
+              "detail": "consecutive_ranks_top_movies_rank (fail)",
+              "finished_at": datetime(2026, 11, 30, 10)}
+    write_deltalake(str(mart_path(tmp_path, "transform_runs")),
+                    pa.Table.from_pylist([failed], schema=SCHEMAS["transform_runs"]), mode="append")
+    with pytest.raises(ResultsError) as error:
+        collect(DeltaReader.of_warehouse(tmp_path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("the last transform (min_votes 2000000, top_n 3, title_types "
+                              "movie,tvMovie, at 2026-11-30 10:00:00 UTC) did not publish an answer "
+                              "(failed: consecutive_ranks_top_movies_rank (fail)); imdb still "
+                              "holds the answer built at 2026-11-30 09:00:00 UTC (min_votes 500")
+
+
+def test_marts_of_two_builds_are_never_shown_together(tmp_path):
+    write_marts(tmp_path)
+    write_marts(tmp_path, {"top_movie_titles": TITLES}, invocation_id="inv-2")
+    with pytest.raises(ResultsError, match=r"do not hold one answer \(top_movie_titles from"):
+        collect(DeltaReader.of_warehouse(tmp_path))
+    write_marts(tmp_path, {"run_summary": [SUMMARY], "top_movies": MOVIES,
+                           "top_movie_credits": CREDITS}, invocation_id="inv-2")
+    with pytest.raises(ResultsError, match=r"do not hold one answer \(run_summary from"):
+        collect(DeltaReader.of_warehouse(tmp_path))  # transform_runs names inv-1 as published
+    write_marts(tmp_path, {"transform_runs": [{**PUBLISHED, "invocation_id": "inv-2"}]})
+    assert collect(DeltaReader.of_warehouse(tmp_path)) == EXPECTED
 
 
 def test_no_marts_is_no_results_yet(tmp_path):
