@@ -118,6 +118,23 @@ reject_option = click.option(
 force_option = click.option(
     "--force", is_flag=True, help="Ingest again even if the source files have not changed."
 )
+
+
+def _with_tables(ctx, param, value):
+    from ingest.schemas import tables_to_ingest
+
+    try:
+        return tables_to_ingest(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+with_tables_option = click.option(
+    "--with-tables", "tables", default="", callback=_with_tables, metavar="NAMES",
+    help="Optional IMDb tables to ingest as well, comma-separated: title.crew, title.episode "
+    "(or all). The four required tables and title.akas are always ingested; the others are "
+    "neither downloaded nor converted, and stay empty tables.",
+)
 batch_options = [
     click.option("--records-per-batch", type=click.IntRange(min=1), default=100,
                  show_default=True, help="Rating records per micro-batch."),
@@ -204,7 +221,8 @@ def main(ctx, home, conf):
         _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"]
 
 
-def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force):
+def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,
+            tables=None):
     from ingest.stage import run_ingest
 
     if not source:
@@ -212,7 +230,7 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
         sys.exit(EXIT_FAILED)
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, log=log)
+                      force=force, fetch_options=fetch_options, log=log, tables=tables)
 
 
 def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types,
@@ -279,12 +297,13 @@ def _never_ran(ctx: Context) -> bool:
 @with_source_options
 @reject_option
 @force_option
+@with_tables_option
 @with_target
 @click.pass_obj
-def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
+def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables):
     """Land the IMDb files as partitioned lookup tables."""
     with failures():
-        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
+        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
 
 
 @main.command()
@@ -351,14 +370,16 @@ def results(ctx, output_format):
 @with_source_options
 @reject_option
 @force_option
+@with_tables_option
 @with_batch_options
 @with_answer_options
 @skip_tests_option
 @format_option
 @with_target
 @click.pass_obj
-def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
-        flush_seconds, min_votes, top_n, title_types, skip_tests, output_format):
+def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables,
+        records_per_batch, flush_seconds, min_votes, top_n, title_types, skip_tests,
+        output_format):
     """ingest + stream + transform, then print the results."""
     with failures():
         started = time.monotonic()
@@ -366,7 +387,7 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, record
             from imdb_pipeline.thrift import require_server
 
             require_server(ctx.home, ctx.port)
-        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
+        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
         _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
         _transform(ctx, min_votes, top_n, title_types, skip_tests)
         _results(ctx, output_format)

@@ -199,7 +199,7 @@ def test_locate_files_tagged_names():
 def test_locate_files_prefers_exact_name():
     found = locate_files(SAMPLES / "imdb-dataset")
     assert set(found) == {f.name for f in ALL_FILES}
-    assert found["title.basics"] == SAMPLES / "imdb-dataset" / "title.basics.tsv"
+    assert found["title.basics"].paths == (SAMPLES / "imdb-dataset" / "title.basics.tsv",)
 
 
 def test_locate_files_ranks_and_ties(tmp_path):
@@ -215,7 +215,8 @@ def test_locate_files_ranks_and_ties(tmp_path):
         "notes.tsv",
     ]:
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "title.akas.tsv").mkdir()  # a directory is not a file
+    (tmp_path / "akas").mkdir()  # a folder not named like a table is not looked into
+    (tmp_path / "akas" / "title.akas.tsv").write_bytes(b"x")
     found = locate_files(tmp_path)
     assert {n: p.name for n, p in found.items()} == {
         "title.ratings": "title.ratings.tsv.gz",
@@ -474,7 +475,8 @@ def test_http_rerun_skips_unchanged(http_server, imdb_data, tmp_path):
     again = _fetch(http_server.url, tmp_path)
     assert sum(http_server.gets.values()) == gets  # only HEADs the second time
     assert all(f.skipped and f.downloaded == 0 for f in again.files)
-    assert again.paths == {f.name: tmp_path / f"{f.name}.tsv.gz" for f in ALL_FILES}
+    assert {n: t.paths for n, t in again.paths.items()} == {
+        f.name: (tmp_path / f"{f.name}.tsv.gz",) for f in ALL_FILES}
     assert "7 unchanged" in again.summary()
 
 
