@@ -185,11 +185,21 @@ def home_key(home: Home) -> str:
     return hashlib.sha256(str(home.root).encode()).hexdigest()[:12]
 
 
-def data_roots() -> list[Path]:
-    """Where data folders of private homes may be (``Postgres._outside_home``)."""
+def data_root(owner) -> Path:
+    """Where the data folders of private homes go: IMDB_POSTGRES_DATA_ROOT, else
+    ``imdb-pipeline`` in the home of ``owner`` (a ``pwd`` entry), else /var/tmp."""
     configured = os.environ.get("IMDB_POSTGRES_DATA_ROOT")
     if configured:
-        return [Path(configured)]
+        return Path(configured)
+    if Path(owner.pw_dir).is_dir() and owner.pw_dir != "/":
+        return Path(owner.pw_dir) / "imdb-pipeline"
+    return Path("/var/tmp") / f"imdb-pipeline-{owner.pw_name}"
+
+
+def data_roots() -> list[Path]:
+    """Where data folders of private homes may be (``Postgres._outside_home``)."""
+    if os.environ.get("IMDB_POSTGRES_DATA_ROOT"):
+        return [Path(os.environ["IMDB_POSTGRES_DATA_ROOT"])]
     if os.geteuid() != 0:
         return []
     import pwd
@@ -198,7 +208,7 @@ def data_roots() -> list[Path]:
         owner = pwd.getpwnam(os.environ.get("IMDB_POSTGRES_USER", "postgres"))
     except KeyError:
         return []
-    return [Path(owner.pw_dir) / "imdb-pipeline"]
+    return [data_root(owner)]
 
 
 def sweep_orphan_data(log, roots: list[Path] | None = None) -> list[Path]:
@@ -301,11 +311,12 @@ class Postgres:
 
         run_as = self.run_as()
         owner = pwd.getpwuid(run_as["user"])
-        base = Path(os.environ.get("IMDB_POSTGRES_DATA_ROOT") or Path(owner.pw_dir) / "imdb-pipeline")
+        base = data_root(owner)
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", self.home.root.name)[:40] or "home"
         folder = base / f"{slug}-{home_key(self.home)}"
-        for path in (base, folder):
-            path.mkdir(mode=0o700, exist_ok=True)
+        made = [path for path in (base, folder) if not path.exists()]  # only ours are chowned
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in made:
             os.chown(path, run_as["user"], run_as["group"])
             os.chmod(path, 0o700)
         if not self._reaches(folder):
