@@ -170,6 +170,7 @@ class Layout:
     tables: dict[str, TableFiles] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # one line each: read nothing, say why
     unknown_headers: dict[str, list[Path]] = field(default_factory=dict)  # name -> files
+    subfolders: list[Path] = field(default_factory=list)  # other folders holding IMDb names
 
 
 def _is_skipped(name: str) -> bool:
@@ -226,6 +227,14 @@ def folder_files(folder: Path, imdb_name: str) -> TableFiles:
     return TableFiles(tuple(order_parts(files, label)), root=folder.parent)
 
 
+def _holds_imdb_names(folder: Path) -> bool:
+    """A folder (not named like a table) with a file or folder named like a table in it."""
+    try:
+        return any(_table_of(p.name) or _part_of(p.name) for p in folder.iterdir())
+    except OSError:
+        return False
+
+
 def peek_header(path: Path) -> str | None:
     """The IMDb name whose exact header begins ``path`` (a BOM allowed), else None."""
     try:
@@ -265,6 +274,12 @@ def scan_folder(directory: Path, tables: set[str] | None = None) -> Layout:
             if whole is not None:
                 candidates.setdefault(whole[0], []).append(
                     _Candidate(whole[1], None, f"{name}/"))  # resolved below, if asked for
+            elif _holds_imdb_names(entry):
+                layout.subfolders.append(entry)
+                layout.notes.append(
+                    f"{entry}/ holds IMDb files; not read (only {directory} itself is): pass "
+                    f"--source {entry} to read them"
+                )
             continue
         if not entry.is_file():
             continue

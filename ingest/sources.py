@@ -250,7 +250,8 @@ def locate_files(directory: str | os.PathLike[str], tables=None) -> dict[str, Ta
     return _scan(Path(directory).expanduser(), tables)[0]
 
 
-def _scan(d: Path, tables=None) -> tuple[dict[str, TableFiles], list[str]]:
+def _scan(d: Path, tables=None):
+    """(IMDb name -> TableFiles, notes, subfolders holding IMDb files) of a folder source."""
     if not d.is_dir():
         raise SourceError(
             f"{d}: no such directory; give a folder with the IMDb .tsv[.gz] files, or {_HINT_HTTPS}"
@@ -259,7 +260,7 @@ def _scan(d: Path, tables=None) -> tuple[dict[str, TableFiles], list[str]]:
         layout = scan_folder(d, None if tables is None else set(tables))
     except LayoutError as exc:
         raise SourceError(str(exc)) from None
-    return layout.tables, layout.notes
+    return layout.tables, layout.notes, layout.subfolders
 
 
 # --------------------------------------------------------------------------- internals
@@ -1148,15 +1149,16 @@ def _attempt(
 def _fetch_dir(directory: Path, tables=None):
     """(files found, optional files asked for but absent, notes) of a folder source."""
     wanted = _wanted(tables)
-    found, notes = _scan(directory, wanted)
+    found, notes, subfolders = _scan(directory, wanted)
     absent = [f for f in ALL_FILES if f.name in wanted and f.name not in found]
     required = [f.name for f in absent if f.required]
     if required:
+        where = (f"--source {subfolders[0]}" if subfolders
+                 else f"point --source at a folder with the IMDb files, or {_HINT_HTTPS}")
         raise SourceError(
             f"{directory}: no {required[0]} file (expected {required[0]}.tsv.gz, .tsv, "
             f"{required[0]}.<tag>.tsv[.gz], a folder {required[0]}.tsv/ or parts "
-            f"{required[0]}.tsv.part-aa, ...; {len(required)} required file(s) missing); "
-            f"point --source at a folder with the IMDb files, or {_HINT_HTTPS}"
+            f"{required[0]}.tsv.part-aa, ...; {len(required)} required file(s) missing); {where}"
         )
     files = []
     for name, table_files in found.items():

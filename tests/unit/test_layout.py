@@ -227,3 +227,16 @@ def test_remote_listings_read_whole_files_and_report_parts():
     with pytest.raises(LayoutError, match="ambiguous title.ratings file in s3://b/p/: "
                                           "title.ratings.tsv.gz and title.ratings.tsv/"):
         select_names([*names, "title.ratings.tsv/"], "s3://b/p/", wanted)
+
+
+def test_a_subfolder_with_imdb_files_is_reported(tmp_path):
+    from ingest.sources import SourceError, fetch
+
+    touch(tmp_path / "imdb-2024", "title.ratings.tsv.gz", gz=True)
+    touch(tmp_path / "photos", "cat.jpg")
+    layout = scan_folder(tmp_path)
+    assert layout.notes == [f"{tmp_path}/imdb-2024/ holds IMDb files; not read (only {tmp_path} "
+                            f"itself is): pass --source {tmp_path}/imdb-2024 to read them"]
+    with pytest.raises(SourceError, match=rf"required file\(s\) missing\); --source "
+                                          rf"{tmp_path}/imdb-2024$"):
+        fetch(tmp_path, tmp_path / "cache")
