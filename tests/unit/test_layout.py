@@ -235,8 +235,8 @@ def test_a_subfolder_with_imdb_files_is_reported(tmp_path):
     touch(tmp_path / "imdb-2024", "title.ratings.tsv.gz", gz=True)
     touch(tmp_path / "photos", "cat.jpg")
     layout = scan_folder(tmp_path)
-    assert layout.notes == [f"{tmp_path}/imdb-2024/ holds IMDb files; not read (only {tmp_path} "
-                            f"itself is): pass --source {tmp_path}/imdb-2024 to read them"]
+    assert layout.notes == [(f"{tmp_path}/imdb-2024/ holds IMDb files; not read (only {tmp_path} "
+                            f"itself is): pass --source {tmp_path}/imdb-2024 to read them")]
     with pytest.raises(SourceError, match=rf"required file\(s\) missing\); --source "
                                           rf"{tmp_path}/imdb-2024$"):
         fetch(tmp_path, tmp_path / "cache")
