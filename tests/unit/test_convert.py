@@ -394,3 +394,20 @@ def test_parts_that_mix_gzip_and_text_stop(tmp_path):
     b = write(tmp_path / "x.part-ab", "tt2\t1.0\t5\n", gz=True)
     with pytest.raises(InputError, match=r"only some parts are gzips \(x.part-ab\)"):
         rows(convert.TableFiles((a, b), root=tmp_path), TITLE_RATINGS)
+
+
+def test_a_bad_byte_in_a_later_part_is_read_again_from_where_it_stopped(tmp_path):
+    lines = _ratings_text(3000).encode().split(b"\n")
+    lines[2500] = b"tt0002500\t5.0\t25\xe900"  # line 2501; part ab starts at line 2002
+    data = b"\n".join(lines)
+    cut = data.index(b"\ntt0002001\t") + 1
+    paths = [tmp_path / "t.part-aa", tmp_path / "t.part-ab"]
+    paths[0].write_bytes(data[:cut])
+    paths[1].write_bytes(data[cut:])
+    files = convert.TableFiles(tuple(paths), root=tmp_path)
+    stats = FileStats(files.name)
+    out = [r["tconst"] for b in read_file(files, TITLE_RATINGS, stats, block_size=8192)
+           for r in b.to_pylist()]
+    assert out == [f"tt{i:07d}" for i in range(1, 3001) if i != 2500]  # each once, in order
+    assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
+        ("t.part-ab", 500, "numVotes is not valid UTF-8: '25\\xe900'")]
