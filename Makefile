@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JARS_DIR ?= .cache/jars
+JARS_LIST ?= jars.txt
+# Debian's Maven 3.8 prints ANSI resets (ESC[0m) on exit even with -B: its Jansi stops with
+# jansi.noreset, a JVM property that must be set before Maven starts (MAVEN_OPTS).
+MVN := MAVEN_OPTS="$$MAVEN_OPTS -Djansi.noreset=true" mvn -q -B -Dstyle.color=never
 UV_VERSION := 0.13.9
 SOURCE ?= https://datasets.imdbws.com/
 ARGS ?=
@@ -14,7 +18,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest
+.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,12 +37,12 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-$(JARS_DIR)/.stamp: jars.txt
+$(JARS_DIR)/.stamp: $(JARS_LIST)
 	@command -v mvn >/dev/null || { echo "setup: mvn not found: install Maven (Debian: apt-get install maven) to fetch the Delta jars" >&2; exit 2; }
 	@mkdir -p $(JARS_DIR)
-	@grep -vE '^\s*(#|$$)' jars.txt | while read -r coord; do \
+	@grep -vE '^\s*(#|$$)' $(JARS_LIST) | while read -r coord; do \
 	  echo "setup: fetching $$coord"; \
-	  mvn -q -B dependency:copy -Dartifact=$$coord -DoutputDirectory=$(abspath $(JARS_DIR)) \
+	  $(MVN) dependency:copy -Dartifact=$$coord -DoutputDirectory=$(abspath $(JARS_DIR)) \
 	    || { echo "setup: could not fetch $$coord from Maven Central" >&2; exit 2; }; \
 	done
 	@touch $@
@@ -57,6 +61,9 @@ bench-stream: setup ## micro-batch ms vs Spark's rate-micro-batch floor, then 1.
 
 bench-ingest: setup ## scale-1.0 ingest vs a bare pyarrow read of the same .gz files: MB/s, ratio, peak memory
 	$(BIN)/python -m benchmarks.bench_ingest $(ARGS)
+
+bench-e2e: setup ## run / transform / refresh vs DuckDB on a generated dump (ARGS="--scale 0.1"): stages, peak memory, ratios
+	$(BIN)/python -m benchmarks.bench_e2e $(ARGS)
 
 lint: setup ## ruff over the Python code
 	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks

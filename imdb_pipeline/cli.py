@@ -1,10 +1,15 @@
 """``imdb-pipeline``: a thin command line over the pipeline's stages.
 
 Exit codes:
-  0  success
-  1  the pipeline stopped: bad input, a failed stage or no results yet (one line on stderr)
-  2  usage error (unknown option, bad value)
-  3  set-up missing (no Delta jars, no Java): run `make setup`
+  0    success
+  1    the pipeline stopped: bad input, a failed stage, no results yet, the home in use or of
+       the other target, or anything unexpected (one ``error:`` line on stderr)
+  2    usage error (unknown option, bad value), found before anything starts
+  3    set-up missing (no Delta jars, no Java): run `make setup`
+  130  interrupted (Ctrl-C)
+
+Every failure ends in one ``error:`` line on stderr with the next step; tracebacks go to
+``<home>/logs/pipeline.log``. stdout carries only the requested output.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from __future__ import annotations
 import functools
 import sys
 import time
+import traceback
 from contextlib import contextmanager
 
 import click
 
 from imdb_pipeline.home import Home
 
-EXIT_FAILED, EXIT_SETUP = 1, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 3, 130
 NO_SOURCE = (
     "no --source given: pass --source DIR (a folder with the IMDb .tsv/.tsv.gz files), "
     "https://datasets.imdbws.com/, s3://BUCKET/PREFIX or sample:SCALE, "
@@ -29,13 +35,18 @@ NO_SOURCE = (
 _LOG_FILE: list = []  # <home>/logs/pipeline.log once the home is known
 
 
-def log(message: str) -> None:
-    """A progress or error line: on stderr and in <home>/logs/pipeline.log."""
-    click.echo(message, err=True)
+def _append_to_log(text: str) -> None:
     if _LOG_FILE:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         with open(_LOG_FILE[0], "a", encoding="utf-8") as out:
-            out.write(f"{stamp} {message}\n")
+            out.write(f"{stamp} {text}\n")
+
+
+def log(message: str) -> None:
+    """A progress or error line: on stderr (never stdout, which carries only the requested
+    output) and in <home>/logs/pipeline.log."""
+    click.echo(message, err=True)
+    _append_to_log(message)
 
 
 class Context:
@@ -43,46 +54,117 @@ class Context:
         self.home = home
         self.conf = conf
         self.target, self.port = "local", None  # --target/--port of the command (with_target)
+        self.command = None  # the writing command, as the home's lock names it (writes_home)
         self._spark = None
+
+    def check_spark_setup(self) -> None:
+        """What a Spark start needs, checked in milliseconds before it: the Delta jars, and for
+        ``--target thrift`` a PostgreSQL metastore that accepts connections."""
+        from imdb_pipeline.spark import jar_paths
+        from imdb_pipeline.thrift import pipeline_metastore
+
+        jar_paths()
+        pipeline_metastore(self.home, self.target)
 
     @property
     def spark(self):
+        """The process's SparkSession, started on first use (6-20 s)."""
         if self._spark is None:
             from imdb_pipeline.spark import get_spark
+            from imdb_pipeline.targets import claim_target
             from imdb_pipeline.thrift import pipeline_metastore
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
+            claim_target(self.home, self.target, self.command or "spark")  # its metastore now
             started = time.monotonic()
             self._spark = get_spark(self.home, self.conf, metastore)
             log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
         return self._spark
 
 
+# The pipeline's own errors: (module, class name, exit code). Looked up in sys.modules, so
+# that catching them imports nothing (`results` must not import pyspark): an exception class
+# whose module was never imported cannot have been raised.
+KNOWN_ERRORS = [
+    ("imdb_pipeline.spark", "SetupError", EXIT_SETUP),
+    ("ingest.convert", "InputError", EXIT_FAILED),
+    ("streaming.job", "StreamError", EXIT_FAILED),
+    ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
+    ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
+    ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
+    ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
+    ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
+]
+
+
+def _known_exit(exc: BaseException) -> int | None:
+    for module, name, code in KNOWN_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return code
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The telling line of an error's text: for a Java error through py4j ("An error occurred
+    while calling o45.sql.") the first ``...Exception: message`` line, else the first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    java = [line for line in lines if "Exception: " in line or "Error: " in line]
+    return ((java or lines or [""])[0][:400]) or type(exc).__name__
+
+
 @contextmanager
 def failures():
-    """Turn the pipeline's own errors into one stderr line and an exit code."""
-    from imdb_pipeline.results import ResultsError
-    from imdb_pipeline.spark import SetupError
-    from imdb_pipeline.thrift import ThriftError
-    from imdb_pipeline.transform import TransformError
-    from ingest.convert import InputError
-    from streaming.job import StreamError
-
+    """Every failure ends in one ``error:`` line on stderr and an exit code; the traceback
+    goes to <home>/logs/pipeline.log only. Click's own usage errors and exits pass through."""
     try:
         yield
-    except SetupError as exc:
-        log(f"error: {exc}")
-        sys.exit(EXIT_SETUP)
-    except (InputError, StreamError, TransformError, ResultsError, ThriftError) as exc:
-        log(f"error: {exc}")
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        raise
+    except KeyboardInterrupt:
+        _append_to_log(traceback.format_exc())
+        log("error: interrupted; run the same command again to resume (finished work is kept)")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns anything into a line
+        _append_to_log(traceback.format_exc())
+        code = _known_exit(exc)
+        if code is not None:
+            log("error: " + " ".join(str(exc).split()))  # their text is the message: one line
+            sys.exit(code)
+        where = (f"; details in {_LOG_FILE[0]} (report it with that log if it persists)"
+                 if _LOG_FILE else "; run it again, and report it if it persists")
+        log(f"error: unexpected {type(exc).__name__}: {_one_line(exc)}{where}")
         sys.exit(EXIT_FAILED)
 
 
-def _title_types(value: str) -> tuple[str, ...]:
+class PipelineGroup(click.Group):
+    """The command group: every command body runs inside :func:`failures`."""
+
+    def invoke(self, ctx):
+        with failures():
+            return super().invoke(ctx)
+
+
+def _title_types(ctx, param, value: str) -> tuple[str, ...]:
+    """``--title-types a,b`` -> ("a", "b"), checked when the options are parsed (exit 2)."""
     types = tuple(t.strip() for t in value.split(",") if t.strip())
     if not types:
         raise click.BadParameter("give at least one title type, e.g. movie or movie,tvMovie")
     return types
+
+
+def _source(ctx, param, value: str | None) -> str | None:
+    """``--source`` checked for its form when the options are parsed (exit 2); whether it
+    exists is checked by the ingest before anything starts."""
+    if value is None:
+        return None
+    from ingest.sources import SourceError, parse_source
+
+    try:
+        parse_source(value)
+    except SourceError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def together(options):
@@ -98,7 +180,7 @@ def together(options):
 
 source_options = [
     click.option(
-        "--source",
+        "--source", callback=_source,
         help="Folder with the IMDb files (.tsv or .tsv.gz), an http(s):// base URL such as "
         "https://datasets.imdbws.com/, s3://BUCKET[/PREFIX] (`s3` = the plan's bucket), or "
         "sample:SCALE[:SEED] (generated files).",
@@ -153,7 +235,7 @@ answer_options = [
                  help="Titles need at least this many votes to be ranked."),
     click.option("--top-n", type=click.IntRange(min=1), default=10, show_default=True,
                  help="How many titles the top list holds."),
-    click.option("--title-types", default="movie", show_default=True,
+    click.option("--title-types", default="movie", show_default=True, callback=_title_types,
                  help="Comma-separated title types that can be ranked."),
 ]
 format_option = click.option(
@@ -196,7 +278,39 @@ def with_target(function):
     return wrapper
 
 
-@click.group()
+wait_option = click.option(
+    "--wait", is_flag=True,
+    help="If another command is writing to this home, wait for it to finish instead of "
+    "stopping at once.",
+)
+
+
+def writes_home(command: str, target: str | None = None):
+    """A command that writes to the home: ``--wait``, the home's writer lock for the whole
+    command (imdb_pipeline.lock), and the home's target checked first (imdb_pipeline.targets;
+    ``target``: fixed for the command, ``"none"`` for no check, else its ``--target``). The
+    target is recorded when the command first starts Spark (:attr:`Context.spark`)."""
+
+    def decorate(function):
+        @wait_option
+        @functools.wraps(function)
+        def wrapper(*args, wait, **kwargs):
+            from imdb_pipeline.lock import writer_lock
+            from imdb_pipeline.targets import check_target
+
+            context = click.get_current_context().obj
+            context.command = command
+            with writer_lock(context.home, command, wait=wait, log=log):
+                if target != "none":
+                    check_target(context.home, target or context.target)
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@click.group(cls=PipelineGroup)
 @click.option(
     "--home", envvar="IMDB_PIPELINE_HOME", type=click.Path(file_okay=False),
     help="Folder for all state (lake, warehouse, metastore, checkpoints, logs). "
@@ -218,18 +332,23 @@ def main(ctx, home, conf):
     ctx.obj = Context(Home.resolve(home), settings)
     if ctx.invoked_subcommand not in (None, "generate", "status"):
         ctx.obj.home.logs.mkdir(parents=True, exist_ok=True)
-        _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"]
+    # status and generate only log into a home that has logs
+    _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"] if ctx.obj.home.logs.is_dir() else []
 
 
 def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,
             tables=None):
+    """The ingest stage. Spark starts only once the source's files are located and their
+    headers checked (run_ingest calls ``ctx.spark`` then), so a wrong source fails in
+    seconds. ``tables``: the IMDb names to ingest (``--with-tables``)."""
     from ingest.stage import run_ingest
 
     if not source:
         log(f"error: {NO_SOURCE}")
         sys.exit(EXIT_FAILED)
+    ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
-    return run_ingest(ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
+    return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
                       force=force, fetch_options=fetch_options, log=log, tables=tables)
 
 
@@ -237,8 +356,7 @@ def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, ti
             follow=False):
     from streaming.job import StreamOptions, stream
 
-    options = StreamOptions(records_per_batch, min_votes, top_n, _title_types(title_types),
-                            flush_seconds)
+    options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
     summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log)
     log(
         f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
@@ -252,7 +370,7 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     from imdb_pipeline.thrift import require_server
     from imdb_pipeline.transform import dbt_vars, transform
 
-    variables = dbt_vars(min_votes, top_n, _title_types(title_types))
+    variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
         transform(ctx.home, variables, log=log, target="thrift", address=address,
@@ -262,35 +380,31 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     transform(ctx.home, variables, log=log, target="local", tests=not skip_tests)
 
 
+def _warehouse(ctx: Context):
+    """Spark's warehouse folder for this home (a ``--conf spark.sql.warehouse.dir`` wins)."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    configured = ctx.conf.get("spark.sql.warehouse.dir")
+    if not configured:
+        return ctx.home.warehouse
+    return Path(urlsplit(configured).path if configured.startswith("file:") else configured)
+
+
 def _results(ctx: Context, output_format):
-    from imdb_pipeline.results import (
-        NO_RESULTS,
-        ResultsError,
-        ThriftReader,
-        collect,
-        render_json,
-        render_table,
-    )
+    """Print the results: on the embedded target read from the marts' Delta files without a
+    JVM (so also while a run holds the home); through the server with ``--target thrift``."""
+    from imdb_pipeline.results import DeltaReader, ThriftReader, collect, render_json, render_table
+    from imdb_pipeline.targets import check_target
     from imdb_pipeline.thrift import require_server
 
+    check_target(ctx.home, ctx.target)
     if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             results = collect(reader)
-    elif _never_ran(ctx):
-        raise ResultsError(NO_RESULTS)
     else:
-        results = collect(ctx.spark)
+        results = collect(DeltaReader.of_warehouse(_warehouse(ctx)))
     click.echo(render_json(results) if output_format == "json" else render_table(results))
-
-
-def _never_ran(ctx: Context) -> bool:
-    """True if this home's embedded metastore was never created: no table can exist, so
-    ``results`` can say so without starting Spark (~12 s). Only for the embedded Derby with
-    no ``--conf`` (which could point the catalog elsewhere)."""
-    from imdb_pipeline.spark import postgres_metastore
-
-    return (not ctx.conf and postgres_metastore(ctx.home, ctx.target) is None
-            and not (ctx.home.metastore / "metastore_db").exists())
 
 
 @main.command()
@@ -299,11 +413,11 @@ def _never_ran(ctx: Context) -> bool:
 @force_option
 @with_tables_option
 @with_target
+@writes_home("ingest")
 @click.pass_obj
 def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables):
     """Land the IMDb files as partitioned lookup tables."""
-    with failures():
-        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
+    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
 
 
 @main.command()
@@ -313,47 +427,38 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tab
               help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
               "the current micro-batch.")
 @with_target
+@writes_home("stream")
 @click.pass_obj
 def stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow):
     """Stream the ratings not processed yet into Delta, N records per micro-batch."""
-    with failures():
-        _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types,
-                follow=follow)
+    ctx.check_spark_setup()
+    _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow=follow)
 
 
 @main.command()
 @click.pass_obj
 def status(ctx):
     """Show the running or last stream: batches, records done and left, rows/s, ETA, errors."""
-    from streaming.job import read_status
+    from streaming.status import read_status, render_status
 
     current = read_status(ctx.home)
     if current is None:
         log(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
         sys.exit(EXIT_FAILED)
-    done, total = current.get("records_done") or 0, current.get("records_total") or 0
-    lines = [
-        f"stream:     {current.get('stream_id')} ({current.get('state')}, pid {current.get('pid')})",
-        f"records:    {done:,} of {total:,} done, {max(total - done, 0):,} left",
-        f"batches:    last {current.get('batch_id', '-')}, "
-        + f"{current.get('records_per_batch')} records each",
-        f"speed:      {current.get('rows_per_second', '-')} rows/s, ETA {current.get('eta_seconds', '-')} s",
-        f"average:    {current.get('average_number_of_votes', '-')} votes, #1 {current.get('number_one', '-')}",
-        f"last error: {current.get('last_error') or '-'}",
-        f"updated:    {current.get('updated_at')}",
-    ]
-    click.echo("\n".join(lines))
+    click.echo(render_status(current))
 
 
 @main.command()
 @with_answer_options
 @skip_tests_option
 @with_target
+@writes_home("transform")
 @click.pass_obj
 def transform(ctx, min_votes, top_n, title_types, skip_tests):
     """Build and test the dbt models (dbt build)."""
-    with failures():
-        _transform(ctx, min_votes, top_n, title_types, skip_tests)
+    if ctx.target == "local":
+        ctx.check_spark_setup()
+    _transform(ctx, min_votes, top_n, title_types, skip_tests)
 
 
 @main.command()
@@ -361,9 +466,8 @@ def transform(ctx, min_votes, top_n, title_types, skip_tests):
 @with_target
 @click.pass_obj
 def results(ctx, output_format):
-    """Print the top movies, their credits and titles."""
-    with failures():
-        _results(ctx, output_format)
+    """Print the top movies, their credits and titles (never waits for a running command)."""
+    _results(ctx, output_format)
 
 
 @main.command()
@@ -376,22 +480,22 @@ def results(ctx, output_format):
 @skip_tests_option
 @format_option
 @with_target
+@writes_home("run")
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables,
         records_per_batch, flush_seconds, min_votes, top_n, title_types, skip_tests,
         output_format):
     """ingest + stream + transform, then print the results."""
-    with failures():
-        started = time.monotonic()
-        if ctx.target == "thrift":  # fail before the Spark start when no server answers
-            from imdb_pipeline.thrift import require_server
+    started = time.monotonic()
+    if ctx.target == "thrift":  # fail before the Spark start when no server answers
+        from imdb_pipeline.thrift import require_server
 
-            require_server(ctx.home, ctx.port)
-        _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
-        _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
-        _transform(ctx, min_votes, top_n, title_types, skip_tests)
-        _results(ctx, output_format)
-        log(f"run: done in {time.monotonic() - started:.1f}s")
+        require_server(ctx.home, ctx.port)
+    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
+    _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
+    _transform(ctx, min_votes, top_n, title_types, skip_tests)
+    _results(ctx, output_format)
+    log(f"run: done in {time.monotonic() - started:.1f}s")
 
 
 @main.group()
@@ -407,23 +511,23 @@ def thrift():
               help="Thrift (JDBC/ODBC) port.")
 @click.option("--foreground", is_flag=True,
               help="Run the server in this process (containers): no pid file, stops with it.")
+@writes_home("thrift start", target="thrift")
 @click.pass_obj
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
     from imdb_pipeline import thrift as server
 
-    with failures():
-        server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground)
+    server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground)
 
 
 @thrift.command("stop")
+@writes_home("thrift stop", target="none")
 @click.pass_obj
 def thrift_stop(ctx):
     """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
     from imdb_pipeline import thrift as server
 
-    with failures():
-        server.stop(ctx.home, log=log)
+    server.stop(ctx.home, log=log)
 
 
 @thrift.command("status")
@@ -433,9 +537,8 @@ def thrift_status(ctx, port):
     """Print what runs: the server, its metastore database. Exit 0 if the server runs, else 1."""
     from imdb_pipeline import thrift as server
 
-    with failures():
-        running, lines = server.status(ctx.home, port)
-        click.echo("\n".join(lines))
+    running, lines = server.status(ctx.home, port)
+    click.echo("\n".join(lines))
     sys.exit(0 if running else EXIT_FAILED)
 
 

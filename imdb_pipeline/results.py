@@ -1,23 +1,56 @@
 """Read the marts and render the results contract (JSON) or aligned tables.
 
-Both targets run the same SQL through a small reader: :class:`SparkReader` (the pipeline's
-own SparkSession, embedded target) or :class:`ThriftReader` (PyHive through the Thrift
-server, ``--target thrift``). Array columns travel as JSON text (``to_json``): the Thrift
-protocol sends complex types as strings, and Spark's string form of an array does not escape
-quotes, so JSON is the one form both paths decode to the same Python values.
+Three readers give :func:`collect` the same rows:
+
+* :class:`DeltaReader` (``results`` on the embedded target): the marts' Delta tables read
+  straight from ``<warehouse>/imdb.db/<mart>`` with delta-rs (``deltalake``), no JVM and no
+  metastore, so it answers in a second and while a run holds the home;
+* :class:`SparkReader` (a SparkSession: the in-process pipeline and its tests);
+* :class:`ThriftReader` (PyHive through the Thrift server, ``--target thrift``).
+
+The SQL readers send array columns as JSON text (``to_json``): the Thrift protocol sends
+complex types as strings, and Spark's string form of an array does not escape quotes, so
+JSON is the one form both decode to the same Python values. The Delta reader gets Python
+lists from Arrow and sorts in Python the way Spark's ``order by`` does.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import textwrap
+import unicodedata
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
 
 MART_SCHEMA = "imdb"
 NO_RESULTS = "no results yet: run `imdb-pipeline run --source DIR` (or ingest, stream, transform)"
 ARRAY_COLUMNS = frozenset(
     {"known_for_names", "categories", "tconsts", "regions", "languages", "title_types"}
 )
+# mart -> (columns read, in the contract's order; sort order, each key optionally `desc`)
+MARTS = {
+    "run_summary": (
+        ["min_votes", "title_types", "top_n", "ratings_processed", "average_number_of_votes",
+         "batches", "records_per_batch", "stream_id", "is_complete"],
+        "stream_id",
+    ),
+    "top_movies": (
+        ["rank", "tconst", "primary_title", "original_title", "start_year", "average_rating",
+         "num_votes", "ranking_score", "known_for_names"],
+        "rank",
+    ),
+    "top_movie_credits": (
+        ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",
+         "tconsts"],
+        "rank, movie_count desc, nconst",
+    ),
+    "top_movie_titles": (
+        ["tconst", "title", "regions", "languages", "is_primary", "is_original"],
+        "tconst, title",
+    ),
+}
 
 
 class ResultsError(Exception):
@@ -32,7 +65,28 @@ def _plain(value):
     return value
 
 
-class SparkReader:
+def _sort_keys(order: str) -> list[tuple[str, bool]]:
+    """``"rank, movie_count desc"`` -> ``[("rank", False), ("movie_count", True)]``."""
+    keys = [part.split() for part in order.split(",")]
+    return [(k[0], k[1:] == ["desc"]) for k in keys]
+
+
+class _SqlReader:
+    """Rows through SQL (``query``): arrays as JSON text, ``order by`` in the engine."""
+
+    def query(self, sql: str) -> list[dict]:  # pragma: no cover - the subclasses' job
+        raise NotImplementedError
+
+    def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
+        select = ", ".join(
+            f"to_json(`{c}`) as `{c}`" if c in ARRAY_COLUMNS else f"`{c}`" for c in columns
+        )
+        sort = ", ".join(f"`{c}` {'desc' if desc else 'asc'}" for c, desc in _sort_keys(order))
+        rows = self.query(f"select {select} from {MART_SCHEMA}.{table} order by {sort}")
+        return [{c: _value(c, row[c]) for c in columns} for row in rows]
+
+
+class SparkReader(_SqlReader):
     """Rows of a SQL query from a SparkSession (the embedded target)."""
 
     def __init__(self, spark):
@@ -45,7 +99,7 @@ class SparkReader:
         return [row.asDict() for row in self.spark.sql(sql).collect()]
 
 
-class ThriftReader:
+class ThriftReader(_SqlReader):
     """Rows of a SQL query through a Spark Thrift server (PyHive; no authentication)."""
 
     def __init__(self, host: str, port: int, username: str | None = None):
@@ -80,22 +134,98 @@ class ThriftReader:
         self.close()
 
 
+def mart_path(warehouse: str | Path, table: str) -> Path:
+    """Where a managed table of the mart schema lives: ``<warehouse>/imdb.db/<table>``."""
+    return Path(warehouse) / f"{MART_SCHEMA}.db" / table
+
+
+def read_marts(warehouse: str | Path) -> dict:
+    """The marts ``results`` prints, as Arrow tables read from their Delta folders (delta-rs
+    gives the latest snapshot's files; no JVM).
+
+    Args:
+        warehouse: Spark's ``spark.sql.warehouse.dir`` (``<home>/warehouse``).
+
+    Returns:
+        ``{mart name: pyarrow.Table}`` with the columns of :data:`MARTS`, in :data:`MARTS`
+        order; a mart that does not exist yet is absent.
+
+    Raises:
+        ResultsError: a mart's folder exists but cannot be read as a Delta table.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    tables = {}
+    for table, (columns, _) in MARTS.items():
+        path = mart_path(warehouse, table)
+        if not (path / "_delta_log").is_dir():
+            continue
+        try:
+            tables[table] = _read_delta(DeltaTable(str(path)), columns)
+        except TableNotFoundError:
+            continue
+        except (DeltaError, OSError, ValueError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # no backtrace
+            raise ResultsError(
+                f"cannot read the mart {MART_SCHEMA}.{table} at {path}: {reason}; rebuild the "
+                "marts with `imdb-pipeline transform`"
+            ) from exc
+    return tables
+
+
+def _read_delta(table, columns: list[str]):
+    """``columns`` of a Delta table's current snapshot as one Arrow table.
+
+    A plain table (not partitioned, no reader features such as deletion vectors or column
+    mapping: what dbt-spark writes for the marts) is its Parquet files, read with
+    ``pyarrow.parquet``; anything else goes through delta-rs' pyarrow dataset, which
+    imports pandas (about 1 s) and so is kept for the tables that need it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    protocol = table.protocol()
+    if (table.metadata().partition_columns or protocol.min_reader_version > 1
+            or protocol.reader_features):
+        return table.to_pyarrow_dataset().to_table(columns=columns)
+    files = [urlsplit(uri).path if uri.startswith("file:") else uri for uri in table.file_uris()]
+    parts = [pq.ParquetFile(file).read(columns=columns) for file in files]
+    if not parts:
+        schema = table.schema().to_arrow()
+        return pa.schema(schema).empty_table().select(columns)
+    return pa.concat_tables(parts)
+
+
+class DeltaReader:
+    """Rows of the marts from Arrow tables (:func:`read_marts`), sorted as Spark's
+    ``order by`` sorts them: ascending keys put nulls first, descending keys last."""
+
+    def __init__(self, tables: dict):
+        self.tables = tables
+
+    @classmethod
+    def of_warehouse(cls, warehouse: str | Path) -> DeltaReader:
+        return cls(read_marts(warehouse))
+
+    def exists(self, table: str) -> bool:
+        return table in self.tables
+
+    def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
+        rows = self.tables[table].select(columns).to_pylist()
+        for column, desc in reversed(_sort_keys(order)):  # stable sorts, last key first
+            present = [r for r in rows if r[column] is not None]
+            missing = [r for r in rows if r[column] is None]
+            present.sort(key=lambda r: r[column], reverse=desc)
+            rows = present + missing if desc else missing + present
+        return [{c: _plain(row[c]) for c in columns} for row in rows]
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name in a container
         return "imdb"
-
-
-def _rows(reader, table: str, order: str, columns: list[str]) -> list[dict]:
-    """``order``: comma-separated columns, each optionally followed by `desc`."""
-    select = ", ".join(
-        f"to_json(`{c}`) as `{c}`" if c in ARRAY_COLUMNS else f"`{c}`" for c in columns
-    )
-    keys = [part.split() for part in order.split(",")]
-    sort = ", ".join(f"`{k[0]}` {'desc' if k[1:] == ['desc'] else 'asc'}" for k in keys)
-    rows = reader.query(f"select {select} from {MART_SCHEMA}.{table} order by {sort}")
-    return [{c: _value(c, row[c]) for c in columns} for row in rows]
 
 
 def _value(column: str, value):
@@ -105,15 +235,28 @@ def _value(column: str, value):
 
 
 def collect(source) -> dict:
-    """The results contract, read from the marts (``source``: a SparkSession or a reader)."""
-    reader = source if hasattr(source, "query") else SparkReader(source)
+    """The results contract, read from the marts.
+
+    Args:
+        source: a SparkSession, or a reader (:class:`DeltaReader`, :class:`SparkReader`,
+            :class:`ThriftReader`: ``exists(table)`` and ``rows(table, columns, order)``).
+
+    Returns:
+        ``{"parameters", "ratings_processed", "average_number_of_votes", "stream",
+        "top_movies", "top_movie_credits", "top_movie_titles"}`` (README, results).
+
+    Raises:
+        ResultsError: no marts yet, or no stream processed.
+    """
+    reader = source if hasattr(source, "rows") else SparkReader(source)
     if not reader.exists("run_summary"):
         raise ResultsError(NO_RESULTS)
-    summary = _rows(
-        reader, "run_summary", "stream_id",
-        ["min_votes", "title_types", "top_n", "ratings_processed", "average_number_of_votes",
-         "batches", "records_per_batch", "stream_id", "is_complete"],
-    )
+
+    def rows(table: str) -> list[dict]:
+        columns, order = MARTS[table]
+        return reader.rows(table, columns, order)
+
+    summary = rows("run_summary")
     if not summary:
         raise ResultsError("no stream has been processed yet: run `imdb-pipeline stream` then `transform`")
     s = summary[0]
@@ -131,58 +274,114 @@ def collect(source) -> dict:
             "stream_id": s["stream_id"],
             "is_complete": s["is_complete"],
         },
-        "top_movies": _rows(
-            reader, "top_movies", "rank",
-            ["rank", "tconst", "primary_title", "original_title", "start_year",
-             "average_rating", "num_votes", "ranking_score", "known_for_names"],
-        ),
-        "top_movie_credits": _rows(
-            reader, "top_movie_credits", "rank, movie_count desc, nconst",
-            ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",
-             "tconsts"],
-        ),
-        "top_movie_titles": _rows(
-            reader, "top_movie_titles", "tconst, title",
-            ["tconst", "title", "regions", "languages", "is_primary", "is_original"],
-        ),
+        "top_movies": rows("top_movies"),
+        "top_movie_credits": rows("top_movie_credits"),
+        "top_movie_titles": rows("top_movie_titles"),
     }
 
 
 def render_json(results: dict) -> str:
+    """The results contract as indented JSON (UTF-8 text, not ASCII-escaped)."""
     return json.dumps(results, indent=2, ensure_ascii=False)
 
 
+TABLE_WIDTH = 100  # characters per line of `--format table`
+MIN_TEXT_WIDTH = 12  # a shortened text column keeps at least this many characters
 ONE_DECIMAL = {"average_rating"}  # IMDb ratings have one decimal: 8.0, not 8
+THOUSANDS = {"num_votes"}  # 2,131,118
 
 
-def _table(title: str, rows: list[dict], columns: list[str]) -> str:
-    def cell(value, column: str) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        if column in ONE_DECIMAL:
-            return f"{value:.1f}"
-        if isinstance(value, float):
-            return f"{value:.4f}".rstrip("0").rstrip(".")
-        return str(value)
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
-    cells = [[cell(r[c], c) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(r[c], (int, float)) for r in rows if r[c] is not None) and rows
-               for c in columns]
+
+def _cut(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` columns, ending in ``…`` when something was cut."""
+    if _width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = _width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out).rstrip() + "…"
+
+
+def _cut_list(items: list[str], width: int) -> str:
+    """As many items as fit in ``width`` columns, then ``+N`` for the others."""
+    text = ", ".join(items)
+    if _width(text) <= width:
+        return text
+    for keep in range(len(items) - 1, 0, -1):
+        text = f"{', '.join(items[:keep])} +{len(items) - keep}"
+        if _width(text) <= width:
+            return text
+    return _cut(f"{items[0]} +{len(items) - 1}", width)
+
+
+def _cell(value, column: str) -> str | list[str]:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return [str(v) for v in value] or ["-"]
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column in ONE_DECIMAL:
+        return f"{value:.1f}"
+    if column in THOUSANDS:
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _table(title: str, rows: list[dict], columns: list[tuple[str, str]],
+           width: int = TABLE_WIDTH) -> str:
+    """An aligned table of ``rows`` within ``width`` columns.
+
+    ``columns``: (field, header) pairs. Numbers are right-aligned; when the lines would be
+    wider than ``width``, the widest text columns are shortened (``…``, lists as ``a, b +N``).
+    """
+    fields = [f for f, _ in columns]
+    cells = [[_cell(r[f], f) for f in fields] for r in rows]
+    plain = [[", ".join(c) if isinstance(c, list) else c for c in row] for row in cells]
+    widths = [max([_width(h)] + [_width(row[i]) for row in plain])
+              for i, (_, h) in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(r[f], (int, float)) and not isinstance(r[f], bool)
+                                  for r in rows if r[f] is not None) for f in fields]
+    room = width - 2 * (len(columns) - 1)
+    lists = [any(isinstance(row[i], list) for row in cells) for i in range(len(columns))]
+    for shrink_lists in (True, False):  # lists (regions, ...) give way before titles and names
+        while sum(widths) > room:
+            floor = [max(MIN_TEXT_WIDTH, _width(h)) for _, h in columns]
+            candidates = [i for i in range(len(columns)) if not numeric[i]
+                          and lists[i] == shrink_lists and widths[i] > floor[i]]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            widths[widest] -= min(sum(widths) - room, widths[widest] - floor[widest])
+
+    def fit(value, w: int) -> str:
+        return _cut_list(value, w) if isinstance(value, list) else _cut(value, w)
 
     def line(values) -> str:
-        return "  ".join(
-            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
-        ).rstrip()
+        out = []
+        for value, w, num in zip(values, widths, numeric):
+            pad = " " * (w - _width(value))
+            out.append(pad + value if num else value + pad)
+        return "  ".join(out).rstrip()
 
-    out = [title, line(columns), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells] or ["(none)"]
+    out = [title, line([h for _, h in columns]), line(["-" * w for w in widths])]
+    out += [line([fit(c, w) for c, w in zip(row, widths)]) for row in cells] or ["(none)"]
     return "\n".join(out)
 
 
-def render_table(results: dict) -> str:
+def render_table(results: dict, width: int = TABLE_WIDTH) -> str:
+    """Aligned tables of the results, every line within ``width`` characters: the top
+    movies, the people most often credited, and each top movie's titles (by rank)."""
     p = results["parameters"]
     head = (
         f"{results['ratings_processed']:,} ratings in {results['stream']['batches']} micro-batches "
@@ -190,16 +389,25 @@ def render_table(results: dict) -> str:
         f"{results['average_number_of_votes']:,.2f}; top {p['top_n']} of "
         f"{'/'.join(p['title_types'])} with at least {p['min_votes']:,} votes"
     )
+    rank_of = {m["tconst"]: m["rank"] for m in results["top_movies"]}
+    titles = sorted(  # stable: each movie's titles keep their order
+        ({**t, "rank": rank_of.get(t["tconst"])} for t in results["top_movie_titles"]),
+        key=lambda t: (t["rank"] is None, t["rank"] or 0),
+    )
     return "\n\n".join(
         [
-            head,
+            textwrap.fill(head, width, break_on_hyphens=False),
             _table("Top movies", results["top_movies"],
-                   ["rank", "tconst", "primary_title", "start_year", "average_rating",
-                    "num_votes", "ranking_score"]),
+                   [("rank", "rank"), ("tconst", "tconst"), ("primary_title", "title"),
+                    ("start_year", "year"), ("average_rating", "rating"), ("num_votes", "votes"),
+                    ("ranking_score", "score")], width),
             _table("People most often credited", results["top_movie_credits"],
-                   ["rank", "nconst", "primary_name", "credit_count", "movie_count",
-                    "categories"]),
-            _table("Titles", results["top_movie_titles"],
-                   ["tconst", "title", "regions", "languages", "is_primary", "is_original"]),
+                   [("rank", "rank"), ("nconst", "nconst"), ("primary_name", "name"),
+                    ("credit_count", "credits"), ("movie_count", "movies"),
+                    ("categories", "categories")], width),
+            _table("Titles of the top movies, by rank", titles,
+                   [("rank", "rank"), ("tconst", "tconst"), ("title", "title"),
+                    ("regions", "regions"), ("languages", "languages"),
+                    ("is_primary", "primary"), ("is_original", "original")], width),
         ]
     )

@@ -138,16 +138,47 @@ def spark_settings(
     return settings
 
 
+JVM_LOG = "jvm.log"  # <home>/logs/jvm.log: what the driver JVM prints itself (not log4j)
+
+
+def _launch_jvm(home: Home, settings: dict[str, str]) -> None:
+    """Start the driver JVM with its stdout and stderr in ``<home>/logs/jvm.log``.
+
+    The JVM prints a few lines of its own outside log4j, first of them ``WARNING: Using
+    incubator modules: jdk.incubator.vector`` (Spark's launcher always adds
+    ``--add-modules=jdk.incubator.vector``), and the Python workers' stderr reaches the
+    console through it. None of it is the user's output: stdout must carry only the results,
+    and errors end as one ``error:`` line. pyspark's ``launch_gateway(popen_kwargs=...)`` is
+    its hook for capturing them. Does nothing when this process already has a JVM.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # a JVM runs already (pyspark keeps one per process)
+        return
+    home.logs.mkdir(parents=True, exist_ok=True)
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    with open(home.logs / JVM_LOG, "ab") as out:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+    SparkContext(conf=conf, gateway=gateway)  # the builder below reuses this context
+
+
 def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None):
-    """Start (or reuse) the process's SparkSession for ``home`` (Derby unless ``metastore``)."""
+    """Start (or reuse) the process's SparkSession for ``home`` (Derby unless ``metastore``).
+
+    The JVM's own console output goes to ``<home>/logs/jvm.log`` (:func:`_launch_jvm`), its
+    log4j logs to ``<home>/logs/spark.log``. Raises :class:`SetupError` without the jars.
+    """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     home.make()
     export_metastore_password(home, metastore)
+    settings = spark_settings(home, overrides, metastore)
+    _launch_jvm(home, settings)
     builder = SparkSession.builder
-    for key, value in spark_settings(home, overrides, metastore).items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

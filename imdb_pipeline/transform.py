@@ -1,15 +1,26 @@
 """Run dbt in-process: over the session the pipeline already started (profile target ``local``),
-or through a Spark Thrift server (target ``thrift``: host/port from IMDB_THRIFT_HOST/PORT)."""
+or through a Spark Thrift server (target ``thrift``: host/port from IMDB_THRIFT_HOST/PORT).
+
+What a user sees of dbt: one progress bar on a terminal (nothing per node otherwise), every
+failure and the publish line as they happen, and one summary line, all on stderr (stdout
+carries only the results). dbt's own log, every node and query, is ``<home>/logs/dbt.log``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import time
+from pathlib import Path
 
 from imdb_pipeline.home import REPO_ROOT, Home
 
-_SHOWN_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogStartLine"}
+SKIP_TESTS = ["--exclude-resource-type", "test", "unit_test"]
+SEED_SCHEMA = "imdb_reference"  # dbt_project.yml: seeds' +schema
+FAILED = {"error", "fail", "runtime error"}
+HOME_ENV = "IMDB_PIPELINE_HOME"  # profiles.yml reads the home from it (dbt by hand too)
 
 
 class TransformError(Exception):
@@ -17,58 +28,174 @@ class TransformError(Exception):
 
 
 def dbt_vars(min_votes: int, top_n: int, title_types) -> dict:
+    """The dbt vars of one answer (``dbt_project.yml`` holds their defaults)."""
     return {"min_votes": min_votes, "top_n": top_n, "title_types": sorted(title_types)}
 
 
+class DbtProgress:
+    """A dbt event callback: a bar on a terminal, failures and the publish lines as they come.
+
+    ``log`` gets one line per failed node (``dbt: FAIL <node>: <message>``) and per line the
+    project logs itself (``publish: ...``); ``bar`` (a terminal) advances once per node.
+    """
+
+    def __init__(self, log, bar: bool):
+        self.log = log
+        self.bar_enabled = bar
+        self.bar = None
+        self.done = 0
+        self.total = 0
+        self.counts: dict[str, int] = {}
+        self.failures: list[str] = []
+
+    def __call__(self, event) -> None:
+        name, data = event.info.name, event.data
+        if name == "LogStartLine" and data.total:
+            self.total = data.total
+            if self.bar_enabled and self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=data.total, desc="dbt", unit="node", file=sys.stderr,
+                                leave=False, dynamic_ncols=True)
+        elif name == "NodeFinished":
+            self._finished(data.node_info, data.run_result)
+        elif name == "JinjaLogInfo":
+            self._print(data.msg)
+
+    def _finished(self, node, result) -> None:
+        self.done += 1
+        kind = node.resource_type or "node"
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if result.status in FAILED:
+            message = " ".join((result.message or "").split())[:300]
+            line = f"dbt: {result.status.upper()} {node.node_name}: {message}"
+            self.failures.append(f"{node.node_name} ({result.status})")
+            self._print(line)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        self.log(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def summary(self) -> str:
+        """``42 nodes: 15 models, 22 tests, ...``."""
+        parts = ", ".join(f"{n} {kind}s" for kind, n in sorted(self.counts.items()))
+        return f"{self.done} nodes" + (f" ({parts})" if parts else "")
+
+
+def _default_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None,
-            target: str | None = None):
-    """Invoke dbt with this project's folders and the home's target/log paths."""
+            target: str | None = None, *, bar: bool | None = None):
+    """Invoke dbt with this project's folders and the home's target and log paths.
+
+    Returns dbt's ``dbtRunnerResult`` after ``log``-ging failures and the project's own log
+    lines (see :class:`DbtProgress`, kept as ``result.progress``). ``bar``: a progress bar
+    on stderr (default: when stderr is a terminal).
+    """
     from dbt.cli.main import dbtRunner
 
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-
-    def show(event) -> None:
-        if event.info.name in _SHOWN_EVENTS:
-            log(f"dbt: {event.info.msg}")
-
+    log = log or _default_log
+    progress = DbtProgress(log, sys.stderr.isatty() if bar is None else bar)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ[HOME_ENV] = str(home.root)  # the profile's warehouse, metastore and logs
     command = [
         *args,
         "--project-dir", str(REPO_ROOT),
-        "--profiles-dir", str(REPO_ROOT / "profiles"),
+        "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(home.dbt_target),
         "--log-path", str(home.logs),
-        "--quiet",
-        "--no-use-colors",  # the lines go to pipeline.log too: no ANSI codes there
+        "--log-level", "none",  # nothing on stdout: failures reach `log` through the callback
+        "--log-level-file", "debug",
+        "--no-use-colors",
     ]
     if variables is not None:
         command += ["--vars", json.dumps(variables)]
     if target is not None:
         command += ["--target", target]
-    return dbtRunner(callbacks=[show]).invoke(command)
+    try:
+        result = dbtRunner(callbacks=[progress]).invoke(command)
+    finally:
+        progress.close()
+    result.progress = progress
+    return result
 
 
-SKIP_TESTS = ["--exclude-resource-type", "test", "unit_test"]
+def seed_state(home: Home) -> Path:
+    """Where the manifest of the last successful build is kept (``--state`` of the next)."""
+    return home.root / "dbt" / "state"
+
+
+def _seeds_loaded(home: Home) -> bool:
+    """Every seed of the project has its Delta table in the home's warehouse."""
+    seeds = sorted(p.stem for p in (REPO_ROOT / "seeds").glob("*.csv"))
+    folder = home.warehouse / f"{SEED_SCHEMA}.db"
+    return all((folder / name / "_delta_log").is_dir() for name in seeds)
+
+
+def selection(home: Home, tests: bool = True) -> list[str]:
+    """The ``dbt build`` arguments of a transform: seeds only when their CSV or config changed
+    since the last successful build (dbt's ``state:modified``) or their tables are missing;
+    without ``tests``, no unit or data tests."""
+    args = ["build"]
+    state = seed_state(home)
+    if (state / "manifest.json").is_file() and _seeds_loaded(home):
+        args += ["--state", str(state), "--exclude", "resource_type:seed,state:unmodified"]
+    if not tests:
+        args += SKIP_TESTS
+    return args
+
+
+def _keep_state(home: Home) -> None:
+    state = seed_state(home)
+    state.mkdir(parents=True, exist_ok=True)
+    manifest = home.dbt_target / "manifest.json"
+    if manifest.is_file():
+        shutil.copyfile(manifest, state / "manifest.json.tmp")
+        os.replace(state / "manifest.json.tmp", state / "manifest.json")
 
 
 def transform(home: Home, variables: dict, log=None, target: str = "local",
               address: tuple[str, int] | None = None, *, tests: bool = True) -> None:
-    """``dbt build``: seeds, models, unit tests and schema tests into the marts.
+    """``dbt build``: seeds (when changed), models, unit tests and data tests, then the
+    on-run-end hook publishes the marts of the answer together (or not at all).
 
     ``target="thrift"`` builds through the Thrift server at ``address`` (host, port).
     ``tests=False`` builds the seeds and models only (``--skip-tests``).
+    Raises :class:`TransformError` (one line) when dbt fails; the published answer then
+    stays the previous one and ``<answer schema>.transform_runs`` says so.
     """
-    if address is not None:  # read by profiles/profiles.yml (env_var) when dbt loads it
+    log = log or _default_log
+    if address is not None:  # read by profiles.yml (env_var) when dbt loads it
         os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
-    result = run_dbt(home, ["build", *([] if tests else SKIP_TESTS)], variables, log, target=target)
+    started = time.monotonic()
+    result = run_dbt(home, selection(home, tests), variables, log, target=target)
+    details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None:
-        raise TransformError(f"dbt build failed: {result.exception}")
+        _record_failure(home, variables, target, str(result.exception))
+        reason = " ".join(str(result.exception).split())[:400]
+        raise TransformError(f"dbt build failed: {reason}; {details}")
     if not result.success:
-        failed = [
-            f"{r.node.name} ({r.status})"
-            for r in (result.result or [])
-            if str(r.status) in {"error", "fail", "runtime error"}
-        ]
-        raise TransformError(
-            f"dbt build failed: {', '.join(failed) or 'see the log'}; details in {home.logs / 'dbt.log'}"
-        )
+        failed = ", ".join(result.progress.failures) or "see the log"
+        raise TransformError(f"dbt build failed: {failed}; the published answer is unchanged; "
+                             f"{details}")
+    _keep_state(home)
+    log(f"dbt: build: {result.progress.summary()} in {time.monotonic() - started:.1f}s")
+
+
+def _record_failure(home: Home, variables: dict, target: str, reason: str) -> None:
+    """Best effort: a ``failed`` row in transform_runs when dbt stopped before its
+    on-run-end hook (a compilation error), so ``results`` knows the last request failed."""
+    detail = " ".join(reason.split())[:200]
+    run_dbt(home, ["run-operation", "record_transform_run",
+                   "--args", json.dumps({"status": "failed", "detail": detail})],
+            variables, log=lambda message: None, target=target, bar=False)

@@ -407,8 +407,17 @@ def _peek(files: TableFiles) -> bytes:
         stream, _ = open_text(files)
         with stream:
             return stream.read(PEEK_BYTES)
+    except PermissionError as exc:  # not damaged: fetching it again would not help
+        where = exc.filename or files
+        raise InputError(
+            f"{where}: permission denied: this user cannot read the file; make it readable "
+            f"(e.g. chmod a+r {where}) or run as a user who can read it"
+        ) from exc
     except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptFileError(f"{files}: cannot read the file ({exc}); fetch it again") from exc
+        what = "a damaged gzip: " if any(is_gzip(p) for p in files.paths) else ""
+        raise CorruptFileError(
+            f"{files}: cannot read the file ({what}{escape(str(exc))}); fetch it again"
+        ) from exc
 
 
 def read_header(files: TableFiles | Path | str) -> list[str]:

@@ -1077,6 +1077,32 @@ def expected_rows(scale: float) -> dict[str, int]:
     return {k: round(v * scale) for k, v in REAL_ROWS.items()}
 
 
+TMP_PATTERN = ".*.tsv.gz.tmp-*"  # what _write_file writes to before the rename
+
+
+def remove_stale_tmp(out: Path) -> list[Path]:
+    """Remove the temporary files of writers that are gone (a generate killed by SIGKILL or
+    SIGTERM cannot clean up); a file whose writer process still runs is kept. Returns the
+    removed paths."""
+    removed = []
+    for tmp in out.glob(TMP_PATTERN):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def generate(
     out_dir: str | os.PathLike,
     scale: float,
@@ -1091,10 +1117,12 @@ def generate(
     for the same (scale, seed) whatever `workers` is. `progress(file_name, rows_done)` is
     called after each chunk. `workers`: processes to use (default: 1 below scale 0.02,
     else up to 2). `names`: only these IMDb files (default all seven); each file is the same
-    whichever others are written with it.
+    whichever others are written with it. Temporary files that a killed earlier run left in
+    `out_dir` are removed first (:func:`remove_stale_tmp`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(out)
     if not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     seed = int(seed)

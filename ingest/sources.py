@@ -66,6 +66,7 @@ META_SUFFIX = ".meta.json"
 
 _HINT_HTTPS = f"use --source {IMDB_BASE_URL}"
 _HINT_CREDS = "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+_HINT_OFFLINE = "no internet here? then use a local directory or sample:SCALE"
 
 
 class SourceError(InputError):
@@ -498,7 +499,7 @@ def _net_error(exc: BaseException, url: str) -> Exception:
     if isinstance(reason, socket.gaierror):
         return SourceError(
             f"cannot resolve host {host} for {url} ({reason.strerror or reason}): check the URL "
-            "and the network/DNS (no internet here? then use a local directory or sample:SCALE)"
+            f"and the network/DNS ({_HINT_OFFLINE})"
         )
     if isinstance(reason, ConnectionRefusedError):
         return SourceError(f"connection refused by {host} for {url}: check the host and port")
@@ -768,7 +769,7 @@ class _S3Source:
             endpoint = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the S3 endpoint"
             return SourceError(
                 f"cannot connect to {endpoint} for {url}: check the network/DNS, "
-                "--s3-endpoint-url and --s3-region"
+                f"--s3-endpoint-url and --s3-region ({_HINT_OFFLINE})"
             )
         if isinstance(e, (ConnectTimeoutError, HTTPClientError, IncompleteReadError)):
             return _Transient(f"{type(e).__name__}: {e}")

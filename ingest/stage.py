@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from ingest.convert import TableFiles
+from ingest.convert import InputError, TableFiles, check_header
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
     MANIFEST_VERSION,
@@ -21,7 +21,7 @@ from ingest.lake import (
     publish,
     read_manifest,
 )
-from ingest.schemas import tables_to_ingest
+from ingest.schemas import ALL_FILES, tables_to_ingest
 from ingest.sources import FetchResult, fetch, parse_source
 from ingest.tables import prepare, register
 
@@ -52,7 +52,14 @@ def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> Fet
             generate(folder, location.scale, location.seed or 0, names=todo)
         source = str(folder)
     dest = home.downloads / "fetched"
-    result = fetch(source, dest, tables=tables, **fetch_options)
+    try:
+        result = fetch(source, dest, tables=tables, **fetch_options)
+    except PermissionError as exc:  # e.g. a folder this user may not list
+        where = exc.filename or source
+        raise InputError(
+            f"{where}: permission denied ({exc.strerror or exc}): make it readable by this user "
+            f"(e.g. chmod a+rX {where}) or point --source at a copy you can read"
+        ) from exc
     if kind in ("http", "s3"):
         log(f"ingest: {result.summary()}")
     for note in result.notes:
@@ -63,6 +70,15 @@ def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> Fet
 def fingerprint(files: dict) -> dict[str, list]:
     """IMDb name -> [path, size, mtime_ns] (a list of them for parts) of the files read."""
     return {name: TableFiles.of(files[name]).fingerprint() for name in sorted(files)}
+
+
+def check_headers(files: dict) -> None:
+    """Each table's header against IMDb's (the first 64 KiB of text only: milliseconds, also
+    for a .gz or parts); raises ``InputError`` naming the file (wrong header, no text, no rows
+    in a required table, not gzip, unreadable)."""
+    for spec in ALL_FILES:
+        if spec.name in files:
+            check_header(files[spec.name], spec)
 
 
 def run_ingest(
@@ -78,13 +94,19 @@ def run_ingest(
 ) -> dict:
     """Ingest ``source`` into ``home``; returns the manifest of the published ingest.
 
+    ``spark``: a SparkSession, or a function that starts one. The function is called only
+    once the source's files are located (downloaded) and their headers checked, so a missing
+    folder or file, a wrong header, an empty file, a damaged .gz or an unreachable URL fails
+    before the Spark start; for a new ingest Spark then starts while pyarrow converts.
     ``tables``: the IMDb names to ingest (default ``tables_to_ingest()``: the required four
     and title.akas); the optional ones not named become empty tables, marked skipped.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    start_spark = spark if callable(spark) else (lambda: spark)
     tables = tables_to_ingest() if tables is None else tuple(tables)
     fetched = fetch_source(home, source, log=log, tables=tables, **(fetch_options or {}))
     files = fetched.paths
+    check_headers(files)
     prints = fingerprint(files)
     previous = current_ingest(home.lake)
     if previous and not force:
@@ -94,17 +116,23 @@ def run_ingest(
                 and manifest.get("tables") == list(tables)
                 and manifest.get("manifest_version") == MANIFEST_VERSION):
             log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
-            register(spark, home.lake / previous)
+            register(start_spark(), home.lake / previous)
             return manifest
     log(f"ingest: {source} -> {home.lake}")
-    warm_up = threading.Thread(target=prepare, args=(spark,), daemon=True)
-    warm_up.start()  # the metastore and Delta start while pyarrow converts
-    ingest_id, staging, _ = land(
-        files, home.lake, max_reject_share=max_reject_share, log=log,
-        sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
-        skipped=fetched.skipped,
-    )
-    warm_up.join()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
+        # Spark, the metastore and Delta start while pyarrow converts.
+        warm_up = pool.submit(lambda: prepare(start_spark()))
+        ingest_id, staging, _ = land(
+            files, home.lake, max_reject_share=max_reject_share, log=log,
+            sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
+            skipped=fetched.skipped,
+        )
+        try:
+            warm_up.result()
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    session = start_spark()
     try:
         manifest_path = staging / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
@@ -114,7 +142,7 @@ def run_ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(spark, folder))
+    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(session, folder))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])
     log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "

@@ -90,6 +90,6 @@ def _create(spark, table: str, columns: str, partition: str | None, location: Pa
     name = f"{LOOKUP_SCHEMA}.{table}"
     spark.sql(f"drop table if exists {name}")
     partitioned = f"partitioned by ({partition})" if partition else ""
+    # Partitions are discovered from the folders (spark.sql.hive.manageFilesourcePartitions
+    # is false in conf/spark-defaults.conf): no `msck repair table`.
     spark.sql(f"create table {name} ({columns}) using parquet {partitioned} location '{location}'")
-    if partition:
-        spark.sql(f"msck repair table {name}")

@@ -48,8 +48,9 @@ from ingest.lake import current_ingest
 from streaming import feeds as feeds_registry
 from streaming.feeds import tenths
 from streaming.process import Rated, Rules, RunningState, fold
-from streaming.source import SOURCE_NAME, RatingsFeedSource
+from streaming.source import SOURCE_NAME, FeedReader, RatingsFeedSource, planned_end
 from streaming.staging import Staging
+from streaming.status import STATUS_FILE, Eta, StatusFile, duration
 
 STREAM_SCHEMA = "imdb_stream"
 RATINGS_TABLE = f"{STREAM_SCHEMA}.ratings"
@@ -186,6 +187,9 @@ class BatchSink:
         self.options = options
         self.stream_id = options.stream_id
         self.registry = root / "feeds.json"
+        self.checkpoint = root / "checkpoint"
+        self.reader = FeedReader()
+        self._feeds: tuple[tuple, list] | None = None  # (registry file identity, feeds)
         self.staging = Staging(root / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
@@ -205,7 +209,21 @@ class BatchSink:
                 self.checked = False
                 raise
 
+    def feeds(self) -> list:
+        """The registered feeds, read again only when ``feeds.json`` changed."""
+        stat = self.registry.stat()  # feeds.json is replaced (a new inode) when it changes
+        changed = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._feeds is None or self._feeds[0] != changed:
+            self._feeds = (changed, feeds_registry.load(self.registry))
+        return self._feeds[1]
+
     def _process(self, batch, batch_id: int, started: float) -> None:
+        """Fold, stage and (every ``flush_seconds``) land one micro-batch.
+
+        The rows are the feed range Spark planned and logged for ``batch_id`` (its offset
+        log), read with pyarrow: ``batch``, the same rows as a DataFrame, is never evaluated,
+        which would cost a Spark job and a Python worker task per micro-batch.
+        """
         replay = False
         if self.state is None or self.state.batches != batch_id:
             # First micro-batch of this run: it may be a replay of one that died after
@@ -213,10 +231,10 @@ class BatchSink:
             self.flush()
             self.state = load_state(self.spark, self.stream_id, batch_id)
             replay = self._landed(batch_id)
-        feeds = feeds_registry.load(self.registry)
-        table = batch.toArrow()
-        read_done = time.monotonic()
+        feeds = self.feeds()
         first_row = self.state.records
+        table = self.reader.read(feeds, first_row, planned_end(self.checkpoint, batch_id))
+        read_done = time.monotonic()
         records = list(
             zip(
                 table["tconst"].to_pylist(),
@@ -366,7 +384,7 @@ class ProgressListener(StreamingQueryListener):
         self.log = log
         self.rows: list[tuple] = []
         self.last_batch = -1
-        self.started = time.monotonic()
+        self.eta = Eta()  # the ETA over the last minute of micro-batches, not the last one
 
     def onQueryStarted(self, event):
         pass
@@ -387,7 +405,9 @@ class ProgressListener(StreamingQueryListener):
         self.last_batch = p.batchId
         done, total = report["end_row"], report["feed_rows"]
         rate = p.processedRowsPerSecond or 0.0
-        eta = (total - done) / rate if rate else None
+        self.eta.report(done)
+        eta = self.eta.seconds_left(total)
+        smoothed = self.eta.rate()
         self.rows.append(
             (
                 self.sink.stream_id, p.batchId, p.numInputRows, rate,
@@ -403,11 +423,11 @@ class ProgressListener(StreamingQueryListener):
             f"#1 {report['number_one'] or '-'} ({parts.get('triggerExecution', 0)} ms: "
             + ", ".join(f"{k} {v}" for k, v in report["parts"].items())
             + f", wal {parts.get('walCommit', 0)}, commit {parts.get('commitOffsets', 0)})"
-            + (f", ETA {_duration(eta)}" if eta is not None and done < total else "")
+            + (f", ETA {duration(eta)}" if eta is not None and done < total else "")
         )
         self.status.update(
             state="running", stream_id=self.sink.stream_id, batch_id=p.batchId, records_done=done,
-            records_total=total, rows_per_second=round(rate, 1),
+            records_total=total, rows_per_second=round(smoothed if smoothed else rate, 1),
             eta_seconds=None if eta is None else round(eta, 1),
             average_number_of_votes=report["average"], number_one=report["number_one"],
         )
@@ -419,43 +439,6 @@ class ProgressListener(StreamingQueryListener):
             spark.createDataFrame(rows, PROGRESS_DDL).write.format("delta").mode("append").saveAsTable(
                 PROGRESS_TABLE
             )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-class StatusFile:
-    """``<home>/stream.status.json``: what `imdb-pipeline status` shows, readable without Spark."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.data: dict = {}
-
-    def update(self, **fields) -> None:
-        self.data.update(fields, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=str))
-        os.replace(tmp, self.path)
-
-
-def read_status(home) -> dict | None:
-    path = home.root / "stream.status.json"
-    if not path.exists():
-        return None
-    status = json.loads(path.read_text())
-    if status.get("state") == "running" and not _alive(status.get("pid")):
-        status["state"] = "stopped (the process is gone; run `imdb-pipeline stream` to resume)"
-    return status
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-        return True
-    except (OSError, TypeError, ValueError):
-        return False
 
 
 def stream(
@@ -471,7 +454,7 @@ def stream(
     root = home.checkpoints / options.stream_id
     root.mkdir(parents=True, exist_ok=True)
     registry = root / "feeds.json"
-    status = StatusFile(home.root / "stream.status.json")
+    status = StatusFile(home.root / STATUS_FILE)
     status.update(state="starting", pid=os.getpid(), stream_id=options.stream_id, last_error=None,
                   records_per_batch=options.records_per_batch)
     locations = ensure_tables(spark)
@@ -500,7 +483,11 @@ def stream(
         spark.streams.removeListener(listener)
     state = load_state(spark, options.stream_id, sys.maxsize)
     total = feeds_registry.total_rows(feeds_registry.load(registry))
-    status.update(state="finished", records_done=state.records, records_total=total, eta_seconds=0)
+    status.update(  # also after a run that had nothing new: the stream's answer as it stands
+        state="finished", records_done=state.records, records_total=total, eta_seconds=0,
+        average_number_of_votes=state.average_number_of_votes,
+        number_one=state.top[0].tconst if state.top else None,
+    )
     return {
         "stream_id": options.stream_id,
         "ingest_id": ingest_id,

@@ -1,4 +1,4 @@
--- Every eligible title (a chosen title type, at least min_votes votes) with its
+-- Every eligible title (a chosen title type, at least min_votes votes) with its titles, its
 -- ranking_score and its rank: the exact order of the ranking_order macro.
 with ratings as (
     select tconst, average_rating, num_votes
@@ -10,12 +10,16 @@ streams as (
 ),
 
 titles as (
-    select tconst, title_type from {{ ref('stg_imdb__title_basics') }}
+    select tconst, title_type, primary_title, original_title, start_year
+    from {{ ref('stg_imdb__title_basics') }}
 ),
 
 eligible as (
     select
         ratings.tconst,
+        titles.primary_title,
+        titles.original_title,
+        titles.start_year,
         ratings.average_rating,
         ratings.num_votes
     from ratings
@@ -27,9 +31,7 @@ eligible as (
 
 scored as (
     select
-        eligible.tconst,
-        eligible.average_rating,
-        eligible.num_votes,
+        eligible.*,
         streams.average_number_of_votes,
         {{ ranking_score('eligible.num_votes', 'eligible.average_rating', 'streams.average_number_of_votes') }}
             as ranking_score

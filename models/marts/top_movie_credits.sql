@@ -1,4 +1,5 @@
 -- The people credited in the top movies (title.principals), most credits first.
+{%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (
     select tconst from {{ ref('top_movies') }}
 ),
@@ -6,6 +7,9 @@ with top_movies as (
 principals as (
     select tconst, nconst, category, tconst_bucket
     from {{ ref('stg_imdb__title_principals') }}
+    {%- if top_tconsts is not none %}
+    where {{ lookup_rows_of(top_tconsts) }}
+    {%- endif %}
 ),
 
 names as (
@@ -35,17 +39,28 @@ counted as (
     group by nconst
 ),
 
+named as (
+    -- an inner join first: Spark can broadcast the few counted people instead of shuffling
+    -- every name
+    select
+        counted.nconst,
+        names.primary_name
+    from counted
+    inner join names on counted.nconst = names.nconst
+),
+
 final as (
     select
         dense_rank() over (order by counted.credit_count desc) as rank,
         counted.nconst,
-        names.primary_name,
+        named.primary_name,
         counted.credit_count,
         counted.movie_count,
         counted.categories,
-        counted.tconsts
+        counted.tconsts,
+        '{{ invocation_id }}' as invocation_id
     from counted
-    left join names on counted.nconst = names.nconst
+    left join named on counted.nconst = named.nconst
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- The different titles of each top movie: primary, original and every aka title, with
 -- the regions and languages each is used in.
+{%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (
     select tconst, primary_title, original_title from {{ ref('top_movies') }}
 ),
@@ -7,6 +8,9 @@ with top_movies as (
 akas as (
     select tconst, title, region, language, tconst_bucket
     from {{ ref('stg_imdb__title_akas') }}
+    {%- if top_tconsts is not none %}
+    where {{ lookup_rows_of(top_tconsts) }}
+    {%- endif %}
 ),
 
 aka_titles as (
@@ -51,7 +55,8 @@ final as (
         grouped.regions,
         grouped.languages,
         coalesce(grouped.title = top_movies.primary_title, false) as is_primary,
-        coalesce(grouped.title = top_movies.original_title, false) as is_original
+        coalesce(grouped.title = top_movies.original_title, false) as is_original,
+        '{{ invocation_id }}' as invocation_id
     from grouped
     inner join top_movies on grouped.tconst = top_movies.tconst
 )

@@ -1,14 +1,17 @@
 -- The top var('top_n') movies by ranking_score, with their titles and the people known
 -- for them.
 with ranked as (
-    select tconst, average_rating, num_votes, ranking_score, movie_rank
+    select
+        tconst,
+        primary_title,
+        original_title,
+        start_year,
+        average_rating,
+        num_votes,
+        ranking_score,
+        movie_rank
     from {{ ref('int_movies_ranked') }}
     where movie_rank <= {{ var('top_n') }}
-),
-
-titles as (
-    select tconst, primary_title, original_title, start_year
-    from {{ ref('stg_imdb__title_basics') }}
 ),
 
 title_names as (
@@ -36,15 +39,15 @@ final as (
     select
         ranked.movie_rank as rank,
         ranked.tconst,
-        titles.primary_title,
-        titles.original_title,
-        titles.start_year,
+        ranked.primary_title,
+        ranked.original_title,
+        ranked.start_year,
         ranked.average_rating,
         ranked.num_votes,
         ranked.ranking_score,
-        coalesce(known_for_named.known_for_names, array()) as known_for_names
+        coalesce(known_for_named.known_for_names, array()) as known_for_names,
+        '{{ invocation_id }}' as invocation_id
     from ranked
-    left join titles on ranked.tconst = titles.tconst
     left join known_for_named on ranked.tconst = known_for_named.tconst
 )
 

@@ -1,4 +1,5 @@
-"""The console script as a user runs it: `imdb-pipeline run` on a fresh home, then `results`."""
+"""The console script as a user runs it: `imdb-pipeline run` on a fresh home while a second
+writer and a reader try the same home, then `results`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
+SOURCE = str(SAMPLES / "real-2019-top25-repaired")
 
 
 def cli(*args, home):
@@ -21,22 +24,52 @@ def cli(*args, home):
     return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=600)
 
 
+def holder_pid(home: Path) -> int | None:
+    try:
+        return json.loads((home / ".lock").read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def test_run_then_results_on_a_fresh_home(tmp_path):
     home = tmp_path / "home"
-    done = cli("run", "--source", str(SAMPLES / "real-2019-top25-repaired"), home=home)
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout)
+    env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
+    run = subprocess.Popen([CLI, "run", "--source", SOURCE], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while holder_pid(home) != run.pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = cli("ingest", "--source", SOURCE, home=home)  # another writer: stops at once
+        reader = cli("results", home=home)  # a reader never waits (no marts yet)
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert second.stderr.startswith(f"error: home {home} is in use by pid {run.pid} (run, started at")
+    assert reader.returncode == 1 and reader.stderr.startswith("error: no results yet"), reader.stderr
+
+    assert run.returncode == 0, stderr[-3000:]
+    results = json.loads(stdout)  # stdout holds the JSON and nothing else
     assert [m["primary_title"] for m in results["top_movies"]][:3] == [
         "The Shawshank Redemption", "The Dark Knight", "Inception",
     ]
     assert results["parameters"] == {"min_votes": 500, "title_types": ["movie"], "top_n": 10}
-    assert "stream: batch 0:" in done.stderr  # one progress line per micro-batch
+    assert "stream: batch 0:" in stderr  # one progress line per micro-batch
+    assert "WARNING: Using incubator modules" not in stderr  # the JVM's own lines: logs/jvm.log
+    assert "incubator" in (home / "logs" / "jvm.log").read_text()
     for folder in ("lake", "warehouse", "metastore", "checkpoints", "logs"):
         assert (home / folder).is_dir()
+    assert json.loads((home / "target.json").read_text())["target"] == "local"
 
+    again = cli("results", home=home)
+    assert again.returncode == 0 and json.loads(again.stdout) == results, again.stderr[-2000:]
     table = cli("results", "--format", "table", home=home)
     assert table.returncode == 0, table.stderr[-2000:]
     assert "The Shawshank Redemption" in table.stdout and "People most often credited" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 100
 
     other = cli("results", home=tmp_path / "other-home")  # homes never share state
     assert other.returncode == 1

@@ -411,3 +411,17 @@ def test_a_bad_byte_in_a_later_part_is_read_again_from_where_it_stopped(tmp_path
     assert out == [f"tt{i:07d}" for i in range(1, 3001) if i != 2500]  # each once, in order
     assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
         ("t.part-ab", 500, "numVotes is not valid UTF-8: '25\\xe900'")]
+
+
+def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
+    # a browser that unpacked a download (Content-Encoding: gzip) and kept the name
+    text = RATINGS_HEADER + "\ntt0000001\t7.3\t1000\n"
+    plain = write(tmp_path / "title.ratings.tsv.gz", text)
+    assert [r["tconst"] for r in rows(plain, TITLE_RATINGS)[0]] == ["tt0000001"]
+    hidden = write(tmp_path / "data.tsv", text, gz=True)  # a folder's data file, gzipped
+    assert [r["tconst"] for r in rows(hidden, TITLE_RATINGS)[0]] == ["tt0000001"]
+    damaged = tmp_path / "damaged.tsv.gz"
+    damaged.write_bytes(gzip.compress(text.encode())[:10] + b"\xff" * 40)
+    with pytest.raises(CorruptFileError, match=r"damaged.tsv.gz: cannot read the file \(a damaged "
+                                               r"gzip: .*\); fetch it again"):
+        convert.check_header(damaged, TITLE_RATINGS)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +218,25 @@ def test_a_failed_run_leaves_no_partial_file(tmp_path):
 def test_real_counts_are_the_documented_ones():
     assert REAL_ROWS["title.principals"] == 99_300_000
     assert REAL_ROWS["title.ratings"] / REAL_ROWS["title.basics"] == pytest.approx(0.1336)
+
+
+def test_a_killed_generate_leaves_no_temporary_file_behind(tmp_path):
+    """SIGKILL cannot be cleaned up after, so the next run removes what a dead writer left
+    (a running writer's file is kept)."""
+    out = tmp_path / "out"
+    cli = str(Path(sys.executable).with_name("imdb-pipeline"))
+    writer = subprocess.Popen([cli, "generate", "--scale", "0.01", "--out", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(out.glob(".*.tmp-*")):
+            time.sleep(0.02)
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    left = list(out.glob(".*.tmp-*"))
+    assert left and left[0].name.endswith(f".tmp-{writer.pid}")  # what a kill leaves
+    running = out / f".title.crew.tsv.gz.tmp-{os.getppid()}"  # a writer that still runs
+    running.write_bytes(b"")
+    generate(out, 0.0002, seed=1)
+    assert list(out.glob(".*.tmp-*")) == [running]

@@ -1,4 +1,4 @@
-"""streaming.source: admission control and deterministic range reads."""
+"""streaming.source: admission control, the planned range of a micro-batch, range reads."""
 
 from __future__ import annotations
 
@@ -6,56 +6,85 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
 
-from streaming.source import next_end, read_range
+from streaming.feeds import FEED_SCHEMA, Feed
+from streaming.source import FeedReader, RatingsFeedReader, next_end, pieces_of, planned_end
 
 
-def test_next_end_takes_at_most_records_per_batch_and_never_passes_the_end():
-    assert next_end(0, 250, 100) == 100
-    assert next_end(200, 250, 100) == 250
-    assert next_end(250, 250, 100) == 250
+def test_next_end_takes_at_most_the_limit_and_never_passes_the_end():
+    assert next_end(0, 250, ReadMaxRows(100)) == 100
+    assert next_end(200, 250, ReadMaxRows(100)) == 250
+    assert next_end(250, 250, ReadMaxRows(100)) == 250
+    assert next_end(0, 250, ReadAllAvailable()) == 250
+    assert next_end(7, 250, 3) == 10
+
+
+def write_feed(path, tconsts, row_group_size=10):
+    rows = len(tconsts)
+    table = pa.table({
+        "tconst": tconsts,
+        "average_rating": pa.array([None] * rows, pa.decimal128(3, 1)),
+        "num_votes": pa.array(range(rows), pa.int32()),
+        "is_deleted": [False] * rows,
+    }).cast(FEED_SCHEMA)
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
 
 
 def test_the_reader_cuts_the_feeds_into_micro_batches_and_stops_where_available_now_began(tmp_path):
-    from streaming import feeds
-    from streaming.source import RatingsFeedReader
-
-    path = tmp_path / "feed.parquet"
-    pq.write_table(pa.table({"tconst": [f"tt{i:07d}" for i in range(25)]}), path, row_group_size=10)
+    path = write_feed(tmp_path / "feed.parquet", [f"tt{i:07d}" for i in range(25)])
     registry = tmp_path / "feeds.json"
-    registry.write_text(json.dumps([{"ingest_id": "a", "path": str(path), "rows": 25, "kind": "full"}]))
+    one = {"ingest_id": "a", "path": str(path), "rows": 25, "kind": "full"}
+    registry.write_text(json.dumps([one]))
     reader = RatingsFeedReader({"registry": str(registry), "records_per_batch": "10"})
+    assert reader.getDefaultReadLimit().max_rows == 10
     reader.prepareForTriggerAvailableNow()
-    registry.write_text(json.dumps([{"ingest_id": "a", "path": str(path), "rows": 25, "kind": "full"},
-                                    {"ingest_id": "b", "path": str(path), "rows": 25, "kind": "changes"}]))
+    registry.write_text(json.dumps([one, {**one, "ingest_id": "b", "kind": "changes"}]))
     offset, sizes = reader.initialOffset(), []
-    while True:
-        rows, end = reader.read(offset)
-        if end == offset:
-            assert list(rows) == []
-            break
-        sizes.append(sum(b.num_rows for b in rows))
+    while (end := reader.latestOffset(offset, reader.getDefaultReadLimit())) != offset:
+        sizes.append(end["row"] - offset["row"])
         offset = end
     assert sizes == [10, 10, 5] and offset == {"row": 25}  # the later feed waits for a later run
-    again = pa.Table.from_batches(list(reader.readBetweenOffsets({"row": 20}, {"row": 30})))
-    assert again["tconst"].to_pylist() == [f"tt{i:07d}" for i in (*range(20, 25), *range(5))]
-    assert feeds.total_rows(feeds.load(registry)) == 50
+    following = RatingsFeedReader({"registry": str(registry), "records_per_batch": "10"})
+    assert following.latestOffset({"row": 25}, ReadAllAvailable()) == {"row": 50}
 
 
-def test_read_range_spans_row_groups(tmp_path):
-    path = tmp_path / "feed.parquet"
-    table = pa.table({"tconst": [f"tt{i:07d}" for i in range(95)], "num_votes": list(range(95))})
-    pq.write_table(table, path, row_group_size=10)
-    got = pa.Table.from_batches(list(read_range(str(path), 7, 33)))
-    assert got.column("num_votes").to_pylist() == list(range(7, 33))
-    assert pa.Table.from_batches(list(read_range(str(path), 90, 95))).num_rows == 5
-    assert list(read_range(str(path), 40, 40)) == []
+def test_a_partition_reads_its_range_across_feeds(tmp_path):
+    path = write_feed(tmp_path / "feed.parquet", [f"tt{i:07d}" for i in range(25)])
+    registry = tmp_path / "feeds.json"
+    one = {"ingest_id": "a", "path": str(path), "rows": 25, "kind": "full"}
+    registry.write_text(json.dumps([one, {**one, "ingest_id": "b", "kind": "changes"}]))
+    reader = RatingsFeedReader({"registry": str(registry)})
+    (partition,) = reader.partitions({"row": 20}, {"row": 30})
+    got = pa.Table.from_batches(list(reader.read(partition)))
+    assert got["tconst"].to_pylist() == [f"tt{i:07d}" for i in (*range(20, 25), *range(5))]
+    assert reader.partitions({"row": 30}, {"row": 30}) == []
+
+
+def test_the_feed_reader_spans_row_groups_and_reuses_the_last_one(tmp_path):
+    path = write_feed(tmp_path / "feed.parquet", [f"tt{i:07d}" for i in range(95)])
+    feeds = [Feed("a", str(path), 95, "full")]
+    reader = FeedReader()
+    assert reader.read(feeds, 7, 33)["num_votes"].to_pylist() == list(range(7, 33))
+    assert reader.read(feeds, 90, 95).num_rows == 5
+    assert reader.read(feeds, 91, 93)["num_votes"].to_pylist() == [91, 92]
+    assert reader.read(feeds, 40, 40).num_rows == 0
+    assert reader.read(feeds, 40, 40).schema == FEED_SCHEMA
 
 
 def test_a_range_across_feeds_is_cut_into_pieces():
-    from streaming.feeds import Feed
-    from streaming.source import pieces_of
-
     feeds = [Feed("a", "a.parquet", 10, "full"), Feed("b", "b.parquet", 5, "changes")]
     assert pieces_of(feeds, 8, 13) == [("a.parquet", 8, 10), ("b.parquet", 0, 3)]
     assert pieces_of(feeds, 10, 15) == [("b.parquet", 0, 5)]
+
+
+def test_planned_end_reads_the_offset_spark_logged_for_the_micro_batch(tmp_path):
+    offsets = tmp_path / "offsets"
+    offsets.mkdir()
+    (offsets / "3").write_text('v1\n{"batchWatermarkMs":0,"conf":{}}\n{"row": 400}')
+    assert planned_end(tmp_path, 3) == 400
+    (offsets / "4").write_text("v1\n")
+    with pytest.raises(ValueError, match="not a Structured Streaming offset log entry"):
+        planned_end(tmp_path, 4)

@@ -1,6 +1,6 @@
 {#-
     The bucket a title's credits and alternative titles are partitioned by in the lake
-    (ingest.lake.tconst_bucket): numeric part of the tconst modulo var('tconst_buckets').
+    (ingest.names.tconst_bucket): numeric part of the tconst modulo var('tconst_buckets').
     Joining on it as well as on tconst lets Spark prune the partitions it does not need.
 -#}
 {% macro tconst_bucket(tconst) -%}
