@@ -67,6 +67,14 @@ def test_real_2019_top10_matches_provenance_and_duckdb(spark, home):
     assert summary["records_this_run"] <= 25  # only what differs from the previous dump in this home
     assert summary["batches_this_run"] == math.ceil(summary["records_this_run"] / 10)
     assert_same_answer(ours, compute(source))
+    checks = spark.table("imdb_lookup.ingest_checks")  # what dbt's key tests will read
+    assert checks.schema.simpleString() == (
+        "struct<ingest_id:string,imdb_file:string,lookup_table:string,key_columns:array<string>,"
+        "rows_read:bigint,rows_written:bigint,rows_rejected:bigint,null_keys:bigint,"
+        "duplicate_keys:bigint>")
+    rows = {r["lookup_table"]: r for r in checks.collect()}
+    assert len(rows) == 8 and rows["title_ratings"]["rows_written"] == 25
+    assert sum(r["duplicate_keys"] + r["null_keys"] for r in rows.values()) == 0
 
 
 def test_rule_fixtures_match_hand_computed_numbers_and_duckdb(spark, home):
