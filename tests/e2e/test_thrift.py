@@ -134,7 +134,9 @@ def test_run_through_the_server(server):
     done = server.cli("run", "--target", "thrift", "--skip-tests",
                       "--source", str(SAMPLES / "real-2019-top25-repaired"))
     assert done.returncode == 0, done.stderr[-3000:]
-    assert " START seed " in done.stderr and " START test " not in done.stderr
+    built = [line for line in done.stderr.splitlines() if line.startswith("dbt: build: ")]
+    assert built and " seeds" in built[0] and " models" in built[0] and "test" not in built[0]
+    assert "publish: " in done.stderr  # the marts of the answer, published together
     results = json.loads(done.stdout)
     assert [m["tconst"] for m in results["top_movies"]] == TOP_10
     assert results["ratings_processed"] == 25
