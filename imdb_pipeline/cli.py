@@ -50,21 +50,26 @@ def log(message: str) -> None:
 
 
 class Context:
-    def __init__(self, home: Home, conf: dict[str, str]):
+    def __init__(self, home: Home, conf: dict[str, str], storage=None):
+        from imdb_pipeline.storage import Storage
+
         self.home = home
         self.conf = conf
+        self.storage = storage or Storage(home.root)  # --storage: the lake, tables, checkpoints
         self.target, self.port = "local", None  # --target/--port of the command (with_target)
         self.command = None  # the writing command, as the home's lock names it (writes_home)
         self._spark = None
 
     def check_spark_setup(self) -> None:
-        """What a Spark start needs, checked in milliseconds before it: the Delta jars, and for
-        ``--target thrift`` a PostgreSQL metastore that accepts connections."""
+        """What a Spark start needs, checked in a second or less before it: the jars (hadoop-aws
+        too for an S3 storage), for ``--target thrift`` a PostgreSQL metastore that accepts
+        connections, and an S3 storage's endpoint, credentials and bucket."""
         from imdb_pipeline.spark import jar_paths
         from imdb_pipeline.thrift import pipeline_metastore
 
-        jar_paths()
+        jar_paths(self.storage.remote)
         pipeline_metastore(self.home, self.target)
+        self.storage.check()
 
     @property
     def spark(self):
@@ -75,9 +80,10 @@ class Context:
             from imdb_pipeline.thrift import pipeline_metastore
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
-            claim_target(self.home, self.target, self.command or "spark")  # its metastore now
+            claim_target(self.home, self.target, self.command or "spark",  # its metastore now
+                         self.storage.uri)
             started = time.monotonic()
-            self._spark = get_spark(self.home, self.conf, metastore)
+            self._spark = get_spark(self.home, self.conf, metastore, self.storage)
             log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
         return self._spark
 
@@ -94,6 +100,7 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
+    ("imdb_pipeline.storage", "StorageError", EXIT_FAILED),
 ]
 
 
@@ -302,7 +309,7 @@ def writes_home(command: str, target: str | None = None):
             context.command = command
             with writer_lock(context.home, command, wait=wait, log=log):
                 if target != "none":
-                    check_target(context.home, target or context.target)
+                    check_target(context.home, target or context.target, context.storage.uri)
                 return function(*args, **kwargs)
 
         return wrapper
@@ -318,18 +325,32 @@ def writes_home(command: str, target: str | None = None):
 )
 @click.option(
     "--conf", multiple=True, metavar="KEY=VALUE",
-    help="Extra Spark setting, e.g. --conf spark.driver.memory=8g (repeatable).",
+    help="Extra Spark setting, e.g. --conf spark.driver.memory=8g or "
+    "--conf spark.master=spark://HOST:7077 (repeatable).",
+)
+@click.option(
+    "--storage", envvar="IMDB_PIPELINE_STORAGE", metavar="s3://BUCKET/PREFIX",
+    help="Keep the lake, the warehouse and the stream checkpoints under this S3 prefix "
+    "(endpoint: AWS_ENDPOINT_URL; region and credentials: the AWS configuration). Default: "
+    "in the home.",
 )
 @click.pass_context
-def main(ctx, home, conf):
+def main(ctx, home, conf, storage):
     """IMDb top movies with Spark Structured Streaming and dbt."""
+    from imdb_pipeline.storage import Storage, StorageError
+
     settings = {}
     for item in conf:
         key, sep, value = item.partition("=")
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
         settings[key] = value
-    ctx.obj = Context(Home.resolve(home), settings)
+    resolved = Home.resolve(home)
+    try:
+        chosen = Storage.resolve(resolved, storage)
+    except StorageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--storage") from None
+    ctx.obj = Context(resolved, settings, chosen)
     if ctx.invoked_subcommand not in (None, "generate", "status"):
         ctx.obj.home.logs.mkdir(parents=True, exist_ok=True)
     # status and generate only log into a home that has logs
@@ -349,7 +370,8 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, log=log, tables=tables)
+                      force=force, fetch_options=fetch_options, log=log, tables=tables,
+                      storage=ctx.storage)
 
 
 def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types,
@@ -357,7 +379,7 @@ def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, ti
     from streaming.job import StreamOptions, stream
 
     options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
-    summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log)
+    summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log, storage=ctx.storage)
     log(
         f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
         f"micro-batches this run; {summary['records']:,} of {summary['feed_rows']:,} feed records "
@@ -374,20 +396,26 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
         transform(ctx.home, variables, log=log, target="thrift", address=address,
-                  tests=not skip_tests)
+                  tests=not skip_tests, warehouse=_warehouse(ctx))
         return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, variables, log=log, target="local", tests=not skip_tests)
+    transform(ctx.home, variables, log=log, target="local", tests=not skip_tests,
+              warehouse=_warehouse(ctx))
 
 
 def _warehouse(ctx: Context):
-    """Spark's warehouse folder for this home (a ``--conf spark.sql.warehouse.dir`` wins)."""
+    """Spark's warehouse for this home: a folder, or an s3:// URI with ``--storage`` (a
+    ``--conf spark.sql.warehouse.dir`` wins)."""
     from pathlib import Path
     from urllib.parse import urlsplit
 
+    from imdb_pipeline.storage import is_remote, s3_uri
+
     configured = ctx.conf.get("spark.sql.warehouse.dir")
     if not configured:
-        return ctx.home.warehouse
+        return ctx.storage.warehouse if ctx.storage.remote else ctx.home.warehouse
+    if is_remote(configured):
+        return s3_uri(configured)
     return Path(urlsplit(configured).path if configured.startswith("file:") else configured)
 
 
@@ -398,11 +426,12 @@ def _results(ctx: Context, output_format):
     from imdb_pipeline.targets import check_target
     from imdb_pipeline.thrift import require_server
 
-    check_target(ctx.home, ctx.target)
+    check_target(ctx.home, ctx.target, ctx.storage.uri)
     if ctx.target == "thrift":  # read the marts through the server, as any SQL client would
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             results = collect(reader)
     else:
+        ctx.storage.check()  # an S3 storage: its endpoint, credentials, bucket (a second)
         results = collect(DeltaReader.of_warehouse(_warehouse(ctx)))
     click.echo(render_json(results) if output_format == "json" else render_table(results))
 
@@ -516,8 +545,12 @@ def thrift():
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
     from imdb_pipeline import thrift as server
+    from imdb_pipeline.spark import jar_paths
 
-    server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground)
+    jar_paths(ctx.storage.remote)
+    ctx.storage.check()
+    server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground,
+                 storage=ctx.storage)
 
 
 @thrift.command("stop")

@@ -144,9 +144,12 @@ class ThriftReader(_SqlReader):
         self.close()
 
 
-def mart_path(warehouse: str | Path, table: str) -> Path:
-    """Where a managed table of the mart schema lives: ``<warehouse>/imdb.db/<table>``."""
-    return Path(warehouse) / f"{MART_SCHEMA}.db" / table
+def mart_path(warehouse: str | Path, table: str) -> str:
+    """Where a managed table of the mart schema lives: ``<warehouse>/imdb.db/<table>`` (a
+    local path, or an ``s3://`` URI for a warehouse on S3)."""
+    from imdb_pipeline.storage import join, s3_uri
+
+    return join(s3_uri(str(warehouse)), f"{MART_SCHEMA}.db", table)
 
 
 def read_marts(warehouse: str | Path) -> dict:
@@ -154,7 +157,9 @@ def read_marts(warehouse: str | Path) -> dict:
     gives the latest snapshot's files; no JVM).
 
     Args:
-        warehouse: Spark's ``spark.sql.warehouse.dir`` (``<home>/warehouse``).
+        warehouse: Spark's ``spark.sql.warehouse.dir``: ``<home>/warehouse``, or
+            ``s3://BUCKET/PREFIX/warehouse`` (also as ``s3a://``) for an S3 storage, read
+            with the storage's connection settings (``imdb_pipeline.storage``).
 
     Returns:
         ``{mart name: pyarrow.Table}`` with the columns of :data:`MARTS`, in :data:`MARTS`
@@ -166,13 +171,16 @@ def read_marts(warehouse: str | Path) -> dict:
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, TableNotFoundError
 
+    from imdb_pipeline.storage import delta_options, exists, join
+
     tables = {}
     for table, (columns, _) in MARTS.items():
         path = mart_path(warehouse, table)
-        if not (path / "_delta_log").is_dir():
+        if not exists(join(path, "_delta_log")):
             continue
         try:
-            tables[table] = _read_delta(DeltaTable(str(path)), columns)
+            tables[table] = _read_delta(DeltaTable(path, storage_options=delta_options(path)),
+                                        columns)
         except TableNotFoundError:
             continue
         except (DeltaError, OSError, ValueError) as exc:
@@ -195,12 +203,18 @@ def _read_delta(table, columns: list[str]):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from imdb_pipeline.storage import filesystem_for
+
     protocol = table.protocol()
     if (table.metadata().partition_columns or protocol.min_reader_version > 1
             or protocol.reader_features):
         return table.to_pyarrow_dataset().to_table(columns=columns)
     files = [urlsplit(uri).path if uri.startswith("file:") else uri for uri in table.file_uris()]
-    parts = [pq.ParquetFile(file).read(columns=columns) for file in files]
+    parts = []
+    for file in files:
+        filesystem, path = filesystem_for(file)
+        with filesystem.open_input_file(path) as handle:
+            parts.append(pq.ParquetFile(handle).read(columns=columns))
     if not parts:
         schema = table.schema().to_arrow()
         return pa.schema(schema).empty_table().select(columns)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imdb_pipeline.home import REPO_ROOT, Home
+from imdb_pipeline.storage import Storage
 
 CONF_DIR = REPO_ROOT / "conf"
 DEFAULT_JARS = REPO_ROOT / ".cache" / "jars"
@@ -40,12 +41,24 @@ def read_defaults(path: Path = CONF_DIR / "spark-defaults.conf") -> dict[str, st
     return settings
 
 
-def jar_paths() -> list[str]:
+def jar_paths(s3: bool = False) -> list[str]:
+    """The jars ``make setup`` fetched (``jars.txt``), as ``spark.jars`` lists them.
+
+    ``s3``: also hadoop-aws and the AWS SDK (for an S3 storage). They are left out otherwise:
+    the SDK bundle is 690 MB, and every executor copies what ``spark.jars`` lists.
+    Raises :class:`SetupError` when the Delta jars (or, with ``s3``, hadoop-aws) are missing.
+    """
+    from imdb_pipeline.storage import S3_JARS
+
     folder = Path(os.environ.get("IMDB_PIPELINE_JARS", DEFAULT_JARS))
     jars = sorted(str(p) for p in folder.glob("*.jar"))
     if not any("delta-spark" in j for j in jars):
         raise SetupError(f"no Delta jars in {folder}: run `make setup` first")
-    return jars
+    s3_jars = [j for j in jars if Path(j).name.startswith(S3_JARS)]
+    if s3 and not any(Path(j).name.startswith("hadoop-aws-") for j in s3_jars):
+        raise SetupError(f"no hadoop-aws jar in {folder} (needed by --storage s3://...): "
+                         "run `make setup` first")
+    return jars if s3 else [j for j in jars if j not in s3_jars]
 
 
 URL_ENV, USER_ENV = "IMDB_METASTORE_URL", "IMDB_METASTORE_USER"
@@ -94,10 +107,10 @@ def metastore_url(home: Home, metastore: Metastore | None = None) -> str:
     return f"jdbc:derby:;databaseName={home.metastore / 'metastore_db'};create=true"
 
 
-def metastore_settings(home: Home, metastore: Metastore | None) -> dict[str, str]:
+def metastore_settings(home: Home, metastore: Metastore | None, s3: bool = False) -> dict[str, str]:
     settings = {"spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url(home, metastore)}
     if metastore is not None:
-        jars = jar_paths()
+        jars = jar_paths(s3)
         driver_jar = [j for j in jars if Path(j).name.startswith("postgresql-")]
         if not driver_jar:
             raise SetupError("no PostgreSQL JDBC jar in the jar cache: run `make setup` first")
@@ -118,15 +131,20 @@ def metastore_settings(home: Home, metastore: Metastore | None) -> dict[str, str
 
 
 def spark_settings(
-    home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None
+    home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None,
+    storage: Storage | None = None,
 ) -> dict[str, str]:
+    """Every setting of a Spark start for ``home``: ``conf/spark-defaults.conf``, then the
+    home's paths, the metastore, the jars, the storage (warehouse; s3a connection settings
+    for an S3 storage: :meth:`Storage.spark_settings`), then ``overrides`` (``--conf``)."""
+    storage = storage or Storage(home.root)
     settings = read_defaults()
     java_opts = settings.get("spark.driver.extraJavaOptions", "")
     settings.update(
         {
-            "spark.sql.warehouse.dir": str(home.warehouse),
-            **metastore_settings(home, metastore),
-            "spark.jars": ",".join(jar_paths()),
+            **storage.spark_settings(),
+            **metastore_settings(home, metastore, storage.remote),
+            "spark.jars": ",".join(jar_paths(storage.remote)),
             "spark.driver.extraJavaOptions": (
                 f"{java_opts} -Dderby.system.home={home.metastore}"
                 f" -Dlog4j.configurationFile={CONF_DIR / 'log4j2.properties'}"
@@ -163,8 +181,10 @@ def _launch_jvm(home: Home, settings: dict[str, str]) -> None:
     SparkContext(conf=conf, gateway=gateway)  # the builder below reuses this context
 
 
-def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None):
-    """Start (or reuse) the process's SparkSession for ``home`` (Derby unless ``metastore``).
+def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None,
+              storage: Storage | None = None):
+    """Start (or reuse) the process's SparkSession for ``home`` (Derby unless ``metastore``;
+    the lake, warehouse and checkpoints in the home unless ``storage`` is on S3).
 
     The JVM's own console output goes to ``<home>/logs/jvm.log`` (:func:`_launch_jvm`), its
     log4j logs to ``<home>/logs/spark.log``. Raises :class:`SetupError` without the jars.
@@ -175,7 +195,7 @@ def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Me
 
     home.make()
     export_metastore_password(home, metastore)
-    settings = spark_settings(home, overrides, metastore)
+    settings = spark_settings(home, overrides, metastore, storage)
     _launch_jvm(home, settings)
     builder = SparkSession.builder
     for key, value in settings.items():

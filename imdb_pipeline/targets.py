@@ -6,6 +6,11 @@ folder, so a home serves one of them. The first command that writes a home recor
 ``<home>/target.json``; later commands of the other kind stop with one line saying what to do.
 Homes written before that record existed are recognised by what they hold (``metastore.json``
 for the PostgreSQL one, ``metastore/metastore_db`` for Derby).
+
+The record also names the home's storage (``imdb_pipeline.storage``: the home itself, or an
+``s3://`` prefix): the home's metastore knows the tables of that storage only, and its staged
+micro-batches belong to that storage's checkpoints, so a command with another ``--storage``
+stops too.
 """
 
 from __future__ import annotations
@@ -61,23 +66,41 @@ def mismatch_message(home: Home, have: str, target: str) -> str:
     )
 
 
-def check_target(home: Home, target: str) -> None:
-    """Raise :class:`TargetMismatch` if the home belongs to the other target (reads only)."""
+def recorded_storage(home: Home) -> str | None:
+    """The S3 storage the home's record names (None: the home itself, or no record yet)."""
+    try:
+        return json.loads((home.root / RECORD_FILE).read_text()).get("storage")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_target(home: Home, target: str, storage: str | None = None) -> None:
+    """Raise :class:`TargetMismatch` if the home belongs to the other target, or was
+    recorded with another storage than ``storage`` (an ``s3://`` URI, None = the home)."""
     have = recorded_metastore(home)
     if have is not None and have != metastore_of(target):
         raise TargetMismatch(mismatch_message(home, have, target))
+    if (home.root / RECORD_FILE).exists() and recorded_storage(home) != storage:
+        recorded = recorded_storage(home)
+        have_text = f"--storage {recorded}" if recorded else "the home (no --storage)"
+        want_text = f"--storage {storage}" if storage else "no --storage"
+        raise TargetMismatch(
+            f"home {home.root} keeps its lake, tables and checkpoints in {have_text}, not "
+            f"{want_text}: pass the same storage (--storage or IMDB_PIPELINE_STORAGE), or use "
+            "another home for the other one (--home DIR)"
+        )
 
 
-def claim_target(home: Home, target: str, command: str) -> None:
-    """:func:`check_target`, then record the target if the home has none yet. Call it while
-    holding the home's writer lock (imdb_pipeline.lock)."""
-    check_target(home, target)
+def claim_target(home: Home, target: str, command: str, storage: str | None = None) -> None:
+    """:func:`check_target`, then record the target (and the storage) if the home has none
+    yet. Call it while holding the home's writer lock (imdb_pipeline.lock)."""
+    check_target(home, target, storage)
     record = home.root / RECORD_FILE
     if record.exists():
         return
     home.root.mkdir(parents=True, exist_ok=True)
     data = {"target": target, "metastore": recorded_metastore(home) or metastore_of(target),
-            "first_command": command,
+            "storage": storage, "first_command": command,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     tmp = record.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")

@@ -55,6 +55,7 @@ from imdb_pipeline.spark import (
     postgres_metastore,
     spark_settings,
 )
+from imdb_pipeline.storage import Storage
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 10000
 SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
@@ -595,8 +596,11 @@ def pipeline_metastore(home: Home, target: str) -> Metastore | None:
 
 
 def server_command(home: Home, host: str, port: int, overrides: dict[str, str],
-                   metastore: Metastore) -> list[str]:
-    settings = spark_settings(home, overrides, metastore)
+                   metastore: Metastore, storage: Storage | None = None) -> list[str]:
+    """``spark-submit`` of the server with the pipeline's settings (``storage``: the
+    warehouse and s3a settings of an S3 storage; ``overrides``: ``--conf``, e.g. a
+    ``spark.master`` of a cluster the server's executors run on)."""
+    settings = spark_settings(home, overrides, metastore, storage)
     settings["spark.driver.extraJavaOptions"] += " -Dimdb.log.name=thrift"
     command = [str(spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS]
     for key, value in settings.items():
@@ -624,8 +628,10 @@ def _metastore_for_server(home: Home, log) -> tuple[Metastore, str | None]:
 
 
 def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          overrides: dict[str, str] | None = None, log=print, foreground: bool = False) -> dict:
-    """Start this home's server (and its PostgreSQL); returns its state once it accepts."""
+          overrides: dict[str, str] | None = None, log=print, foreground: bool = False,
+          storage: Storage | None = None) -> dict:
+    """Start this home's server (and its PostgreSQL); returns its state once it accepts.
+    ``storage``: where the warehouse is (the home's unless on S3)."""
     home.make()
     state, stale = server_state(home)
     if state and not stale:
@@ -653,7 +659,7 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
 
     postgres_was_running = Postgres(home).pid() is not None
     try:
-        return _start_server(home, host, port, overrides or {}, log, foreground)
+        return _start_server(home, host, port, overrides or {}, log, foreground, storage)
     except BaseException:
         if not postgres_was_running and Postgres(home).pid() is not None:
             Postgres(home).stop(log)  # leave nothing behind that this call started
@@ -661,9 +667,9 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
 
 
 def _start_server(home: Home, host: str, port: int, overrides: dict[str, str], log,
-                  foreground: bool) -> dict:
+                  foreground: bool, storage: Storage | None = None) -> dict:
     metastore, password = _metastore_for_server(home, log)
-    command = server_command(home, host, port, overrides, metastore)
+    command = server_command(home, host, port, overrides, metastore, storage)
     env = {**os.environ, "SPARK_HOME": str(spark_home())}
     if password:
         env[PASSWORD_ENV] = password

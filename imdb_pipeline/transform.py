@@ -135,20 +135,21 @@ def seed_state(home: Home) -> Path:
     return home.root / "dbt" / "state"
 
 
-def _seeds_loaded(home: Home) -> bool:
-    """Every seed of the project has its Delta table in the home's warehouse."""
+def _seeds_loaded(warehouse: str | Path) -> bool:
+    """Every seed of the project has its Delta table in ``warehouse`` (a folder or s3://)."""
+    from imdb_pipeline.storage import exists, join
+
     seeds = sorted(p.stem for p in (REPO_ROOT / "seeds").glob("*.csv"))
-    folder = home.warehouse / f"{SEED_SCHEMA}.db"
-    return all((folder / name / "_delta_log").is_dir() for name in seeds)
+    return all(exists(join(warehouse, f"{SEED_SCHEMA}.db", name, "_delta_log")) for name in seeds)
 
 
-def selection(home: Home, tests: bool = True) -> list[str]:
+def selection(home: Home, tests: bool = True, warehouse: str | Path | None = None) -> list[str]:
     """The ``dbt build`` arguments of a transform: seeds only when their CSV or config changed
-    since the last successful build (dbt's ``state:modified``) or their tables are missing;
-    without ``tests``, no unit or data tests."""
+    since the last successful build (dbt's ``state:modified``) or their tables are missing
+    from ``warehouse`` (default: the home's); without ``tests``, no unit or data tests."""
     args = ["build"]
     state = seed_state(home)
-    if (state / "manifest.json").is_file() and _seeds_loaded(home):
+    if (state / "manifest.json").is_file() and _seeds_loaded(warehouse or home.warehouse):
         args += ["--state", str(state), "--exclude", "resource_type:seed,state:unmodified"]
     if not tests:
         args += SKIP_TESTS
@@ -165,12 +166,14 @@ def _keep_state(home: Home) -> None:
 
 
 def transform(home: Home, variables: dict, log=None, target: str = "local",
-              address: tuple[str, int] | None = None, *, tests: bool = True) -> None:
+              address: tuple[str, int] | None = None, *, tests: bool = True,
+              warehouse: str | Path | None = None) -> None:
     """``dbt build``: seeds (when changed), models, unit tests and data tests, then the
     on-run-end hook publishes the marts of the answer together (or not at all).
 
     ``target="thrift"`` builds through the Thrift server at ``address`` (host, port).
-    ``tests=False`` builds the seeds and models only (``--skip-tests``).
+    ``tests=False`` builds the seeds and models only (``--skip-tests``). ``warehouse``: where
+    the tables are (default the home's; ``Storage.warehouse`` for an S3 storage).
     Raises :class:`TransformError` (one line) when dbt fails; the published answer then
     stays the previous one and ``<answer schema>.transform_runs`` says so.
     """
@@ -178,7 +181,7 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
     if address is not None:  # read by profiles.yml (env_var) when dbt loads it
         os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
     started = time.monotonic()
-    result = run_dbt(home, selection(home, tests), variables, log, target=target)
+    result = run_dbt(home, selection(home, tests, warehouse), variables, log, target=target)
     details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None:
         _record_failure(home, variables, target, str(result.exception))

@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from imdb_pipeline import storage
 from ingest.convert import (
     REJECTS_SCHEMA,
     FileStats,
@@ -321,13 +322,18 @@ def new_ingest_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def current_ingest(lake: Path) -> str | None:
-    pointer = lake / "CURRENT"
-    return pointer.read_text().strip() if pointer.exists() else None
+def current_ingest(lake: Path | str) -> str | None:
+    """The id ``CURRENT`` names in ``lake`` (a folder, or an ``s3://`` prefix), or None."""
+    text = storage.read_text(storage.join(lake, "CURRENT"))
+    return text.strip() if text else None
 
 
-def read_manifest(lake: Path, ingest_id: str) -> dict:
-    return json.loads((lake / ingest_id / "_manifest.json").read_text())
+def read_manifest(lake: Path | str, ingest_id: str) -> dict:
+    """``_manifest.json`` of an ingest in ``lake`` (a folder, or an ``s3://`` prefix)."""
+    text = storage.read_text(storage.join(lake, ingest_id, "_manifest.json"))
+    if text is None:
+        raise FileNotFoundError(f"no _manifest.json in {storage.join(lake, ingest_id)}")
+    return json.loads(text)
 
 
 def convert_file(
@@ -689,4 +695,52 @@ def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_cur
     for old in done[:-keep]:
         if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+MANIFEST = "_manifest.json"
+
+
+def publish_remote(lake: str, ingest_id: str, staging: Path, keep: int = 2, before_current=None,
+                   log=None) -> str:
+    """Publish a landed ingest (the local ``staging`` folder) to an S3 ``lake``; returns its
+    location, ``<lake>/<ingest_id>``.
+
+    S3 has no rename, so the guarantee rests on the order of the writes: every file is
+    uploaded under ``<lake>/<ingest_id>/`` (a prefix nothing reads yet), ``_manifest.json``
+    last (a prefix without it is an upload that did not finish); then ``before_current``
+    (the tables are re-pointed there), then ``CURRENT`` is replaced by one PUT (S3 shows an
+    object whole or not at all, and reads after a PUT see it). A failure before that PUT
+    leaves ``CURRENT`` on the previous ingest. Afterwards the local folder is removed, and
+    on S3 every ingest but the ``keep`` newest complete ones (``CURRENT`` always stays),
+    unfinished uploads included.
+    """
+    from pyarrow import fs as pafs
+
+    log = log or (lambda message: None)
+    (staging / ".owner").unlink(missing_ok=True)
+    final = storage.join(lake, ingest_id)
+    target_fs, target = storage.filesystem_for(final)
+    manifest = staging / MANIFEST
+    held = staging.parent / f".{ingest_id}{MANIFEST}"
+    os.replace(manifest, held)  # uploaded last: it marks the prefix complete
+    started = time.monotonic()
+    try:
+        pafs.copy_files(str(staging), target, source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=target_fs, use_threads=True)
+        pafs.copy_files(str(held), f"{target}/{MANIFEST}", source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=target_fs)
+    finally:
+        os.replace(held, manifest)
+    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+    log(f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in {time.monotonic() - started:.1f}s")
+    if before_current is not None:
+        before_current(final)
+    storage.write_text(storage.join(lake, "CURRENT"), ingest_id + "\n")
+    shutil.rmtree(staging, ignore_errors=True)
+    names = [n for n in storage.list_names(lake) if n != "CURRENT" and not n.startswith(".")]
+    complete = [n for n in names if storage.exists(storage.join(lake, n, MANIFEST))]
+    for name in names:
+        if name != ingest_id and (name not in complete or name in complete[:-keep]):
+            storage.remove_tree(storage.join(lake, name))
     return final

@@ -11,6 +11,7 @@ import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from imdb_pipeline.storage import join
 from ingest.convert import InputError, TableFiles, check_header
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
@@ -19,6 +20,7 @@ from ingest.lake import (
     current_ingest,
     land,
     publish,
+    publish_remote,
     read_manifest,
 )
 from ingest.schemas import ALL_FILES, tables_to_ingest
@@ -91,8 +93,13 @@ def run_ingest(
     fetch_options: dict | None = None,
     log=None,
     tables=None,
+    storage=None,
 ) -> dict:
     """Ingest ``source`` into ``home``; returns the manifest of the published ingest.
+
+    ``storage``: an :class:`imdb_pipeline.storage.Storage`; on S3 the ingest is landed in
+    the home (the driver's local disk) as always, then uploaded and published there
+    (:func:`ingest.lake.publish_remote`). Default: the lake in the home.
 
     ``spark``: a SparkSession, or a function that starts one. The function is called only
     once the source's files are located (downloaded) and their headers checked, so a missing
@@ -108,17 +115,20 @@ def run_ingest(
     files = fetched.paths
     check_headers(files)
     prints = fingerprint(files)
-    previous = current_ingest(home.lake)
+    remote = storage is not None and storage.remote
+    lake = storage.lake if remote else home.lake
+    previous = current_ingest(lake)
     if previous and not force:
-        manifest = read_manifest(home.lake, previous)
+        manifest = read_manifest(lake, previous)
         if (manifest.get("fingerprint") == prints
                 and manifest.get("max_reject_share") == max_reject_share
                 and manifest.get("tables") == list(tables)
                 and manifest.get("manifest_version") == MANIFEST_VERSION):
             log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
-            register(start_spark(), home.lake / previous)
+            location = join(lake, previous) if remote else home.lake / previous
+            register(start_spark(), location, manifest)
             return manifest
-    log(f"ingest: {source} -> {home.lake}")
+    log(f"ingest: {source} -> {lake}")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
         # Spark, the metastore and Delta start while pyarrow converts.
         warm_up = pool.submit(lambda: prepare(start_spark()))
@@ -142,7 +152,12 @@ def run_ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish(home.lake, ingest_id, staging, before_current=lambda folder: register(session, folder))
+    if remote:
+        publish_remote(lake, ingest_id, staging, log=log,
+                       before_current=lambda folder: register(session, folder, manifest))
+    else:
+        publish(home.lake, ingest_id, staging,
+                before_current=lambda folder: register(session, folder, manifest))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])
     log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "

@@ -53,31 +53,38 @@ def prepare(spark) -> None:
             spark.sql("show tables").collect()
 
 
-def register(spark, folder: Path) -> None:
-    """Point every lookup table at ``folder`` (a published ingest): the seven IMDb tables,
-    ``title_names``, ``ingest_rejects``, ``ingest_checks``; append the ingest to ``ingests``."""
+def register(spark, folder: Path | str, manifest: dict | None = None) -> None:
+    """Point every lookup table at ``folder`` (a published ingest: a local folder, or an
+    ``s3://`` prefix that Spark reads as ``s3a://``): the seven IMDb tables, ``title_names``,
+    ``ingest_rejects``, ``ingest_checks``; append the ingest to ``ingests``. ``manifest``:
+    the ingest's ``_manifest.json`` (read from ``folder`` when not given)."""
+    from imdb_pipeline.storage import join, spark_location
+
     spark.sql(f"create database if not exists {LOOKUP_SCHEMA}")
+    base = spark_location(folder)
     for spec in ALL_FILES:
         columns, partition = _columns_ddl(spec)
-        _create(spark, spec.table, columns, partition, folder / spec.table)
+        _create(spark, spec.table, columns, partition, join(base, spec.table))
     _create(
         spark,
         "title_names",
         "tconst string, known_for array<struct<nconst:string,primary_name:string>>, "
         "tconst_bucket int",
         "tconst_bucket",
-        folder / "title_names",
+        join(base, "title_names"),
     )
     _create(
         spark,
         "ingest_rejects",
         "file string, line bigint, raw_line string, reason string",
         None,
-        folder / "_rejects",
+        join(base, "_rejects"),
     )
-    (folder / "_checks").mkdir(exist_ok=True)  # an ingest written before the checks: empty
-    _create(spark, "ingest_checks", CHECKS_DDL, None, folder / "_checks")
-    manifest = json.loads((folder / "_manifest.json").read_text())
+    if isinstance(folder, Path):  # an ingest written before the checks: an empty table
+        (folder / "_checks").mkdir(exist_ok=True)
+    _create(spark, "ingest_checks", CHECKS_DDL, None, join(base, "_checks"))
+    if manifest is None:
+        manifest = json.loads((Path(folder) / "_manifest.json").read_text())
     spark.createDataFrame(
         [(manifest["ingest_id"], manifest["created_at"], str(folder))],
         "ingest_id string, created_at string, location string",
@@ -86,7 +93,7 @@ def register(spark, folder: Path) -> None:
     ).write.format("delta").mode("append").saveAsTable(f"{LOOKUP_SCHEMA}.ingests")
 
 
-def _create(spark, table: str, columns: str, partition: str | None, location: Path) -> None:
+def _create(spark, table: str, columns: str, partition: str | None, location: str) -> None:
     name = f"{LOOKUP_SCHEMA}.{table}"
     spark.sql(f"drop table if exists {name}")
     partitioned = f"partitioned by ({partition})" if partition else ""

@@ -7,6 +7,10 @@ file's order, and then the titles the new file no longer has, as deletions. Feed
 immutable Parquet files under ``<checkpoint>/feeds/``; the source's offset is a row of their
 concatenation, so a replayed range always reads the same records. A feed is registered only
 after every earlier one was processed, because the diff is taken against the current titles.
+
+Locations are local paths or ``s3://`` URIs (``imdb_pipeline.storage``): with an S3 storage
+the registry and the feeds live next to the checkpoint in the bucket, so any driver can
+replay any range.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from imdb_pipeline import storage
 
 FEED_SCHEMA = pa.schema(
     [
@@ -39,20 +45,18 @@ class Feed:
     kind: str  # "full" or "changes"
 
 
-def load(registry: Path) -> list[Feed]:
-    if not registry.exists():
-        return []
-    return [Feed(**f) for f in json.loads(registry.read_text())]
+def load(registry: Path | str) -> list[Feed]:
+    """The feeds registered in ``registry`` (a ``feeds.json``), oldest first; [] if none."""
+    text = storage.read_text(registry)
+    return [Feed(**f) for f in json.loads(text)] if text else []
 
 
 def total_rows(feeds: list[Feed]) -> int:
     return sum(f.rows for f in feeds)
 
 
-def _save(registry: Path, feeds: list[Feed]) -> None:
-    tmp = registry.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(f) for f in feeds], indent=1))
-    os.replace(tmp, registry)
+def _save(registry: Path | str, feeds: list[Feed]) -> None:
+    storage.write_text(registry, json.dumps([asdict(f) for f in feeds], indent=1))
 
 
 def tenths(ratings: pa.Array) -> pa.Array:
@@ -94,13 +98,20 @@ def changes(new: pa.Table, current: pa.Table) -> pa.Table:
     return pa.concat_tables([upserts.cast(FEED_SCHEMA), deletions.cast(FEED_SCHEMA)])
 
 
-def register(registry: Path, ingest_id: str, ratings_feed: Path, current: pa.Table | None) -> Feed:
-    """Append the feed of ``ingest_id``: in full if the stream is new, else its changes."""
+def register(registry: Path | str, ingest_id: str, ratings_feed: Path | str,
+             current: pa.Table | None) -> Feed:
+    """Append the feed of ``ingest_id``: in full if the stream is new, else its changes.
+
+    ``ratings_feed``: the ingest's ``ratings_feed/part-0.parquet``; the new feed is written
+    whole before ``registry`` names it (locally under a temporary name, then renamed; on S3
+    an object appears only once its upload is complete).
+    """
     feeds = load(registry)
     for feed in feeds:
         if feed.ingest_id == ingest_id:
             return feed
-    new = pq.read_table(ratings_feed)
+    source_fs, source_path = storage.filesystem_for(ratings_feed)
+    new = pq.read_table(source_path, filesystem=source_fs)
     if feeds:
         table, kind = changes(new, current), "changes"
     else:
@@ -108,12 +119,16 @@ def register(registry: Path, ingest_id: str, ratings_feed: Path, current: pa.Tab
             "is_deleted", pa.array([False] * new.num_rows, pa.bool_())
         ).cast(FEED_SCHEMA)
         kind = "full"
-    folder = registry.parent / "feeds"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{len(feeds):04d}-{ingest_id}.parquet"
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
-    os.replace(tmp, path)
+    path = storage.join(storage.parent(str(registry)), "feeds",
+                        f"{len(feeds):04d}-{ingest_id}.parquet")
+    if storage.is_remote(path):
+        feed_fs, feed_path = storage.filesystem_for(path)
+        pq.write_table(table, feed_path, filesystem=feed_fs, row_group_size=ROW_GROUP)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(path).with_suffix(".tmp")
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+        os.replace(tmp, path)
     feed = Feed(ingest_id, str(path), table.num_rows, kind)
     _save(registry, [*feeds, feed])
     return feed

@@ -43,11 +43,19 @@ from pyspark.errors import AnalysisException, StreamingQueryException
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from imdb_pipeline import storage
+from imdb_pipeline.storage import Storage, join, spark_location
 from ingest.lake import current_ingest
 from streaming import feeds as feeds_registry
 from streaming.feeds import tenths
 from streaming.process import Rated, Rules, RunningState, fold
-from streaming.source import SOURCE_NAME, FeedReader, RatingsFeedSource, planned_end
+from streaming.source import (
+    SOURCE_NAME,
+    FeedReader,
+    RatingsFeedSource,
+    last_committed,
+    planned_end,
+)
 from streaming.staging import Staging
 from streaming.status import STATUS_FILE, Eta, StatusFile, duration
 
@@ -180,16 +188,20 @@ def eligible_titles(spark, title_types) -> frozenset[str]:
 class BatchSink:
     """``foreachBatch`` target: the process function, local staging, batched Delta appends."""
 
-    def __init__(self, spark, options: StreamOptions, root: Path, eligible, locations, log):
+    def __init__(self, spark, options: StreamOptions, root: Path | str, eligible, locations, log,
+                 staged: Path | None = None):
+        """``root``: the stream's folder (feeds.json, feeds/, checkpoint/): in the home or on
+        S3. ``staged``: the local folder of staged micro-batches (default ``root/staged``,
+        which must then be local: the buffer is always on the driver's own disk)."""
         self.spark = spark
         self.locations = locations
         self.options = options
         self.stream_id = options.stream_id
-        self.registry = root / "feeds.json"
-        self.checkpoint = root / "checkpoint"
+        self.registry = storage.join(root, "feeds.json")
+        self.checkpoint = storage.join(root, "checkpoint")
         self.reader = FeedReader()
         self._feeds: tuple[tuple, list] | None = None  # (registry file identity, feeds)
-        self.staging = Staging(root / "staged")
+        self.staging = Staging(staged or Path(root) / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
         self.state: RunningState | None = None
@@ -210,8 +222,7 @@ class BatchSink:
 
     def feeds(self) -> list:
         """The registered feeds, read again only when ``feeds.json`` changed."""
-        stat = self.registry.stat()  # feeds.json is replaced (a new inode) when it changes
-        changed = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        changed = storage.identity(self.registry)  # replaced whole when it changes
         if self._feeds is None or self._feeds[0] != changed:
             self._feeds = (changed, feeds_registry.load(self.registry))
         return self._feeds[1]
@@ -230,9 +241,24 @@ class BatchSink:
             self.flush()
             self.state = load_state(self.spark, self.stream_id, batch_id)
             replay = self._landed(batch_id)
+        state = self._fold(batch_id, planned_end(self.checkpoint, batch_id), started,
+                           stage=not replay)
+        fault("after_stage", batch_id)
+        stage_done = time.monotonic()
+        if self.flush_due():
+            self.flush()
+        fault("after_flush", batch_id)
+        self.state = state
+        self.reports[batch_id]["ms"] = int((time.monotonic() - started) * 1000)
+        self.reports[batch_id]["parts"]["flush"] = int((time.monotonic() - stage_done) * 1000)
+
+    def _fold(self, batch_id: int, end_row: int, started: float, stage: bool = True):
+        """Fold the feed rows from the state's end to ``end_row`` as micro-batch ``batch_id``,
+        stage it (unless ``stage`` is false: a replay already in Delta); returns the new state
+        (``fold`` updates ``self.state`` in place) and records the micro-batch's report."""
         feeds = self.feeds()
         first_row = self.state.records
-        table = self.reader.read(feeds, first_row, planned_end(self.checkpoint, batch_id))
+        table = self.reader.read(feeds, first_row, end_row)
         read_done = time.monotonic()
         records = list(
             zip(
@@ -254,31 +280,59 @@ class BatchSink:
             .append_column("previous_votes", pa.array(previous, pa.int32()))
         )
         fold_done = time.monotonic()
-        if not replay:
+        if stage:
             ingest_id = ingest_ids[-1] if ingest_ids else None
             duration_ms = int((fold_done - started) * 1000)
             row = self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms)
             self.staging.stage(batch_id, log_rows.select([n for n, _ in RATINGS_COLUMNS]), row)
-        fault("after_stage", batch_id)
         stage_done = time.monotonic()
-        if self.flush_due():
-            self.flush()
-        fault("after_flush", batch_id)
-        self.state = state
         self.reports[batch_id] = {
             "records": len(records),
             "end_row": state.records,
             "feed_rows": feeds_registry.total_rows(feeds),
             "average": state.average_number_of_votes,
             "number_one": state.top[0].tconst if state.top else None,
-            "ms": int((time.monotonic() - started) * 1000),
+            "ms": int((stage_done - started) * 1000),
             "parts": {
                 "read": int((read_done - started) * 1000),
                 "fold": int((fold_done - read_done) * 1000),
                 "stage": int((stage_done - fold_done) * 1000),
-                "flush": int((time.monotonic() - stage_done) * 1000),
+                "flush": 0,
             },
         }
+        return state
+
+    def recover(self) -> int:
+        """Fold again what Spark's checkpoint says is done but neither Delta nor this
+        driver's staged micro-batches hold; returns how many feed records that was.
+
+        Micro-batches are staged on the driver's local disk until a flush, and Spark commits
+        each one as soon as it is staged. A driver that dies with micro-batches staged, and a
+        restart on another driver (or after the local disk was lost), would leave those
+        records committed in the checkpoint, so never replayed, and absent from the tables.
+        Call this after :meth:`flush` has landed whatever this driver had staged: if the
+        tables still end before the checkpoint's last committed micro-batch C, the feed rows
+        in between (the feeds are immutable, the ranges deterministic) are folded again as
+        one micro-batch with C's id (its ``batches`` = C + 1, as if none had been lost) and
+        landed at once. The query then goes on at C + 1 from that state.
+        """
+        committed = last_committed(self.checkpoint)
+        if committed is None or _position(self.spark, self.stream_id)[1] >= committed[1]:
+            return 0
+        batch_id, end_row = committed
+        self.state = load_state(self.spark, self.stream_id, batch_id + 1)
+        first_row, last_landed = self.state.records, self.state.batches - 1
+        self.state.batches = batch_id  # the lost micro-batches count as Spark counted them
+        self.state = self._fold(batch_id, end_row, time.monotonic())
+        self.reports.pop(batch_id, None)  # not a micro-batch of this run's query
+        self.flush()
+        self.log(
+            f"stream: micro-batches {last_landed + 1}-{batch_id} were committed by Spark but are "
+            f"neither in Delta nor staged on this driver (staged by another driver, or its disk "
+            f"was lost): feed rows {first_row:,}-{end_row - 1:,} folded again from the feeds as "
+            f"micro-batch {batch_id}"
+        )
+        return end_row - first_row
 
     def flush_due(self) -> bool:
         return time.monotonic() - self.last_flush >= self.options.flush_seconds
@@ -366,8 +420,8 @@ def append(location: str, rows: pa.Table | list[dict]) -> None:
     """
     from deltalake import DeltaTable, write_deltalake
 
-    path = location.removeprefix("file:")
-    target = DeltaTable(path)
+    path = storage.s3_uri(location.removeprefix("file:"))
+    target = DeltaTable(path, storage_options=storage.delta_options(path))
     schema = _SCHEMAS.get(path)
     if schema is None:
         schema = _SCHEMAS[path] = pa.schema(target.schema().to_arrow())
@@ -480,35 +534,45 @@ class ProgressReporter:
 
 def stream(
     spark, home, options: StreamOptions, *, follow: bool = False, stop: threading.Event | None = None,
-    log=None,
+    log=None, storage: Storage | None = None,
 ) -> dict:
     """Process what is new for this stream, then stop (or, with ``follow``, keep going until
-    SIGINT/SIGTERM or ``stop`` is set)."""
+    SIGINT/SIGTERM or ``stop`` is set).
+
+    ``storage``: where the lake, the tables and the checkpoint are (default: the home). The
+    stream's folder ``<checkpoints>/<stream_id>`` (checkpoint/, feeds.json, feeds/) is there;
+    its staged micro-batches are always in the home, on the driver's local disk.
+    """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    ingest_id = current_ingest(home.lake)
+    storage = storage or Storage(home.root)
+    lake = storage.lake
+    ingest_id = current_ingest(lake)
     if ingest_id is None:
-        raise StreamError(f"no ingest in {home.lake}: run `imdb-pipeline ingest --source DIR` first")
-    root = home.checkpoints / options.stream_id
-    root.mkdir(parents=True, exist_ok=True)
-    registry = root / "feeds.json"
+        raise StreamError(f"no ingest in {lake}: run `imdb-pipeline ingest --source DIR` first")
+    root = join(storage.checkpoints, options.stream_id)
+    staged = home.checkpoints / options.stream_id / "staged"
+    if not storage.remote:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    registry = join(root, "feeds.json")
     status = StatusFile(home.root / STATUS_FILE)
     status.update(state="starting", pid=os.getpid(), stream_id=options.stream_id, last_error=None,
                   records_per_batch=options.records_per_batch)
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
     sink = BatchSink(spark, options, root, eligible_titles(spark, options.title_types),
-                     locations, log)
+                     locations, log, staged=staged)
     if landed := sink.flush():
         plural = "es" if landed != 1 else ""
         log(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
+    sink.recover()
     before = _position(spark, options.stream_id)
     reporter = ProgressReporter(sink, status, log)
     try:
         if feeds_registry.load(registry):  # finish what an earlier run left (after a crash)
             _run(spark, sink, reporter, root, options)
-        _register(spark, home, sink, registry, ingest_id, log)
+        _register(spark, lake, sink, registry, ingest_id, log)
         if follow:
-            _follow(spark, home, sink, reporter, root, options, registry, stop, log)
+            _follow(spark, lake, sink, reporter, root, options, registry, stop, log)
         else:
             _run(spark, sink, reporter, root, options)
         _tidy(spark, options.stream_id)
@@ -546,7 +610,7 @@ def _position(spark, stream_id: str) -> tuple[int, int]:
     return (last.batches or 0, last.records or 0)
 
 
-def _register(spark, home, sink: BatchSink, registry: Path, ingest_id: str, log) -> None:
+def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str, log) -> None:
     """Register the current ingest's feed unless it is there (all earlier ones are processed)."""
     if any(f.ingest_id == ingest_id for f in feeds_registry.load(registry)):
         return
@@ -561,20 +625,20 @@ def _register(spark, home, sink: BatchSink, registry: Path, ingest_id: str, log)
         }
     )
     feed = feeds_registry.register(
-        registry, ingest_id, home.lake / ingest_id / "ratings_feed" / "part-0.parquet", current
+        registry, ingest_id, join(lake, ingest_id, "ratings_feed", "part-0.parquet"), current
     )
     log(f"stream: ingest {ingest_id}: {feed.rows:,} records to process ({feed.kind})")
 
 
-def _query(spark, sink: BatchSink, root: Path, options: StreamOptions, follow: bool):
+def _query(spark, sink: BatchSink, root: str, options: StreamOptions, follow: bool):
     writer = (
         spark.readStream.format(SOURCE_NAME)
-        .option("registry", str(root / "feeds.json"))
+        .option("registry", join(root, "feeds.json"))
         .option("records_per_batch", str(options.records_per_batch))
         .load()
         .writeStream.queryName(f"ratings-{options.stream_id}")
         .foreachBatch(sink)
-        .option("checkpointLocation", str(root / "checkpoint"))
+        .option("checkpointLocation", spark_location(join(root, "checkpoint")))
     )
     trigger = {"processingTime": "1 second"} if follow else {"availableNow": True}
     return writer.trigger(**trigger).start()
@@ -600,7 +664,7 @@ def _reason(exc) -> str:
     return (python[0] if python else lines[0])[:500] if lines else repr(exc)
 
 
-def _follow(spark, home, sink, reporter, root, options, registry, stop, log) -> None:
+def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> None:
     """Keep running: pick up each new ingest; SIGTERM/Ctrl-C stop after the current batch."""
     stopping = stop or threading.Event()
     previous = {}
@@ -612,7 +676,7 @@ def _follow(spark, home, sink, reporter, root, options, registry, stop, log) -> 
         while not stopping.is_set() and query.isActive:
             query.awaitTermination(1)
             reporter.poll(query)
-            ingest_id = current_ingest(home.lake)
+            ingest_id = current_ingest(lake)
             caught_up = sink.state is not None and sink.state.records == feeds_registry.total_rows(
                 feeds_registry.load(registry)
             )
@@ -625,7 +689,7 @@ def _follow(spark, home, sink, reporter, root, options, registry, stop, log) -> 
                     except AnalysisException:  # an ingest is re-pointing the tables: next tick
                         continue
                     sink.rules = Rules(eligible, options.min_votes, options.top_n)
-                    _register(spark, home, sink, registry, ingest_id, log)
+                    _register(spark, lake, sink, registry, ingest_id, log)
             if sink.flush_due():  # idle: no micro-batch has flushed what is staged
                 with sink.busy:
                     sink.flush()

@@ -35,10 +35,10 @@ SCHEMA = "tconst string, average_rating decimal(3,1), num_votes int, is_deleted 
 
 
 def feed_rows(registry: str | Path) -> int:
-    """Rows in every feed registered in ``registry`` (a ``feeds.json``)."""
+    """Rows in every feed registered in ``registry`` (a ``feeds.json``: a path or s3:// URI)."""
     from streaming.feeds import load, total_rows
 
-    return total_rows(load(Path(registry)))
+    return total_rows(load(registry))
 
 
 def pieces_of(feeds, start: int, end: int) -> list[tuple[str, int, int]]:
@@ -63,18 +63,41 @@ def next_end(start: int, available: int, limit) -> int:
     return min(available, start + max_rows)
 
 
-def planned_end(checkpoint: str | Path, batch_id: int) -> int:
-    """The end offset (a feed row) Spark planned for micro-batch ``batch_id``.
+def _offset_entry(path: str) -> int:
+    """The end row in one offset log entry (a version line, a metadata line, then one offset
+    per source: ours is the last line)."""
+    from imdb_pipeline.storage import read_text
 
-    Spark writes the offsets of a micro-batch to ``<checkpoint>/offsets/<batch_id>`` (a
-    version line, a metadata line, then one offset per source: ours is the last line)
-    before it runs the micro-batch; a replay after a restart reads the same file.
-    """
-    path = Path(checkpoint) / "offsets" / str(batch_id)
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    text = read_text(path)
+    if text is None:
+        raise FileNotFoundError(f"{path}: no such offset log entry")
+    lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) < 3 or not lines[0].startswith("v"):
         raise ValueError(f"{path}: not a Structured Streaming offset log entry")
     return int(json.loads(lines[-1])["row"])
+
+
+def planned_end(checkpoint: str | Path, batch_id: int) -> int:
+    """The end offset (a feed row) Spark planned for micro-batch ``batch_id``.
+
+    Spark writes the offsets of a micro-batch to ``<checkpoint>/offsets/<batch_id>`` before
+    it runs the micro-batch; a replay after a restart reads the same file. ``checkpoint``: a
+    local path or an ``s3://`` URI.
+    """
+    from imdb_pipeline.storage import join
+
+    return _offset_entry(join(checkpoint, "offsets", str(batch_id)))
+
+
+def last_committed(checkpoint: str | Path) -> tuple[int, int] | None:
+    """(batch id, end row) of the last micro-batch Spark committed in ``checkpoint``
+    (``commits/<id>`` written after the sink returned), or None before the first one."""
+    from imdb_pipeline.storage import join, list_names
+
+    ids = [int(name) for name in list_names(join(checkpoint, "commits")) if name.isdigit()]
+    if not ids:
+        return None
+    return max(ids), planned_end(checkpoint, max(ids))
 
 
 class FeedReader:
@@ -103,7 +126,10 @@ class FeedReader:
     def _range(self, path: str, start: int, end: int):
         feed = self._files.get(path)
         if feed is None:
-            feed = self._files[path] = pq.ParquetFile(path)
+            from imdb_pipeline.storage import filesystem_for
+
+            filesystem, where = filesystem_for(path)
+            feed = self._files[path] = pq.ParquetFile(filesystem.open_input_file(where))
         first_row = 0
         for group in range(feed.metadata.num_row_groups):
             rows = feed.metadata.row_group(group).num_rows
@@ -156,7 +182,7 @@ class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def read(self, partition: RangePartition):
         from streaming.feeds import load
 
-        table = FeedReader().read(load(Path(self.registry)), partition.start, partition.end)
+        table = FeedReader().read(load(self.registry), partition.start, partition.end)
         yield from table.to_batches()
 
     def commit(self, end: dict) -> None:

@@ -13,6 +13,7 @@ import json
 import random
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -173,7 +174,7 @@ def test_no_marts_is_no_results_yet(tmp_path):
 
 def test_a_damaged_mart_is_one_line_naming_it(tmp_path):
     write_marts(tmp_path)
-    log = mart_path(tmp_path, "top_movies") / "_delta_log"
+    log = Path(mart_path(tmp_path, "top_movies")) / "_delta_log"
     for entry in log.glob("*.json"):
         entry.write_text("not json\n")
     with pytest.raises(ResultsError, match=r"cannot read the mart imdb.top_movies at .*transform"):
