@@ -18,6 +18,12 @@ from imdb_pipeline.spark import postgres_metastore, read_defaults, spark_setting
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
 SPARK_SERVICES = ("thrift", "spark-master", "spark-worker", "pipeline")
+DRIVERS = ("thrift", "pipeline")  # the only services with a home (a volume of their own)
+# Settings of a standalone cluster that mean nothing in local mode, so the local
+# configuration cannot hold them: how many cores each application of a shared cluster takes.
+CLUSTER_ONLY = {"spark.cores.max"}
+SECRETS = {"METASTORE_PASSWORD": "ci-only-password", "S3_ACCESS_KEY": "ci-only-key",
+           "S3_SECRET_KEY": "ci-only-secret"}
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +31,9 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def docker_compose(*args, password: str | None = "ci-only-password"):
-    env = {k: v for k, v in os.environ.items() if k != "METASTORE_PASSWORD"}
-    if password is not None:
-        env["METASTORE_PASSWORD"] = password
+def docker_compose(*args, unset: str | None = None):
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env.update({k: v for k, v in SECRETS.items() if k != unset})
     return subprocess.run(
         ["docker-compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
         env=env, cwd=REPO_ROOT, check=False, timeout=60,
@@ -48,10 +53,11 @@ def test_a_real_compose_parser_accepts_the_file():
 
 
 @needs_compose
-def test_the_metastore_password_must_be_set():
-    done = docker_compose("config", "--quiet", password=None)
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_every_secret_must_be_set(secret):
+    done = docker_compose("config", "--quiet", unset=secret)
     assert done.returncode != 0
-    assert "set METASTORE_PASSWORD" in done.stderr
+    assert f"set {secret}" in done.stderr
 
 
 @needs_compose
@@ -59,28 +65,46 @@ def test_the_resolved_services_start_in_order(tmp_path):
     done = docker_compose("config")
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
-    assert set(services) == {"metastore-db", "thrift", "spark-master", "spark-worker", "pipeline"}
+    assert set(services) == {"object-store", "object-store-bucket", "metastore-db", "thrift",
+                             "spark-master", "spark-worker", "pipeline"}
+    assert services["object-store-bucket"]["depends_on"]["object-store"]["condition"] == \
+        "service_healthy"
     assert services["thrift"]["depends_on"]["metastore-db"]["condition"] == "service_healthy"
+    assert services["thrift"]["depends_on"]["object-store-bucket"]["condition"] == \
+        "service_completed_successfully"
+    assert "spark-worker" in services["thrift"]["depends_on"]  # its executors run there
     assert services["pipeline"]["depends_on"]["thrift"]["condition"] == "service_healthy"
     assert services["spark-worker"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
-    for name in ("metastore-db", "thrift", "spark-master"):
+    for name in ("object-store", "metastore-db", "thrift", "spark-master"):
         assert services[name]["healthcheck"]["test"], name
-    assert "ci-only-password" not in COMPOSE.read_text()  # only ever from the environment
+    for secret in SECRETS.values():  # only ever from the environment
+        assert secret not in COMPOSE.read_text()
 
 
 def test_services_volumes_and_ports(compose):
     services = compose["services"]
     assert services["metastore-db"]["image"] == "postgres:15"
     assert "pg_isready" in " ".join(services["metastore-db"]["healthcheck"]["test"])
-    assert set(compose["volumes"]) >= {"metastore-db", "imdb-warehouse", "imdb-home"}
+    assert set(compose["volumes"]) == {"object-store", "metastore-db", "thrift-home",
+                                       "pipeline-home"}
     assert "metastore-db:/var/lib/postgresql/data" in services["metastore-db"]["volumes"]
+    assert "object-store:/data" in services["object-store"]["volumes"]
     for name in SPARK_SERVICES:
         volumes = services[name]["volumes"]
-        assert "imdb-warehouse:/data/home/warehouse" in volumes, name
         assert any(v.startswith("./conf/spark-defaults.conf:") for v in volumes), name
-        assert services[name]["environment"]["IMDB_METASTORE_PASSWORD"] == (
+        # nothing shared but the network: only a driver has a home, each its own
+        homes = [v for v in volumes if v.endswith(":/data/home")]
+        assert homes == ([f"{name}-home:/data/home"] if name in DRIVERS else []), name
+        environment = services[name]["environment"]
+        assert environment["IMDB_METASTORE_PASSWORD"] == (
             "${METASTORE_PASSWORD:?set METASTORE_PASSWORD}"
         )
+        assert environment["IMDB_PIPELINE_STORAGE"] == "s3://imdb-lakehouse/pipeline"
+        assert environment["AWS_ENDPOINT_URL"] == "http://object-store:9000"
+        assert environment["AWS_ACCESS_KEY_ID"] == "${S3_ACCESS_KEY:?set S3_ACCESS_KEY}"
+        assert environment["AWS_SECRET_ACCESS_KEY"] == "${S3_SECRET_KEY:?set S3_SECRET_KEY}"
+    for name in DRIVERS:  # both drivers of applications on the cluster
+        assert "spark.master=spark://spark-master:7077" in services[name]["command"], name
     # no authentication on the server: published on the host's loopback only
     for name, service in services.items():
         for port in service.get("ports", []):
@@ -107,7 +131,7 @@ def test_every_spark_setting_it_names_is_a_local_setting(compose, tmp_path, monk
         named |= {command[i + 1].split("=", 1)[0] for i, part in enumerate(command)
                   if part == "--conf"}
     assert named, "expected at least spark.master for the cluster"
-    assert named <= known, f"settings only compose knows: {sorted(named - known)}"
+    assert named <= known | CLUSTER_ONLY, f"settings only compose knows: {sorted(named - known)}"
     for name in SPARK_SERVICES:  # every Spark start reads the same mounted defaults
         assert "/opt/imdb-pipeline/conf/spark-defaults.conf:ro" in " ".join(
             compose["services"][name]["volumes"]
