@@ -221,6 +221,15 @@ class TableFiles:
             out.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
         return out[0] if len(out) == 1 else out
 
+    def identity(self) -> list:
+        """[device, inode, size, mtime_ns] per file: the same files, wherever they are named
+        (a hard link, a renamed or moved file); a copy or a new download is another file."""
+        out = []
+        for path in self.paths:
+            st = path.stat()
+            out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+        return out
+
     def __str__(self) -> str:
         if not self.is_parts:
             return str(self.paths[0])

@@ -80,7 +80,8 @@ ROW_GROUP_ROWS = 1_000_000
 BUFFER_BYTES = 256 << 20  # Arrow bytes held back per table to fill row groups
 DEFAULT_MAX_REJECT_SHARE = 0.001
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-MANIFEST_VERSION = 2  # 2: per-file "keys", "skipped", _checks/ (an older ingest is not reused)
+# 2: per-file "keys", "skipped", _checks/; 3: per-file "identity" (an older ingest is not reused)
+MANIFEST_VERSION = 3
 CHECKS_SCHEMA = pa.schema(
     [
         pa.field("ingest_id", pa.string()),
@@ -138,6 +139,8 @@ class FileReport:
     output: dict = field(default_factory=dict)  # files, partitions, row_groups written
     keys: dict = field(default_factory=dict)  # KeyCounts.as_dict(): columns, null/duplicate keys
     parts: list[str] = field(default_factory=list)  # the parts read, in order (split files)
+    identity: list = field(default_factory=list)  # TableFiles.identity() of the file(s) read
+    reused_from: str | None = None  # the ingest whose lookup was linked, the file unchanged
 
     @property
     def mb_per_s(self) -> float:
@@ -526,6 +529,7 @@ def land(
     log=None,
     progress: bool = True,
     skipped=(),
+    previous: Path | None = None,
 ) -> tuple[str, Path, list[FileReport]]:
     """Convert ``files`` (IMDb name -> local file or ``TableFiles``) into a new, unpublished
     ingest folder.
@@ -534,7 +538,11 @@ def land(
     ``_checks/part-0.parquet`` (``CHECKS_SCHEMA``: one row per lookup, with its null and
     duplicate keys). Returns (ingest id, folder, reports); the caller calls :func:`publish`.
     ``sources`` gives each file's origin for the manifest; ``skipped``: optional IMDb names
-    not asked for (empty tables, reported as skipped rather than absent).
+    not asked for (empty tables, reported as skipped rather than absent). ``previous``: the
+    published ingest's folder; a table whose file(s) it read are the same files
+    (:meth:`TableFiles.identity`), read with the same ``max_reject_share``, is not converted
+    again: its lookup (and for name.basics title_names, for title.ratings the feed) is linked
+    from there, so a refresh in which only some files changed converts only those.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     files = {name: TableFiles.of(value) for name, value in files.items()}
@@ -568,11 +576,20 @@ def land(
 
         def one(spec: ImdbFile) -> FileReport:
             path = files[spec.name]
+            reused = _reuse(spec, path, previous, staging, max_reject_share, title_names)
+            if reused is not None:
+                origin = _origin(sources.get(spec.name), path)
+                reused.source, reused.etag = origin.url, origin.etag
+                reused.last_modified = origin.last_modified
+                log(f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, its "
+                    f"lookup reused ({reused.rows_written:,} rows, {reused.seconds:.1f}s)")
+                return reused
             bar = FileProgress(spec.name, path.size, enabled=progress, position=next(positions))
             report = convert_file(
                 path, spec, staging, max_reject_share, _origin(sources.get(spec.name), path),
                 progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
             )
+            report.identity = path.identity()
             log(
                 f"ingest: {spec.name}: {report.rows_written:,} rows, "
                 f"{report.rows_rejected:,} rejected, {report.text_bytes / 1e6:,.0f} MB in "
@@ -627,6 +644,45 @@ def land(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ingest_id, staging, reports
+
+
+def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Path,
+           max_reject_share: float, title_names: dict) -> FileReport | None:
+    """Link the previous ingest's lookup of ``spec`` into ``staging`` when it was read from
+    the very same file(s) with the same reject share; None when it must be converted.
+
+    Links (hard links: the same bytes, no copy; each ingest folder stays deletable on its
+    own) the table's folder, its rejects, and for title.ratings the stream's feed, for
+    name.basics ``title_names`` (then also filling ``title_names`` from the old manifest).
+    """
+    if previous is None or not (previous / "_manifest.json").is_file():
+        return None
+    manifest = json.loads((previous / "_manifest.json").read_text())
+    entry = next((f for f in manifest.get("files", []) if f["table"] == spec.table), None)
+    if (entry is None or manifest.get("manifest_version") != MANIFEST_VERSION
+            or manifest.get("max_reject_share") != max_reject_share
+            or entry.get("identity") != files.identity()):
+        return None
+    started = time.monotonic()
+    links = [spec.table, f"_rejects/{spec.table}.parquet"]
+    if spec is TITLE_RATINGS:
+        links.append("ratings_feed")
+    if spec is NAME_BASICS:
+        links.append("title_names")
+    for name in links:
+        source, target = previous / name, staging / name
+        shutil.rmtree(target, ignore_errors=True)  # write_empty's placeholders, if any
+        if source.is_dir():
+            shutil.copytree(source, target, copy_function=os.link)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+    if spec is NAME_BASICS:
+        title_names.update(manifest["title_names"])
+    report = FileReport(**{k: v for k, v in entry.items() if k in FileReport.__dataclass_fields__})
+    report.reused_from = manifest["ingest_id"]
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
 
 
 def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:

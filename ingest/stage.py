@@ -135,7 +135,7 @@ def run_ingest(
         ingest_id, staging, _ = land(
             files, home.lake, max_reject_share=max_reject_share, log=log,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
-            skipped=fetched.skipped,
+            skipped=fetched.skipped, previous=home.lake / previous if previous else None,
         )
         try:
             warm_up.result()

@@ -389,3 +389,50 @@ def test_a_required_table_whose_rows_are_all_rejected_has_no_rows(tmp_path):
         f"title.ratings: no rows in {files['title.ratings']} (all 2 rejected, see the rejects); "
         "title.ratings must have rows: fetch the file again"
     )
+
+
+def test_a_refresh_converts_only_the_files_that_changed(tmp_path):
+    """The files the published ingest read (the same files: a hard link counts, a copy does
+    not) are linked from it; the changed ones are converted; the lookups are those of a fresh
+    ingest of the new files."""
+    lake = tmp_path / "lake"
+    files = imdb_folder(tmp_path / "day1")
+    ingest_id, folder, _ = land(files, lake, progress=False)
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    (folder / "_manifest.json").write_text(json.dumps({**manifest, "max_reject_share": 0.001}))
+    first = publish(lake, ingest_id, folder)
+
+    day2 = tmp_path / "day2"
+    day2.mkdir()
+    for name in ("title.principals", "name.basics"):  # the same files under a new folder
+        (day2 / files[name].name).hardlink_to(files[name])
+    rated = [*ROWS["title.ratings"], "tt0000003\t8.0\t700"]
+    new = imdb_folder(tmp_path / "new", {"title.ratings": rated})
+    for name in ("title.ratings", "title.basics"):  # a copy is another file, even if equal
+        (day2 / new[name].name).write_bytes(new[name].read_bytes())
+    messages = []
+    second_id, second, reports = land({n: day2 / files[n].name for n in files}, lake,
+                                      progress=False, log=messages.append, previous=first)
+    reused = {r.table: r.reused_from for r in reports}
+    assert reused == {"title_principals": ingest_id, "name_basics": ingest_id,
+                      "title_ratings": None, "title_basics": None}
+    assert any(m.startswith("ingest: title.principals: unchanged since ingest") for m in messages)
+    old_part = next((first / "title_principals").rglob("*.parquet"))
+    new_part = second / old_part.relative_to(first)
+    assert new_part.stat().st_ino == old_part.stat().st_ino  # linked, not copied
+    assert (second / "title_names").is_dir()
+    assert (second / "_rejects" / "name_basics.parquet").exists()
+    fresh_id, fresh, _ = land({n: day2 / files[n].name for n in files}, tmp_path / "fresh",
+                              progress=False)
+    def rows(folder, table):
+        key = "nconst" if table == "name_basics" else "tconst"
+        return ds.dataset(folder / table, partitioning="hive").to_table().sort_by(key)
+
+    for table in ("title_principals", "name_basics", "title_names", "title_ratings", "title_basics"):
+        assert rows(second, table) == rows(fresh, table), table
+    assert pq.read_table(second / "ratings_feed").num_rows == 4
+    checks = pq.read_table(second / "_checks" / "part-0.parquet").to_pylist()
+    assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_principals"] == 2
+    assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_names"] == 2
+    publish(lake, second_id, second)
+    assert current_ingest(lake) == second_id and fresh_id
