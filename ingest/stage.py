@@ -135,7 +135,9 @@ def run_ingest(
         ingest_id, staging, _ = land(
             files, home.lake, max_reject_share=max_reject_share, log=log,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
-            skipped=fetched.skipped, previous=home.lake / previous if previous else None,
+            skipped=fetched.skipped,
+            # linking unchanged lookups needs the previous ingest on this disk: not on S3
+            previous=home.lake / previous if previous and not remote else None,
         )
         try:
             warm_up.result()
