@@ -63,11 +63,13 @@ class Context:
     def check_spark_setup(self) -> None:
         """What a Spark start needs, checked in a second or less before it: the jars (hadoop-aws
         too for an S3 storage), for ``--target thrift`` a PostgreSQL metastore that accepts
-        connections, and an S3 storage's endpoint, credentials and bucket."""
-        from imdb_pipeline.spark import jar_paths
+        connections, a standalone master that answers (``--conf spark.master=spark://...``), and
+        an S3 storage's endpoint, credentials and bucket."""
+        from imdb_pipeline.spark import check_master, jar_paths, read_defaults
         from imdb_pipeline.thrift import pipeline_metastore
 
         jar_paths(self.storage.remote)
+        check_master(self.conf.get("spark.master") or read_defaults()["spark.master"])
         pipeline_metastore(self.home, self.target)
         self.storage.check()
 
@@ -93,6 +95,7 @@ class Context:
 # whose module was never imported cannot have been raised.
 KNOWN_ERRORS = [
     ("imdb_pipeline.spark", "SetupError", EXIT_SETUP),
+    ("imdb_pipeline.spark", "ClusterError", EXIT_FAILED),
     ("ingest.convert", "InputError", EXIT_FAILED),
     ("streaming.job", "StreamError", EXIT_FAILED),
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
@@ -545,9 +548,10 @@ def thrift():
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
     from imdb_pipeline import thrift as server
-    from imdb_pipeline.spark import jar_paths
+    from imdb_pipeline.spark import check_master, jar_paths, read_defaults
 
     jar_paths(ctx.storage.remote)
+    check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])
     ctx.storage.check()
     server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground,
                  storage=ctx.storage)

@@ -31,6 +31,37 @@ class SetupError(Exception):
     pass
 
 
+class ClusterError(Exception):
+    """The cluster named by ``spark.master`` does not answer; one line with the next step."""
+
+
+def check_master(master: str, timeout: float = 5.0) -> None:
+    """For a standalone cluster (``spark://HOST:PORT[,HOST:PORT...]``), check that a master
+    accepts connections before Spark starts (Spark itself retries for a minute, then stops
+    the application with ``All masters are unresponsive``). Other masters: nothing to check.
+
+    Raises:
+        ClusterError: no listed master accepts a TCP connection.
+    """
+    import socket
+
+    if not master.startswith("spark://"):
+        return
+    addresses = master[len("spark://"):].split(",")
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    raise ClusterError(
+        f"no Spark master accepts connections at {master}: start it (spark-class "
+        "org.apache.spark.deploy.master.Master --host HOST --port PORT, and a worker) or fix "
+        "--conf spark.master"
+    )
+
+
 def read_defaults(path: Path = CONF_DIR / "spark-defaults.conf") -> dict[str, str]:
     settings: dict[str, str] = {}
     for line in path.read_text().splitlines():

@@ -257,3 +257,15 @@ def test_feeds_checkpoint_offsets_and_marts_read_from_s3(s3, tmp_path):
     reader = DeltaReader.of_warehouse(warehouse)
     assert reader.exists("run_summary") and not reader.exists("top_movies")
     assert reader.tables["run_summary"].column("ratings_processed").to_pylist() == [25]
+
+
+def test_a_standalone_master_that_does_not_answer_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv(storage.STORAGE_ENV, raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--conf",
+                                       f"spark.master=spark://127.0.0.1:{closed}", "stream"])
+    line = one_error(result)
+    assert f"no Spark master accepts connections at spark://127.0.0.1:{closed}" in line
+    assert "--conf spark.master" in line
