@@ -315,9 +315,15 @@ class BatchSink:
         in between (the feeds are immutable, the ranges deterministic) are folded again as
         one micro-batch with C's id (its ``batches`` = C + 1, as if none had been lost) and
         landed at once. The query then goes on at C + 1 from that state.
+
+        First, ratings-log rows of micro-batches the batches table does not hold are deleted:
+        after :meth:`flush` only a flush cut short between its two appends on a driver whose
+        staged files are gone leaves them, and those micro-batches are folded again (here, or
+        as Spark's replay of an uncommitted one), so they would otherwise count twice.
         """
+        last_batch = self._drop_unpaired_log_rows()
         committed = last_committed(self.checkpoint)
-        if committed is None or _position(self.spark, self.stream_id)[1] >= committed[1]:
+        if committed is None or committed[0] <= last_batch:
             return 0
         batch_id, end_row = committed
         self.state = load_state(self.spark, self.stream_id, batch_id + 1)
@@ -333,6 +339,28 @@ class BatchSink:
             f"micro-batch {batch_id}"
         )
         return end_row - first_row
+
+    def _drop_unpaired_log_rows(self) -> int:
+        """Delete this stream's ratings-log rows past the batches table's last micro-batch
+        (see :meth:`recover`); returns that micro-batch's id (-1 for none)."""
+        last = {
+            table: self.spark.read.format("delta").load(self.locations[table])
+            .where(F.col("stream_id") == self.stream_id).agg(F.max("batch_id")).first()[0]
+            for table in (BATCHES_TABLE, RATINGS_TABLE)
+        }
+        last_batch = -1 if last[BATCHES_TABLE] is None else last[BATCHES_TABLE]
+        if last[RATINGS_TABLE] is not None and last[RATINGS_TABLE] > last_batch:
+            from deltalake import DeltaTable
+
+            path = storage.s3_uri(self.locations[RATINGS_TABLE].removeprefix("file:"))
+            table = DeltaTable(path, storage_options=storage.delta_options(path))
+            deleted = table.delete(f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}")
+            self.log(
+                f"stream: {deleted.get('num_deleted_rows', '?')} ratings-log rows of micro-batches "
+                f"{last_batch + 1}-{last[RATINGS_TABLE]} had no batches row (a flush cut short, "
+                "its staged files not on this driver): deleted, to be folded again"
+            )
+        return last_batch
 
     def flush_due(self) -> bool:
         return time.monotonic() - self.last_flush >= self.options.flush_seconds

@@ -206,3 +206,43 @@ def test_follow_process_stops_on_sigterm_and_status_tells(tmp_path):
     finished = cli(home, "status")
     assert "finished" in finished.stdout and "last error: -" in finished.stdout
     assert "stream: batch 2:" in (home / "logs" / "pipeline.log").read_text()
+
+
+def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home):
+    """What a restart on another driver (or after the driver's disk is lost) finds: Spark's
+    checkpoint says micro-batches 0-7 are done, the tables hold 0-2 and half of a flush of 3
+    (its ratings-log rows, no batches row), and no staged file. The stream deletes the
+    unpaired log rows and folds rows 12-29 again from the feeds: every record once."""
+    from deltalake import DeltaTable
+
+    from streaming.job import BATCHES_TABLE, RATINGS_TABLE, ensure_tables
+
+    source = FIXTURES / "rules"
+    options = StreamOptions(records_per_batch=4, top_n=9)  # a stream of its own in this home
+    run_ingest(spark, home, str(source), force=True, log=quiet)
+    first = stream(spark, home, options, log=quiet)
+    assert first["batches"] == 8 and first["records"] == 30
+    locations = {t: loc.removeprefix("file:") for t, loc in ensure_tables(spark).items()}
+    sid = options.stream_id
+    DeltaTable(locations[BATCHES_TABLE]).delete(f"stream_id = '{sid}' AND batch_id >= 3")
+    DeltaTable(locations[RATINGS_TABLE]).delete(f"stream_id = '{sid}' AND batch_id > 3")
+
+    lines = []
+    again = stream(spark, home, options, log=lines.append)
+    assert any("ratings-log rows of micro-batches 3-3 had no batches row" in line
+               for line in lines), lines
+    assert any("micro-batches 3-7 were committed by Spark but are neither in Delta nor staged"
+               in line and "feed rows 12-29" in line for line in lines), lines
+    log = spark.read.format("delta").load(locations[RATINGS_TABLE]).where(f"stream_id = '{sid}'")
+    assert log.count() == log.select("feed_row").distinct().count() == 30  # each record once
+    batches = spark.read.format("delta").load(locations[BATCHES_TABLE]) \
+        .where(f"stream_id = '{sid}'").orderBy("batch_id").collect()
+    assert [b.batch_id for b in batches] == [0, 1, 2, 7]
+    assert batches[-1].batches == 8 and batches[-1].end_row == 30 and batches[-1].records == 18
+    reference = compute(source, top_n=9)
+    for summary in (first, again):
+        assert summary["ratings_processed"] == reference["ratings_processed"] == 30
+        assert math.isclose(summary["average_number_of_votes"],
+                            reference["average_number_of_votes"])
+        assert summary["top"] == [m["tconst"] for m in reference["top_movies"]]
+    assert again["batches"] == 8 and again["records_this_run"] == 0
