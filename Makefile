@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning
+.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench-e2e: setup ## run / transform / refresh vs DuckDB on a generated dump (ARG
 
 bench-pruning: setup ## what the credits/titles read of the lookups, join vs literal tconsts (ARGS="--home H")
 	$(BIN)/python -m benchmarks.bench_pruning $(ARGS)
+
+bench-cluster: setup ## the same run embedded and on a loopback cluster with S3 storage (root: the worker cannot see the homes)
+	$(BIN)/python -m benchmarks.bench_cluster $(ARGS)
 
 lint: setup ## ruff over the Python code
 	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks
