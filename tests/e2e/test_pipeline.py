@@ -133,7 +133,6 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
     of showing the older answer as if it were the one asked for."""
     # the home as the option matrix left it: its last answer published
     published = collect(DeltaReader.of_warehouse(home.warehouse))
-    last = OPTION_MATRIX[-1]
     checks_file = home.lake / current_ingest(home.lake) / "_checks" / "part-0.parquet"
     checks = pq.read_table(checks_file)
     repeated = pc.if_else(pc.equal(checks["lookup_table"], "title_principals"), 1,
@@ -152,11 +151,8 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
         collect(DeltaReader.of_warehouse(home.warehouse))
     with pytest.raises(ResultsError, match="did not publish"):
         collect(spark)  # the same through Spark, as the Thrift server's clients read it
-    pq.write_table(checks, checks_file)
+    pq.write_table(checks, checks_file)  # the next test's build publishes again
     spark.sql("refresh table imdb_lookup.ingest_checks")
-    transform(home, dbt_vars(last["min_votes"], last["top_n"], last.get("title_types", ["movie"])),
-              log=lambda m: None)
-    assert collect(DeltaReader.of_warehouse(home.warehouse)) == published
 
 
 SAMPLE_FOLDERS = [
