@@ -91,6 +91,7 @@ KNOWN_ERRORS = [
     ("streaming.job", "StreamError", EXIT_FAILED),
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
+    ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
@@ -389,6 +390,30 @@ def _results(ctx: Context, output_format):
     click.echo(render_json(results) if output_format == "json" else render_table(results))
 
 
+def _report(ctx: Context, out) -> None:
+    """Write the HTML report from the marts and the stream's micro-batches: on the embedded
+    target read from their Delta files without a JVM, through the server with ``--target
+    thrift``. Refuses what ``results`` refuses, with the same line."""
+    from imdb_pipeline.report import build_report, default_folder, write_report
+    from imdb_pipeline.report.sources import DeltaSource, SqlSource
+    from imdb_pipeline.results import ThriftReader
+    from imdb_pipeline.targets import check_target
+    from imdb_pipeline.thrift import require_server
+
+    check_target(ctx.home, ctx.target)
+    started = time.monotonic()
+    log("report: reading the marts and the stream's micro-batches, drawing the charts")
+    if ctx.target == "thrift":
+        with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
+            html = build_report(SqlSource(reader), ctx.home)
+    else:
+        html = build_report(DeltaSource(_warehouse(ctx)), ctx.home)
+    path = write_report(html, out if out is not None else default_folder(ctx.home))
+    log(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+        f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")
+    return path
+
+
 @main.command()
 @with_source_options
 @reject_option
@@ -452,6 +477,17 @@ def results(ctx, output_format):
 
 
 @main.command()
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for report.html (created if needed). Default: <home>/reports.")
+@with_target
+@click.pass_obj
+def report(ctx, out):
+    """Write the answer as one HTML page with charts: top movies, credits, titles, the
+    stream's story, the run (works offline; never waits). Prints the file's path."""
+    click.echo(str(_report(ctx, out)))
+
+
+@main.command()
 @with_source_options
 @reject_option
 @force_option
@@ -459,12 +495,14 @@ def results(ctx, output_format):
 @with_answer_options
 @skip_tests_option
 @format_option
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the HTML report (`imdb-pipeline report`) to <home>/reports.")
 @with_target
 @writes_home("run")
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
-        flush_seconds, min_votes, top_n, title_types, skip_tests, output_format):
-    """ingest + stream + transform, then print the results."""
+        flush_seconds, min_votes, top_n, title_types, skip_tests, output_format, with_report):
+    """ingest + stream + transform, then print the results (and write the report)."""
     started = time.monotonic()
     if ctx.target == "thrift":  # fail before the Spark start when no server answers
         from imdb_pipeline.thrift import require_server
@@ -474,6 +512,8 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, record
     _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
     _transform(ctx, min_votes, top_n, title_types, skip_tests)
     _results(ctx, output_format)
+    if with_report:
+        _report(ctx, None)
     log(f"run: done in {time.monotonic() - started:.1f}s")
 
 
