@@ -15,6 +15,7 @@ Every failure ends in one ``error:`` line on stderr with the next step; tracebac
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 import traceback
@@ -92,6 +93,7 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
     ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
+    ("imdb_pipeline.docs", "DocsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
@@ -485,6 +487,47 @@ def report(ctx, out):
     """Write the answer as one HTML page with charts: top movies, credits, titles, the
     stream's story, the run (works offline; never waits). Prints the file's path."""
     click.echo(str(_report(ctx, out)))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for the site (index.html, static_index.html, manifest.json, "
+              "catalog.json). Default: <home>/dbt/docs.")
+@with_target
+@writes_home("docs")
+@click.pass_obj
+def docs(ctx, out):
+    """dbt docs of a built home: sources, seeds, models, tests, lineage and every column
+    (dbt docs generate --static). Prints the path of static_index.html."""
+    from imdb_pipeline.docs import DocsError, answer_vars, generate_docs
+    from imdb_pipeline.results import DeltaReader, ThriftReader
+    from imdb_pipeline.thrift import require_server
+
+    unbuilt = ("the docs need a built home (the catalog reads every table's columns from the "
+               f"warehouse) and {ctx.home.root} has no marts yet: run `imdb-pipeline run "
+               "--source DIR` first")
+    if ctx.target == "thrift":
+        address = require_server(ctx.home, ctx.port)
+        with ThriftReader(*address) as reader:
+            variables = answer_vars(reader)
+        if variables is None:
+            raise DocsError(unbuilt)
+        os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
+    else:
+        variables = answer_vars(DeltaReader.of_warehouse(_warehouse(ctx)))
+        if variables is None:
+            raise DocsError(unbuilt)
+        ctx.check_spark_setup()
+        _ = ctx.spark  # dbt's session method reuses this process's SparkSession
+    started = time.monotonic()
+    site = generate_docs(ctx.home, variables, out=out, log=log, target=ctx.target)
+    counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(site["counts"].items()))
+    log(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
+    for gap in site["not_in_catalog"] + site["undocumented"]:
+        log(f"docs: warning: {gap}" if ": " in gap else f"docs: warning: {gap}: not in the warehouse")
+    log(f"docs: open {site['index']} in a browser, or serve the site from the repository: "
+        f".venv/bin/dbt docs serve --target-path {site['folder']} --port 8080")
+    click.echo(str(site["index"]))
 
 
 @main.command()
