@@ -74,9 +74,15 @@ def credits_chart(rows: list[dict], people: int, of: int) -> dict:
     return chart.to_dict()
 
 
+def _batch_axis() -> alt.X:
+    """micro-batch ids on x: whole numbers only (no 0.5 tick labelled "1")."""
+    return alt.X("batch_id:Q", title="micro-batch",
+                 axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(nice=False))
+
+
 def _refresh_rules(refreshes: list[dict]) -> alt.Chart:
     return alt.Chart(_data(refreshes)).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
-        x="batch_id:Q",
+        x=_batch_axis(),
         tooltip=[alt.Tooltip("batch_id:Q", title="refresh at micro-batch"),
                  alt.Tooltip("from_ingest:N", title="from ingest"),
                  alt.Tooltip("to_ingest:N", title="to ingest")],
@@ -86,9 +92,8 @@ def _refresh_rules(refreshes: list[dict]) -> alt.Chart:
 def average_chart(points: list[dict], refreshes: list[dict]) -> dict:
     """The running average of numVotes after each micro-batch (a line), refreshes as dashed
     red rules."""
-    x = alt.X("batch_id:Q", title="micro-batch", axis=alt.Axis(format="d", tickMinStep=1))
     line = alt.Chart(_data(points)).mark_line(point=len(points) <= 200, color=PALETTE[0]).encode(
-        x=x,
+        x=_batch_axis(),
         y=alt.Y("average_number_of_votes:Q", title="running average of numVotes",
                 scale=alt.Scale(zero=False)),
         tooltip=[
@@ -112,7 +117,7 @@ def ranks_chart(points: list[dict], refreshes: list[dict], final_labels: list[st
     domain = list(final_labels) + [OTHER]
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(final_labels))] + [OTHER_COLOUR]
     encoding = {
-        "x": alt.X("batch_id:Q", title="micro-batch", axis=alt.Axis(format="d", tickMinStep=1)),
+        "x": _batch_axis(),
         "y": alt.Y("rank:Q", title="running rank",
                    scale=alt.Scale(domain=[1, max(top_n, 1)], reverse=True, nice=False),
                    axis=alt.Axis(tickMinStep=1, format="d")),

@@ -55,7 +55,8 @@ TEMPLATE = r"""<!DOCTYPE html>
 </p>
 <noscript><p class="note">The charts need JavaScript (inlined in this file); the tables below hold every number.</p></noscript>
 
-<h2 id="top-movies-section">Top movies</h2>
+<section id="top-movies-section">
+<h2>Top movies</h2>
 <div class="chart" id="chart-top-movies"></div>
 <table id="top-movies">
   <thead><tr><th class="num">rank</th><th>title</th><th class="num">year</th><th class="num">rating</th>
@@ -78,7 +79,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   </tbody>
 </table>
 
-<h2 id="credits-section">People most often credited</h2>
+</section>
+
+<section id="credits-section">
+<h2>People most often credited</h2>
 <p class="lead">From title.principals of the top movies: credit_count counts credits, movie_count
   the distinct top movies; rank is dense on credit_count.</p>
 <div class="chart" id="chart-credits"></div>
@@ -102,7 +106,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   </tbody>
 </table>
 
-<h2 id="titles-section">Titles of the top movies</h2>
+</section>
+
+<section id="titles-section">
+<h2>Titles of the top movies</h2>
 <p class="lead">The distinct primary, original and title.akas titles of each movie, with the
   regions and languages each is used in.</p>
 <table id="titles">
@@ -123,7 +130,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   </tbody>
 </table>
 
-<h2 id="stream-section">How the stream got there</h2>
+</section>
+
+<section id="stream-section">
+<h2>How the stream got there</h2>
 <p class="lead">Stream <code>{{ s.stream_id }}</code>: {{ s.batches | thousands }} micro-batches
   (ids {{ s.first_batch }}-{{ s.last_batch }}) of up to {{ r.stream.records_per_batch | thousands }}
   records{% if s.refreshes %}; {{ s.refreshes | length }} refresh{{ "es" if s.refreshes | length > 1 }}
@@ -143,7 +153,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   </tbody>
 </table>
 
-<h2 id="run-section">The run</h2>
+</section>
+
+<section id="run-section">
+<h2>The run</h2>
 <div class="figures">
   <div class="figure"><div class="value" data-field="ratings_processed" data-value="{{ r.ratings_processed | exact }}">{{ r.ratings_processed | thousands }}</div><div class="label">ratings processed</div></div>
   <div class="figure"><div class="value" data-field="duplicate_keys" data-value="{{ r.duplicate_keys | exact }}">{{ r.duplicate_keys | thousands }}</div><div class="label">duplicate keys in title.ratings</div></div>
@@ -206,6 +219,8 @@ TEMPLATE = r"""<!DOCTYPE html>
 <p class="note">dbt's run_results.json is from a later dbt command ({{ run.dbt.command }},
   invocation <code>{{ run.dbt.invocation_id }}</code>), not the build of this answer.</p>
 {% endif %}
+
+</section>
 
 <p class="muted">Written by <code>imdb-pipeline report</code> at {{ generated_at }} from the home
   <code>{{ home }}</code>. Every number here is the one <code>imdb-pipeline results --format json</code>
