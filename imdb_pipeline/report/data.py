@@ -346,6 +346,7 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
     credits = credit_rows(results)
     labels = {m["tconst"]: m["label"] for m in movies}
     segments = stream_segments(mine)
+    files = ingest_files(manifest)
     return {
         "results": results,
         "movies": movies,
@@ -361,10 +362,6 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
             "ranks": rank_lines(mine, labels),
             "refreshes": refreshes(mine),
             "segments": segments,
-            "final_top": [
-                {"rank": e["rank"], "tconst": e["tconst"], "ranking_score": e["ranking_score"]}
-                for e in sorted(mine[-1]["top"] or [], key=lambda e: e["rank"])
-            ],
         },
         "run": {
             "stream_id": stream_id,
@@ -379,8 +376,8 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
                 "source": (manifest or {}).get("source"),
             },
             "manifest_found": manifest is not None,
-            "files": ingest_files(manifest),
-            "rows_rejected": sum(f["rows_rejected"] or 0 for f in ingest_files(manifest)),
+            "files": files,
+            "rows_rejected": sum(f["rows_rejected"] or 0 for f in files),
             "timings": {
                 "ingest_s": (manifest or {}).get("seconds"),
                 "title_names_s": ((manifest or {}).get("title_names") or {}).get("seconds"),

@@ -260,9 +260,9 @@ def _seconds(value) -> str:
 def _when(value) -> str:
     if value is None:
         return "-"
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC) if value.tzinfo else value
-        return value.isoformat(sep=" ", timespec="seconds") + ("" if value.tzinfo else " UTC")
+    if isinstance(value, datetime):  # naive: Spark's session time zone, UTC
+        value = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return value.isoformat(sep=" ", timespec="seconds") + " UTC"
     return str(value)
 
 

@@ -199,8 +199,8 @@ def test_report_data_needs_the_answers_stream():
     assert run["timings"] == {"ingest_s": 12.5, "title_names_s": 0.5, "stream_ms": 400,
                               "stream_median_ms": 200.0}
     assert content["stream"]["refreshes"] == [{"batch_id": 1, "from_ingest": "i0", "to_ingest": "i1"}]
-    assert content["stream"]["final_top"] == [
-        {"rank": 1, "tconst": "tt2", "ranking_score": 9.0}, {"rank": 2, "tconst": "tt1", "ranking_score": 8.0}]
+    assert [(p["stint"], p["batch_id"], p["rank"]) for p in content["stream"]["ranks"]] == [
+        ("tt1#1", 0, 1), ("tt1#1", 1, 2), ("tt2#1", 1, 1)]
 
 
 # --- the page, from real Delta tables (delta-rs, no JVM) --------------------------------------
