@@ -13,6 +13,8 @@ import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -314,13 +316,20 @@ def test_the_report_is_written_atomically(tmp_path, monkeypatch):
 
 # --- the CLI's edge ---------------------------------------------------------------------------
 
-def test_report_command_writes_the_page_and_prints_its_path(tmp_path):
+def test_report_command_writes_the_page_and_prints_its_path_without_a_jvm(tmp_path):
     home = built_home(tmp_path)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["--home", str(home.root), "report", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == str(out / REPORT_FILE)
-    assert "report: wrote" in result.stderr
+    script = (  # the console script's entry point, then: was pyspark (and so a JVM) ever loaded?
+        "import sys\nfrom imdb_pipeline.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
+        "print('pyspark loaded:', 'pyspark' in sys.modules, file=sys.stderr)\nsys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--home", str(home.root), "report", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(out / REPORT_FILE)
+    assert "report: wrote" in done.stderr and "pyspark loaded: False" in done.stderr
     assert (out / REPORT_FILE).read_text().startswith("<!DOCTYPE html>")
 
 
