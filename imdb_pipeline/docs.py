@@ -141,9 +141,11 @@ def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None 
         raise DocsError(f"dbt docs generate left no readable manifest/catalog in {folder}: "
                         f"{exc}; {details}") from exc
     counts: dict[str, int] = {}
-    for node in list(manifest["nodes"].values()) + list(manifest["sources"].values()):
-        if node.get("package_name") == PROJECT:
-            counts[node["resource_type"]] = counts.get(node["resource_type"], 0) + 1
+    for group in ("nodes", "sources", "unit_tests"):
+        for node in manifest.get(group, {}).values():
+            kind = node["resource_type"]
+            if node.get("package_name") == PROJECT and kind != "operation":  # not the hooks
+                counts[kind] = counts.get(kind, 0) + 1
     return {
         "folder": folder,
         "index": folder / "static_index.html",
