@@ -57,7 +57,7 @@ def refreshed(dump: Path, seed: int = 1) -> Path:
         return out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    files = locate_files(dump)
+    files = {name: found.paths[0] for name, found in locate_files(dump).items()}  # one file each
     for name, path in files.items():
         if name not in ("title.basics", "title.ratings"):
             os.link(path, out / path.name)

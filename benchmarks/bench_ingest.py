@@ -167,7 +167,9 @@ class PeakMemory:
 def ingest(source: Path, home: Path) -> dict:
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
     started = time.monotonic()
-    process = subprocess.Popen([CLI, "ingest", "--source", str(source)], env=env,
+    # all seven files, as the bare read reads them (by default crew and episode are skipped)
+    process = subprocess.Popen([CLI, "ingest", "--source", str(source), "--with-tables", "all"],
+                               env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     memory = PeakMemory(process.pid)
     lines = []
@@ -223,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
 
     source, data = dataset(args.scale, args.seed)
-    files = locate_files(source)
+    files = {name: found.paths[0] for name, found in locate_files(source).items()}
     gz = sum(p.stat().st_size for p in files.values())
     report: dict = {"scale": args.scale, "seed": args.seed, "source": str(source),
                     "gz_bytes": gz, "data": data, "cpus": os.cpu_count()}

@@ -203,6 +203,23 @@ reject_option = click.option(
 force_option = click.option(
     "--force", is_flag=True, help="Ingest again even if the source files have not changed."
 )
+
+
+def _with_tables(ctx, param, value):
+    from ingest.schemas import tables_to_ingest
+
+    try:
+        return tables_to_ingest(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+with_tables_option = click.option(
+    "--with-tables", "tables", default="", callback=_with_tables, metavar="NAMES",
+    help="Optional IMDb tables to ingest as well, comma-separated: title.crew, title.episode "
+    "(or all). The four required tables and title.akas are always ingested; the others are "
+    "neither downloaded nor converted, and stay empty tables.",
+)
 batch_options = [
     click.option("--records-per-batch", type=click.IntRange(min=1), default=100,
                  show_default=True, help="Rating records per micro-batch."),
@@ -322,10 +339,11 @@ def main(ctx, home, conf):
     _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"] if ctx.obj.home.logs.is_dir() else []
 
 
-def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force):
+def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,
+            tables=None):
     """The ingest stage. Spark starts only once the source's files are located and their
     headers checked (run_ingest calls ``ctx.spark`` then), so a wrong source fails in
-    seconds."""
+    seconds. ``tables``: the IMDb names to ingest (``--with-tables``)."""
     from ingest.stage import run_ingest
 
     if not source:
@@ -334,7 +352,7 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, log=log)
+                      force=force, fetch_options=fetch_options, log=log, tables=tables)
 
 
 def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types,
@@ -420,12 +438,13 @@ def _report(ctx: Context, out) -> None:
 @with_source_options
 @reject_option
 @force_option
+@with_tables_option
 @with_target
 @writes_home("ingest")
 @click.pass_obj
-def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force):
+def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables):
     """Land the IMDb files as partitioned lookup tables."""
-    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
+    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
 
 
 @main.command()
@@ -534,6 +553,7 @@ def docs(ctx, out):
 @with_source_options
 @reject_option
 @force_option
+@with_tables_option
 @with_batch_options
 @with_answer_options
 @skip_tests_option
@@ -543,15 +563,16 @@ def docs(ctx, out):
 @with_target
 @writes_home("run")
 @click.pass_obj
-def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, records_per_batch,
-        flush_seconds, min_votes, top_n, title_types, skip_tests, output_format, with_report):
+def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables,
+        records_per_batch, flush_seconds, min_votes, top_n, title_types, skip_tests,
+        output_format, with_report):
     """ingest + stream + transform, then print the results (and write the report)."""
     started = time.monotonic()
     if ctx.target == "thrift":  # fail before the Spark start when no server answers
         from imdb_pipeline.thrift import require_server
 
         require_server(ctx.home, ctx.port)
-    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force)
+    _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
     _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
     _transform(ctx, min_votes, top_n, title_types, skip_tests)
     _results(ctx, output_format)

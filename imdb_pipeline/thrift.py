@@ -10,18 +10,26 @@ and the metastore database.
 Files under the home::
 
     metastore.json          JDBC URL and user of the home's PostgreSQL (no password)
-    postgres/data/          PGDATA (owned by the `postgres` user when run as root)
+    postgres/data/          PGDATA (owned by the `postgres` user when run as root), or a link to it
     postgres/password       generated password of the database user `imdb` (0600)
     thrift/server.json      pid, host and port of the running server
     logs/thrift.log, logs/postgres.log
 
-Credentials: the home's PostgreSQL accepts only TCP connections on 127.0.0.1, with
-scram-sha-256 and a generated password; the password reaches the JVMs through their
-environment (IMDB_METASTORE_PASSWORD), never through a command line, a setting or a log.
+Credentials: the home's PostgreSQL accepts only TCP connections on 127.0.0.1 (no Unix
+socket), with scram-sha-256 and a generated password; the password reaches the JVMs through
+their environment (IMDB_METASTORE_PASSWORD), never through a command line, a setting or a log.
+
+As root, PostgreSQL runs as the ``postgres`` user (it refuses root). When that user cannot
+reach the home (a home inside a private folder: ``mktemp -d``, a clone under /root), the data
+directory is kept in that user's own home instead, ``~postgres/imdb-pipeline/<home>-<hash>/data``
+(0700, owned by postgres), and ``<home>/postgres/data`` is a link to it; no permission of any
+folder outside the home is changed. That folder records the home it belongs to and is removed
+by the next ``thrift start`` (of any home) once its home is gone (:func:`sweep_orphan_data`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -172,16 +180,82 @@ def redact_url(url: str) -> str:
 
 # --- the home's own PostgreSQL -------------------------------------------------------------
 
+def home_key(home: Home) -> str:
+    """A short stable id of a home's path (names its data folder outside the home)."""
+    return hashlib.sha256(str(home.root).encode()).hexdigest()[:12]
+
+
+def data_root(owner) -> Path:
+    """Where the data folders of private homes go: IMDB_POSTGRES_DATA_ROOT, else
+    ``imdb-pipeline`` in the home of ``owner`` (a ``pwd`` entry), else /var/tmp."""
+    configured = os.environ.get("IMDB_POSTGRES_DATA_ROOT")
+    if configured:
+        return Path(configured)
+    if Path(owner.pw_dir).is_dir() and owner.pw_dir != "/":
+        return Path(owner.pw_dir) / "imdb-pipeline"
+    return Path("/var/tmp") / f"imdb-pipeline-{owner.pw_name}"
+
+
+def data_roots() -> list[Path]:
+    """Where data folders of private homes may be (``Postgres._outside_home``)."""
+    if os.environ.get("IMDB_POSTGRES_DATA_ROOT"):
+        return [Path(os.environ["IMDB_POSTGRES_DATA_ROOT"])]
+    if os.geteuid() != 0:
+        return []
+    import pwd
+
+    try:
+        owner = pwd.getpwnam(os.environ.get("IMDB_POSTGRES_USER", "postgres"))
+    except KeyError:
+        return []
+    return [data_root(owner)]
+
+
+def sweep_orphan_data(log, roots: list[Path] | None = None) -> list[Path]:
+    """Remove the data folders kept outside homes that are gone (or no longer link to them),
+    unless a server still runs on them; returns the folders removed."""
+    removed = []
+    for root in data_roots() if roots is None else roots:
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            try:
+                home = Path((folder / "home").read_text().strip())
+            except OSError:
+                continue  # not ours
+            link = home / "postgres" / "data"
+            if link.is_symlink() and Path(os.readlink(link)) == folder / "data":
+                continue  # its home is still there
+            pid_file = folder / "data" / "postmaster.pid"
+            try:
+                pid = int(pid_file.read_text().splitlines()[0])
+            except (OSError, ValueError, IndexError):
+                pid = None
+            if pid and process_alive(pid, str(folder / "data")):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            log(f"thrift: removed {folder}, the PostgreSQL data of {home}, which is gone")
+            removed.append(folder)
+    return removed
+
+
 class Postgres:
     """A PostgreSQL server under ``<home>/postgres``: loopback only, scram-sha-256."""
 
     def __init__(self, home: Home):
         self.home = home
         self.root = home.root / "postgres"
-        self.data = self.root / "data"
+        self.link = self.root / "data"  # PGDATA, or a link to it outside a private home
         self.password_file = metastore_password_file(home)
         self.log_file = home.logs / "postgres.log"
         self.metastore_file = home.root / METASTORE_FILE
+
+    @property
+    def data(self) -> Path:
+        """The data directory as the server is given it (a link in the home resolved)."""
+        if self.link.is_symlink():
+            return Path(os.readlink(self.link))
+        return self.link
 
     # where the binaries are and who runs them
     @staticmethod
@@ -223,8 +297,40 @@ class Postgres:
     def _run(self, args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             args, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, **self.run_as(),
+            env={**os.environ, **(env or {})}, cwd="/", **self.run_as(),
         )
+
+    def _reaches(self, path: Path) -> bool:
+        """The user PostgreSQL runs as can enter ``path`` (every folder above it too)."""
+        return self._run(["test", "-x", str(path)]).returncode == 0
+
+    def _outside_home(self, log) -> Path:
+        """A data directory for this home in the postgres user's own home (see the module
+        docstring); the folder holding it is 0700, owned by that user."""
+        import pwd
+
+        run_as = self.run_as()
+        owner = pwd.getpwuid(run_as["user"])
+        base = data_root(owner)
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", self.home.root.name)[:40] or "home"
+        folder = base / f"{slug}-{home_key(self.home)}"
+        made = [path for path in (base, folder) if not path.exists()]  # only ours are chowned
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in made:
+            os.chown(path, run_as["user"], run_as["group"])
+            os.chmod(path, 0o700)
+        if not self._reaches(folder):
+            raise ThriftError(
+                f"PostgreSQL runs as user {owner.pw_name} (it refuses root), who can reach neither "
+                f"{self.root} nor {folder}: set IMDB_POSTGRES_DATA_ROOT to a folder that user can "
+                "reach, or use a home elsewhere (--home)"
+            )
+        marker = folder / "home"
+        marker.write_text(str(self.home.root) + "\n")
+        os.chown(marker, run_as["user"], run_as["group"])
+        log(f"thrift: {self.home.root} is private to root: PostgreSQL's data is kept in {folder} "
+            f"(linked from {self.link}; removed once the home is gone)")
+        return folder / "data"
 
     # state
     def pid(self) -> int | None:
@@ -255,21 +361,32 @@ class Postgres:
         bin_dir, run_as = self.bin_dir(), self.run_as()
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
-        self.data.mkdir(mode=0o700, exist_ok=True)
+        if self.link.is_symlink():  # its data folder was removed: start again
+            self.link.unlink()
+        if run_as and not self._reaches(self.root):
+            data = self._outside_home(log)
+            if data.exists():
+                shutil.rmtree(data)  # a data folder left by an earlier home with the same path
+            data.mkdir(mode=0o700)
+            self.link.symlink_to(data, target_is_directory=True)
+        else:
+            self.link.mkdir(mode=0o700, exist_ok=True)
+        data = self.data
         _write_private(self.password_file, secrets.token_urlsafe(24) + "\n")
-        # initdb reads the password from a file its user can read; removed right after.
-        pwfile = self.root / f".pwfile-{os.getpid()}"
+        # initdb reads the password from a file its user can read (0600, next to the data
+        # folder, so inside a folder only that user can enter); removed right after.
+        pwfile = data.parent / f".pwfile-{os.getpid()}"
         _write_private(pwfile, self._password() + "\n")
         try:
             if run_as:
-                for path in (self.data, pwfile):
+                for path in (data, pwfile):
                     os.chown(path, run_as["user"], run_as["group"])
-                probe = self._run(["test", "-w", str(self.data)])
+                probe = self._run(["test", "-w", str(data)])
                 if probe.returncode != 0:
                     raise ThriftError(
                         f"PostgreSQL runs as user {os.environ.get('IMDB_POSTGRES_USER', 'postgres')} "
-                        f"(it refuses root), who cannot reach {self.data}: make the folders above "
-                        "it traversable (chmod o+x) or use a home elsewhere (--home)"
+                        f"(it refuses root), who cannot write {data}: use a home elsewhere (--home) "
+                        "or set IMDB_POSTGRES_DATA_ROOT to a folder that user can reach"
                     )
             started = time.monotonic()
             done = self._run([
@@ -280,10 +397,10 @@ class Postgres:
         finally:
             pwfile.unlink(missing_ok=True)
         if done.returncode != 0:
-            shutil.rmtree(self.data, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
             reason = (done.stderr or done.stdout).strip().splitlines() or ["(no output)"]
             raise ThriftError(f"initdb failed: {reason[-1]}")
-        log(f"thrift: initialised PostgreSQL in {self.data} ({time.monotonic() - started:.1f}s)")
+        log(f"thrift: initialised PostgreSQL in {data} ({time.monotonic() - started:.1f}s)")
 
     def start(self, log) -> int:
         """Start the server (port from metastore.json if still free); returns its port."""
@@ -299,7 +416,7 @@ class Postgres:
                  "-c", f"listen_addresses={DEFAULT_HOST}", "-c", f"port={port}",
                  "-c", "unix_socket_directories="],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, **self.run_as(),
+                start_new_session=True, cwd="/", **self.run_as(),
             )
         deadline = time.monotonic() + 60
         while not (self.ready() and port_accepts(DEFAULT_HOST, port)):
@@ -328,6 +445,7 @@ class Postgres:
 
     def ensure(self, log) -> Metastore:
         """Initialise (once) and start the home's PostgreSQL; the metastore it holds."""
+        sweep_orphan_data(log)
         fresh = not (self.data / "PG_VERSION").exists()
         if fresh:
             self.init(log)

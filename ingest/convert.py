@@ -1,41 +1,62 @@
-"""Convert one IMDb TSV(.gz) file into typed Arrow batches, quarantining bad rows.
+"""Convert one IMDb TSV(.gz) file (or the parts of one) into typed Arrow batches,
+quarantining bad rows.
 
 Pure with respect to Spark: this module only reads text and yields Arrow data, so it is
 tested on small in-memory files. ``ingest.lake`` decides where the batches land.
 
 Rules (each has a test):
-- the header must be exactly the IMDb header of that file, else ``HeaderError``;
+- the header must be exactly the IMDb header of that file (a UTF-8 byte order mark before
+  it is accepted), else ``HeaderError``; a file of 0 bytes (or a gzip of no text) stops with
+  ``EmptyFileError``, a required table with only its header with ``NoRowsError``;
 - quoting is off (titles hold bare ``"``), ``\\N`` is null;
-- a row with the wrong number of columns, an unparsable number or a missing key goes to
-  the rejects with its physical line number (header = line 1), the raw line and a reason;
+- a row with the wrong number of columns, an unparsable number, a missing key or bytes that
+  are not UTF-8 goes to the rejects with its physical line number (header = line 1; for
+  parts, the part and its line), the raw line (bytes that are not UTF-8 as ``\\xNN``) and
+  a reason naming the IMDb column;
 - rows read = rows written + rows rejected, per file;
-- a truncated or corrupt gzip stops with ``CorruptFileError`` naming the file.
+- a truncated or corrupt gzip stops with ``CorruptFileError`` naming the file;
+- every message that quotes file content shows invisible and control characters escaped
+  (``escape``).
 
 Speed: parsing is single-threaded per file (``use_threads=False``: only then does pyarrow
 report the physical line of a row with the wrong column count); ``ingest.lake`` converts
 several files at once to keep both cores busy. The checks take the cheap vectorised path
 when a batch is clean (null counts, a plain cast) and fall back to the exact regular
-expressions only for a batch that holds a bad value, to name the bad rows.
+expressions only for a batch that holds a bad value, to name the bad rows. Text is read as
+UTF-8 strings, validated by pyarrow as it parses; only when a batch holds bytes that are not
+UTF-8 is the file read again as bytes from where it stopped (the rows already given out are
+skipped), and each text column of a batch is then checked on its own.
+
+pyarrow decodes the text of a row with the wrong column count strictly before it calls the
+handler, so such a row that also holds a byte that is not UTF-8 would stop the whole read
+(``UnicodeDecodeError`` inside pyarrow). ``_lenient_row_text`` makes that one decoding
+lenient (``surrogateescape``: the bytes come back exactly); it is installed on import and
+pinned by a test.
 """
 
 from __future__ import annotations
 
 import bisect
 import gzip
+import io
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow._csv as _pyarrow_csv
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ingest.schemas import NULL, ImdbFile
 
 BLOCK_SIZE = 8 << 20  # bytes of text parsed per Arrow batch
+PEEK_BYTES = 1 << 16  # bytes read to check a header and that rows follow it
+BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
 
 ARROW_TYPES = {
     "string": pa.string(),
@@ -75,6 +96,55 @@ class CorruptFileError(InputError):
     pass
 
 
+class EmptyFileError(InputError):
+    """A file with no text at all (0 bytes, or a gzip of nothing)."""
+
+
+class NoRowsError(InputError):
+    """A table that must have rows has none (only its header, or every row rejected)."""
+
+
+def escape(text: str) -> str:
+    """``text`` fit to quote in a message: invisible and control characters escaped.
+
+    Printable characters stay as they are (``é``, ``東京``); everything else is written as
+    Python writes it in a string literal: ``\\t``, ``\\x02``, ``\\ufeff``, ``\\xa0``. Bytes
+    that were not UTF-8 (``surrogateescape``) show as ``\\xNN``.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif 0xDC80 <= ord(char) <= 0xDCFF:  # an undecodable byte kept by surrogateescape
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        else:
+            out.append(repr(char)[1:-1])
+    return "".join(out)
+
+
+def _as_text(raw: bytes) -> str:
+    """Bytes of a line as text; bytes that are not UTF-8 as ``\\xNN``."""
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def _lenient_row_text(original: Callable) -> Callable:
+    def frombytes(o, *, safe=False):
+        try:
+            return original(o, safe=safe)
+        except UnicodeDecodeError:
+            return bytes(o).decode("utf-8", errors="surrogateescape")
+
+    frombytes.lenient = True
+    return frombytes
+
+
+_frombytes = getattr(_pyarrow_csv, "frombytes", None)
+if _frombytes is not None and not getattr(_frombytes, "lenient", False):
+    _pyarrow_csv.frombytes = _lenient_row_text(_frombytes)
+
+
 def arrow_schema(spec: ImdbFile) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in spec.columns])
 
@@ -89,6 +159,235 @@ REJECTS_SCHEMA = pa.schema(
 )
 
 
+# --------------------------------------------------------------------------- where the text is
+
+
+def is_gzip(path: Path) -> bool:
+    """True if ``path`` starts like a gzip (whatever its name says)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The file(s) holding one IMDb table: one file, or the parts of one split file in order.
+
+    ``root`` is the source folder: names in messages and rejects are relative to it
+    (``title.basics.tsv/data.tsv``). Parts are read as one text: each part that is a gzip is
+    inflated on its own (a gzip per part), or, when only the first part is a gzip, the parts
+    are the pieces of one gzip cut by bytes and are joined before inflating. A later part that
+    begins with a byte order mark or with the same header line as the first has them skipped.
+    """
+
+    paths: tuple[Path, ...]
+    root: Path | None = None
+
+    @classmethod
+    def of(cls, value: TableFiles | Path | str) -> TableFiles:
+        return value if isinstance(value, TableFiles) else cls((Path(value),))
+
+    def display(self, path: Path) -> str:
+        """How rejects and reports name ``path``."""
+        if self.root is not None:
+            try:
+                return str(path.relative_to(self.root))
+            except ValueError:
+                pass
+        return path.name
+
+    @property
+    def is_parts(self) -> bool:
+        return len(self.paths) > 1
+
+    @property
+    def name(self) -> str:
+        """``title.ratings.tsv.gz``, ``title.basics.tsv/data.tsv`` or
+        ``title.akas.tsv.part-aa .. title.akas.tsv.part-ac (3 parts)``."""
+        first = self.display(self.paths[0])
+        if not self.is_parts:
+            return first
+        return f"{first} .. {self.paths[-1].name} ({len(self.paths)} parts)"
+
+    @property
+    def size(self) -> int:
+        """Bytes of the file(s) as stored (compressed, for a gzip)."""
+        return sum(p.stat().st_size for p in self.paths)
+
+    def fingerprint(self) -> list:
+        """[path, size, mtime_ns] per file: an unchanged source has the same fingerprint."""
+        out = []
+        for path in self.paths:
+            st = path.stat()
+            out.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+        return out[0] if len(out) == 1 else out
+
+    def identity(self) -> list:
+        """[device, inode, size, mtime_ns] per file: the same files, wherever they are named
+        (a hard link, a renamed or moved file); a copy or a new download is another file."""
+        out = []
+        for path in self.paths:
+            st = path.stat()
+            out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+        return out
+
+    def __str__(self) -> str:
+        if not self.is_parts:
+            return str(self.paths[0])
+        return f"{self.paths[0]} .. {self.paths[-1].name}"
+
+
+class _PartsReader(io.RawIOBase):
+    """The parts of one table as one stream of bytes (see ``TableFiles``).
+
+    ``inflate``: each part is a gzip of its own and is inflated on its own; otherwise the
+    bytes of the parts are passed as they are (text, or the pieces of one gzip). For text
+    (``text=True``), a later part's byte order mark and repeated header line are dropped,
+    and the joined lines are mapped back to their part (``locate``).
+    """
+
+    def __init__(self, files: TableFiles, *, inflate: bool, text: bool, header: bytes = b""):
+        super().__init__()
+        self.files = files
+        self.inflate = inflate
+        self.text = text
+        self.header = header
+        self._index = -1
+        self._raw = None
+        self._stream = None
+        self._done_bytes = 0  # stored bytes of the parts already read through
+        self._newlines = 0  # newlines given out so far
+        self._last = b"\n"  # last byte given out (a line starts after it)
+        # per part: (first joined line starting in it, its line number in the part)
+        self._starts: list[tuple[int, int]] = []
+        self._open_next()
+
+    def readable(self) -> bool:
+        return True
+
+    def _open_next(self) -> bool:
+        self._close_part()
+        self._index += 1
+        if self._index >= len(self.files.paths):
+            return False
+        path = self.files.paths[self._index]
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in _close_part
+        self._stream = gzip.GzipFile(fileobj=self._raw) if self.inflate else self._raw
+        if self.text:
+            at_line_start = self._last == b"\n"  # else the last part ended inside a line
+            first_line = self._newlines + (1 if at_line_start else 2)
+            skipped = self._skip_repeats() if self._index and at_line_start else 0
+            self._starts.append((first_line, 1 + skipped))
+        return True
+
+    def _skip_repeats(self) -> int:
+        """Drop a byte order mark and a repeated header at the start of this part; the
+        number of lines dropped (0 or 1)."""
+        self._pending = self._stream.read(len(BOM) + len(self.header) + 2)
+        self._pending = self._pending.removeprefix(BOM)
+        for end in (b"\n", b"\r\n"):
+            if self.header and self._pending.startswith(self.header + end):
+                self._pending = self._pending[len(self.header) + len(end):]
+                return 1
+        return 0
+
+    def _close_part(self) -> None:
+        if self._raw is not None:
+            self._done_bytes += self._raw.tell()
+            if self._stream is not self._raw:
+                self._stream.close()
+            self._raw.close()
+        self._raw = self._stream = None
+        self._pending = b""
+
+    def readinto(self, buffer) -> int:
+        want = len(buffer)
+        got = 0
+        view = memoryview(buffer)
+        while got < want and self._stream is not None:
+            if self._pending:
+                data, self._pending = self._pending[: want - got], self._pending[want - got:]
+            else:
+                data = self._stream.read(want - got)
+            if not data:
+                if not self._open_next():
+                    break
+                continue
+            view[got : got + len(data)] = data
+            got += len(data)
+            if self.text:
+                self._newlines += data.count(b"\n")
+                self._last = data[-1:]
+        return got
+
+    @property
+    def bytes_in(self) -> int:
+        """Stored bytes consumed so far (for progress)."""
+        return self._done_bytes + (self._raw.tell() if self._raw is not None else 0)
+
+    def locate(self, line: int) -> tuple[str, int]:
+        """(part name, line in that part) of a line of the joined text."""
+        firsts = [first for first, _ in self._starts]
+        index = max(bisect.bisect_right(firsts, line) - 1, 0)
+        first, number = self._starts[index]
+        return self.files.display(self.files.paths[index]), line - first + number
+
+    def close(self) -> None:
+        self._close_part()
+        super().close()
+
+
+def _parts_mode(files: TableFiles) -> str:
+    """"plain", "each" (a gzip per part) or "joined" (one gzip cut into pieces)."""
+    gz = [is_gzip(p) for p in files.paths]
+    if all(gz):
+        return "each"
+    if not any(gz):
+        return "plain"
+    if gz[0] and not any(gz[1:]):
+        return "joined"
+    which = ", ".join(files.display(p) for p, g in zip(files.paths, gz) if g)
+    raise InputError(
+        f"{files}: only some parts are gzips ({which}); give the parts of one file, all "
+        "gzipped or none"
+    )
+
+
+def open_text(files: TableFiles | Path | str, header: bytes = b""):
+    """A binary file object over the text of ``files`` (inflated, parts joined).
+
+    Returns (stream, parts): ``parts`` is the ``_PartsReader`` (for ``locate`` and
+    ``bytes_in``) when the text comes from several parts and lines can be told per part, else
+    None. Python-level reading: for headers and checks; the conversion uses ``_arrow_input``.
+    """
+    files = TableFiles.of(files)
+    if not files.is_parts:
+        path = files.paths[0]
+        return (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")), None
+    mode = _parts_mode(files)
+    if mode == "joined":
+        return gzip.GzipFile(fileobj=_PartsReader(files, inflate=False, text=False)), None
+    reader = _PartsReader(files, inflate=mode == "each", text=True, header=header)
+    return io.BufferedReader(reader, buffer_size=1 << 20), reader
+
+
+def _arrow_input(files: TableFiles, header: bytes):
+    """(pyarrow input stream of the text, raw handle for ``tell``, parts reader or None)."""
+    if not files.is_parts:
+        raw = pa.OSFile(str(files.paths[0]))
+        gz = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        return (pa.CompressedInputStream(raw, "gzip") if gz else raw), raw, None
+    mode = _parts_mode(files)
+    if mode == "joined":
+        reader = _PartsReader(files, inflate=False, text=False)
+        return pa.CompressedInputStream(pa.PythonFile(reader, mode="r"), "gzip"), reader, None
+    reader = _PartsReader(files, inflate=mode == "each", text=True, header=header)
+    return pa.PythonFile(reader, mode="r"), reader, reader
+
+
+# --------------------------------------------------------------------------- headers
+
+
 @dataclass
 class FileStats:
     file: str
@@ -98,39 +397,75 @@ class FileStats:
     rejects: list[dict] = field(default_factory=list)  # not yet written out (one batch's worth)
     bytes_in: int = 0  # bytes of the file itself consumed so far (compressed, for a .gz)
     text_bytes: int = 0  # bytes of text parsed so far (uncompressed)
+    # physical line -> (file name, line in that file); set for parts
+    locate: Callable[[int], tuple[str, int]] | None = None
 
     def add_reject(self, line: int | None, raw: str, reason: str) -> None:
         self.rows_rejected += 1
-        self.rejects.append({"file": self.file, "line": line, "raw_line": raw, "reason": reason})
+        file = self.file
+        if self.locate is not None and line is not None:
+            file, line = self.locate(line)
+        self.rejects.append({"file": file, "line": line, "raw_line": raw, "reason": reason})
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def read_header(path: Path) -> list[str]:
+def _peek(files: TableFiles) -> bytes:
+    """The first ``PEEK_BYTES`` of the text (inflated); errors as one-line ``InputError``s."""
     try:
-        with _open_text(path) as fh:
-            first = fh.readline()
+        if files.size == 0:
+            return b""
+        stream, _ = open_text(files)
+        with stream:
+            return stream.read(PEEK_BYTES)
     except PermissionError as exc:  # not damaged: fetching it again would not help
+        where = exc.filename or files
         raise InputError(
-            f"{path}: permission denied: this user cannot read the file; make it readable "
-            f"(e.g. chmod a+r {path}) or run as a user who can read it"
+            f"{where}: permission denied: this user cannot read the file; make it readable "
+            f"(e.g. chmod a+r {where}) or run as a user who can read it"
         ) from exc
     except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptFileError(f"{path}: cannot read the file ({exc}); fetch it again") from exc
-    return first.decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
+        what = "a damaged gzip: " if any(is_gzip(p) for p in files.paths) else ""
+        raise CorruptFileError(
+            f"{files}: cannot read the file ({what}{escape(str(exc))}); fetch it again"
+        ) from exc
 
 
-def check_header(path: Path, spec: ImdbFile) -> None:
-    found = read_header(path)
+def read_header(files: TableFiles | Path | str) -> list[str]:
+    """The fields of the first line (a byte order mark before it left out)."""
+    first = _peek(TableFiles.of(files)).split(b"\n", 1)[0]
+    return _as_text(first.removeprefix(BOM)).rstrip("\r\n").split("\t")
+
+
+def check_header(files: TableFiles | Path | str, spec: ImdbFile) -> bool:
+    """Check that ``files`` hold ``spec``'s table: text, its exact header, rows if required.
+
+    Returns True if the text starts with a UTF-8 byte order mark (accepted). Raises
+    ``EmptyFileError`` (no text at all), ``HeaderError`` (another header; both shown with
+    invisible characters escaped) or ``NoRowsError`` (only the header, for a table that must
+    have rows: the four required ones). Reads at most ``PEEK_BYTES`` of text.
+    """
+    files = TableFiles.of(files)
+    start = _peek(files)
+    if not start:
+        stored = files.size
+        what = "0 bytes" if stored == 0 else f"a gzip of {stored} bytes that holds no text"
+        raise EmptyFileError(
+            f"{spec.name}: {files} is empty ({what}, not even the header line); fetch the file "
+            "again" + ("" if spec.required else f", or remove it ({spec.name} is optional)")
+        )
+    bom = start.startswith(BOM)
+    first, _, rest = start.removeprefix(BOM).partition(b"\n")
+    found = _as_text(first).rstrip("\r").split("\t")
     if found != spec.header:
         raise HeaderError(
-            f"{path}: header does not match {spec.name}: expected {'|'.join(spec.header)} "
-            f"found {'|'.join(found)}"
+            f"{files}: header does not match {spec.name}: expected {'|'.join(spec.header)} "
+            f"found {escape('|'.join(found))}"
         )
+    if spec.required and not rest.strip() and len(start) < PEEK_BYTES:
+        raise NoRowsError(
+            f"{spec.name}: no rows in {files} (only the header line); fetch the file again "
+            f"({spec.name} is one of the four files that must have rows)"
+        )
+    return bom
 
 
 class _LineMap:
@@ -163,53 +498,125 @@ class _LineMap:
             del self.skipped[:cut]
 
 
-def _gzip_damage(path: Path, message: str) -> str | None:
-    """Why the gzip ``path`` is damaged, or None if it is whole (or not a gzip).
+def _gzip_damage(files: TableFiles, message: str) -> str | None:
+    """Why the gzip(s) of ``files`` are damaged, or None if whole (or not gzips).
 
     Called only when parsing failed: garbage from a corrupt deflate stream can break a
-    row (invalid UTF-8) before zlib reaches the checksum, so the stream is checked to the end.
+    row before zlib reaches the checksum, so the stream is checked to the end.
     """
     lowered = message.lower()
     if any(word in lowered for word in ("gzip", "compress", "zlib", "inflate")):
         return message
-    if path.suffix != ".gz":
+    if not any(is_gzip(p) for p in files.paths):
         return None
     try:
-        with gzip.open(path, "rb") as fh:
-            while fh.read(16 << 20):
+        stream, _ = open_text(files)
+        with stream:
+            while stream.read(16 << 20):
                 pass
     except (OSError, EOFError, zlib.error) as exc:
         return str(exc) or type(exc).__name__
     return None
 
 
+@dataclass
+class _Pending:
+    """A row with the wrong column count, seen by the parser but not yet given out."""
+
+    number: int
+    raw: str
+    reason: str
+    text_bytes: int
+
+
+class _Reading:
+    """Bookkeeping of one file's read, kept across a restart (see ``read_file``)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.lines = _LineMap()
+        self.parsed = 0  # valid-width rows given out (as batches)
+        self.invalid_upto = 0  # last physical line of a wrong-width row given out
+        self.pending: list[_Pending] = []
+
+    def on_invalid(self, row) -> str:
+        if row.number <= self.invalid_upto:
+            return "skip"  # given out before the restart
+        if not self.lines.skipped or row.number > self.lines.skipped[-1]:
+            self.lines.skipped.append(row.number)  # increasing: parsing is single-threaded
+        raw = row.text.encode("utf-8", errors="surrogateescape")
+        self.pending.append(_Pending(row.number, _as_text(raw),
+                                     f"expected {self.width} columns, found {row.actual_columns}",
+                                     len(raw) + 1))
+        return "skip"
+
+    def give_out(self, stats: FileStats, upto: int | None) -> None:
+        """Count the pending wrong-width rows up to line ``upto`` (None: all) as read and
+        rejected."""
+        keep = []
+        for row in self.pending:
+            if upto is None or row.number <= upto:
+                stats.rows_read += 1
+                stats.text_bytes += row.text_bytes
+                stats.add_reject(row.number, row.raw, row.reason)
+                self.invalid_upto = row.number
+            else:
+                keep.append(row)
+        self.pending = keep
+
+
 def read_file(
-    path: Path, spec: ImdbFile, stats: FileStats, block_size: int = BLOCK_SIZE
+    files: TableFiles | Path | str, spec: ImdbFile, stats: FileStats, block_size: int = BLOCK_SIZE
 ) -> Iterator[pa.RecordBatch]:
     """Yield typed batches of ``spec``'s columns; bad rows land in ``stats``.
 
-    ``stats.bytes_in`` (bytes of the file consumed) and ``stats.text_bytes`` (bytes of text
-    parsed) advance with every batch, for progress reports.
+    ``files``: one file or a ``TableFiles`` (parts read as one text). ``stats.bytes_in``
+    (stored bytes consumed) and ``stats.text_bytes`` (bytes of text parsed) advance with every
+    batch, for progress reports. Raises ``InputError`` subclasses (one line, naming the file).
+
+    Text columns are first read as UTF-8 strings (pyarrow validates them while parsing). A
+    batch with bytes that are not UTF-8 fails that read; the file is then read again as
+    bytes, the rows already given out are skipped, and each row with such bytes is rejected
+    naming its column.
     """
-    check_header(path, spec)
+    files = TableFiles.of(files)
+    bom = check_header(files, spec)
+    header = "\t".join(spec.header).encode()
+    state = _Reading(len(spec.header))
+    stats.text_bytes = len(header) + 1 + (len(BOM) if bom else 0)
+    as_bytes = False
+    while True:
+        try:
+            yield from _read(files, spec, stats, state, header, block_size, as_bytes)
+            return
+        except pa.ArrowInvalid as exc:
+            message = str(exc).splitlines()[0]
+            if not as_bytes and "invalid UTF8" in message:
+                as_bytes = True  # read again as bytes, from where this read stopped
+                state.pending.clear()
+                continue
+            damage = _gzip_damage(files, message)
+            if damage:
+                raise CorruptFileError(
+                    f"{files}: truncated or corrupt gzip ({escape(damage)}); fetch the file again"
+                ) from exc
+            raise InputError(f"{files}: {escape(message)}") from exc
+        except (OSError, EOFError, zlib.error) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CorruptFileError(
+                f"{files}: truncated or corrupt file ({escape(message)}); fetch the file again"
+            ) from exc
+
+
+def _read(files: TableFiles, spec: ImdbFile, stats: FileStats, state: _Reading, header: bytes,
+          block_size: int, as_bytes: bool) -> Iterator[pa.RecordBatch]:
+    """One pass of ``read_file``: skips the rows ``state`` says were given out already."""
     names = spec.header
-    width = len(names)
-    lines = _LineMap()
-    stats.text_bytes = len("\t".join(names)) + 1
-
-    def on_invalid(row) -> str:
-        lines.skipped.append(row.number)  # increasing: parsing is single-threaded
-        stats.rows_read += 1
-        stats.text_bytes += len(row.text.encode("utf-8", errors="replace")) + 1
-        stats.add_reject(
-            row.number, row.text, f"expected {width} columns, found {row.actual_columns}"
-        )
-        return "skip"
-
-    raw = None
+    stream, raw, parts = _arrow_input(files, header)
+    if parts is not None:
+        stats.locate = parts.locate
+    text_type = pa.binary() if as_bytes else pa.string()
     try:
-        raw = pa.OSFile(str(path))
-        stream = pa.CompressedInputStream(raw, "gzip") if path.suffix == ".gz" else raw
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(
@@ -221,48 +628,89 @@ def read_file(
                 escape_char=False,
                 double_quote=False,
                 newlines_in_values=False,
-                invalid_row_handler=on_invalid,
+                invalid_row_handler=state.on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: text_type for n in names},
                 null_values=[NULL],
                 strings_can_be_null=True,
             ),
         )
-        parsed = 0
+        skip = state.parsed  # valid rows given out by an earlier pass
         for batch in reader:
-            stats.bytes_in = raw.tell()
+            if skip:
+                if batch.num_rows <= skip:
+                    skip -= batch.num_rows
+                    continue
+                batch, skip = batch.slice(skip), 0
+            stats.bytes_in = _tell(raw)
             stats.text_bytes += _text_bytes(batch)
-            typed, bad = _type_batch(batch, spec)
+            reasons: dict[int, str] = {}
+            source = batch  # what raw lines are made of: the bytes, when read as bytes
+            if as_bytes:
+                batch = _utf8_checked(batch, spec, reasons)
+            typed, bad = _type_batch(batch, spec, reasons)
+            parsed = state.parsed
+            last_line = state.lines.line_of(parsed + batch.num_rows - 1)
+            state.give_out(stats, last_line)
             stats.rows_read += batch.num_rows
             for index, reason in bad:
-                raw_line = "\t".join(
-                    NULL if v is None else v for v in batch.slice(index, 1).to_pylist()[0].values()
-                )
-                stats.add_reject(lines.line_of(parsed + index), raw_line, reason)
-            parsed += batch.num_rows
-            if parsed:
-                lines.forget_before(lines.line_of(parsed - 1))
+                stats.add_reject(state.lines.line_of(parsed + index), _raw_line(source, index),
+                                 reason)
+            state.parsed += batch.num_rows
+            state.lines.forget_before(last_line)
             stats.rows_written += typed.num_rows
             if typed.num_rows:
                 yield typed
-        stats.bytes_in = raw.tell()
-    except pa.ArrowInvalid as exc:
-        message = str(exc).splitlines()[0]
-        damage = _gzip_damage(path, message)
-        if damage:
-            raise CorruptFileError(
-                f"{path}: truncated or corrupt gzip ({damage}); fetch the file again"
-            ) from exc
-        raise InputError(f"{path}: {message}") from exc
-    except (OSError, EOFError, zlib.error) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CorruptFileError(
-            f"{path}: truncated or corrupt file ({message}); fetch the file again"
-        ) from exc
+        state.give_out(stats, None)
+        stats.bytes_in = _tell(raw)
     finally:
-        if raw is not None:
-            raw.close()
+        raw.close()
+
+
+def _tell(raw) -> int:
+    return raw.bytes_in if isinstance(raw, _PartsReader) else raw.tell()
+
+
+def _raw_line(batch: pa.RecordBatch, index: int) -> str:
+    """Row ``index`` as its line of text (``\\N`` for nulls; bytes that are not UTF-8 as
+    ``\\xNN``)."""
+    values = []
+    for column in batch.columns:
+        value = column[index].as_py()
+        if value is None:
+            values.append(NULL)
+        elif isinstance(value, bytes):
+            values.append(_as_text(value))
+        else:
+            values.append(value)
+    return "\t".join(values)
+
+
+def _utf8_checked(batch: pa.RecordBatch, spec: ImdbFile, reasons: dict[int, str]):
+    """A batch read as bytes -> the same as strings; rows with bytes that are not UTF-8 are
+    noted in ``reasons`` (and their bad value made null, the row is rejected anyway)."""
+    columns = []
+    for column, values in zip(spec.columns, batch.columns):
+        try:
+            columns.append(values.cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
+        bad = np.zeros(len(values), dtype=bool)
+        for index, value in enumerate(values.to_pylist()):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad[index] = True
+                if index not in reasons:
+                    shown = escape(value.decode("utf-8", errors="surrogateescape"))
+                    reasons[index] = f"{column.imdb_name} is not valid UTF-8: '{shown}'"
+        cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.binary()), values)
+        columns.append(cleaned.cast(pa.string()))
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _text_bytes(batch: pa.RecordBatch) -> int:
@@ -277,14 +725,16 @@ def _text_bytes(batch: pa.RecordBatch) -> int:
     return total
 
 
-def _type_batch(batch: pa.RecordBatch, spec: ImdbFile) -> tuple[pa.RecordBatch, list]:
+def _type_batch(batch: pa.RecordBatch, spec: ImdbFile,
+                reasons: dict[int, str] | None = None) -> tuple[pa.RecordBatch, list]:
     """Check and cast the string columns of one batch.
 
     Returns (the typed valid rows, [(index, reason)] of the others). A clean batch costs a
     null count and one cheap check per checked column; the exact rule (a regular expression)
-    only runs on a column that failed the cheap check, and names the bad rows.
+    only runs on a column that failed the cheap check, and names the bad rows. ``reasons``:
+    rows already known bad (their first reason is kept).
     """
-    reasons: dict[int, str] = {}
+    reasons = {} if reasons is None else reasons
     not_null = {spec.key, *_NOT_NULL_EXTRA.get(spec.name, ())}
     converted: dict[str, pa.Array | None] = {}
     for column in spec.columns:

@@ -82,7 +82,7 @@ import os
 import queue
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -1109,14 +1109,16 @@ def generate(
     seed: int = 0,
     progress: Callable[[str, int], None] | None = None,
     workers: int | None = None,
+    names: Iterable[str] | None = None,
 ) -> dict[str, int]:
     """Write the seven IMDb files as ``<out_dir>/<name>.tsv.gz``; return rows per file.
 
     `scale` 1.0 is the real size (~250M rows, ~9.5 GB of text); the output is identical
     for the same (scale, seed) whatever `workers` is. `progress(file_name, rows_done)` is
     called after each chunk. `workers`: processes to use (default: 1 below scale 0.02,
-    else up to 2). Temporary files that a killed earlier run left in `out_dir` are removed
-    first (:func:`remove_stale_tmp`).
+    else up to 2). `names`: only these IMDb files (default all seven); each file is the same
+    whichever others are written with it. Temporary files that a killed earlier run left in
+    `out_dir` are removed first (:func:`remove_stale_tmp`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1126,7 +1128,8 @@ def generate(
     seed = int(seed)
     if seed < 0:
         raise ValueError("seed must be >= 0")
-    names = sorted(_CHUNKS, key=lambda k: -_WORK[k])
+    wanted = set(_CHUNKS if names is None else names)
+    names = sorted((k for k in _CHUNKS if k in wanted), key=lambda k: -_WORK[k])
     if workers is None:
         workers = 1 if scale < 0.02 else min(2, os.cpu_count() or 1)
     rows: dict[str, int] = {}
@@ -1164,7 +1167,7 @@ def generate(
                 ex.shutdown(wait=False, cancel_futures=True)
                 raise
         drain(timeout=0.1)  # the workers have exited: their last reports are in the pipe
-    return {f.name: rows[f.name] for f in FILES}
+    return {f.name: rows[f.name] for f in FILES if f.name in rows}
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Layout under ``<home>/lake``::
       title_crew/, title_episode/                      unpartitioned (optional files)
       ratings_feed/part-0.parquet                      title.ratings in file order: the stream's input
       _rejects/<table>.parquet                         quarantined rows: file, line, raw line, reason
+      _checks/part-0.parquet                           per lookup: rows, null and duplicate keys
       _manifest.json                                   what was read, from where, how long
     CURRENT                                            the id of the published ingest
 
@@ -50,10 +51,13 @@ from ingest.convert import (
     REJECTS_SCHEMA,
     FileStats,
     InputError,
+    NoRowsError,
+    TableFiles,
     arrow_schema,
     check_header,
     read_file,
 )
+from ingest.keys import KEY_COLUMNS, TITLE_NAMES_KEY, KeyCounter, KeyCounts, latest_rows
 from ingest.names import TCONST_BUCKETS, KnownForSpill, split_by_bucket, tconst_bucket
 from ingest.progress import FileProgress
 from ingest.schemas import ALL_FILES, NAME_BASICS, TITLE_RATINGS, ImdbFile
@@ -75,6 +79,21 @@ ROW_GROUP_ROWS = 1_000_000
 BUFFER_BYTES = 256 << 20  # Arrow bytes held back per table to fill row groups
 DEFAULT_MAX_REJECT_SHARE = 0.001
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# 2: per-file "keys", "skipped", _checks/; 3: per-file "identity" (an older ingest is not reused)
+MANIFEST_VERSION = 3
+CHECKS_SCHEMA = pa.schema(
+    [
+        pa.field("ingest_id", pa.string()),
+        pa.field("imdb_file", pa.string()),
+        pa.field("lookup_table", pa.string()),
+        pa.field("key_columns", pa.list_(pa.string())),
+        pa.field("rows_read", pa.int64()),
+        pa.field("rows_written", pa.int64()),
+        pa.field("rows_rejected", pa.int64()),
+        pa.field("null_keys", pa.int64()),
+        pa.field("duplicate_keys", pa.int64()),
+    ]
+)
 # Columns with (nearly) one value per row: a dictionary page would only be thrown away.
 _NO_DICTIONARY = {
     "tconst", "nconst", "parent_tconst", "primary_title", "original_title", "title",
@@ -117,6 +136,10 @@ class FileReport:
     rows_rejected: int
     seconds: float
     output: dict = field(default_factory=dict)  # files, partitions, row_groups written
+    keys: dict = field(default_factory=dict)  # KeyCounts.as_dict(): columns, null/duplicate keys
+    parts: list[str] = field(default_factory=list)  # the parts read, in order (split files)
+    identity: list = field(default_factory=list)  # TableFiles.identity() of the file(s) read
+    reused_from: str | None = None  # the ingest whose lookup was linked, the file unchanged
 
     @property
     def mb_per_s(self) -> float:
@@ -311,7 +334,7 @@ def read_manifest(lake: Path, ingest_id: str) -> dict:
 
 
 def convert_file(
-    path: Path,
+    path: TableFiles | Path,
     spec: ImdbFile,
     out: Path,
     max_reject_share: float,
@@ -321,19 +344,27 @@ def convert_file(
     names: KnownForSpill | None = None,
     stop: threading.Event | None = None,
 ) -> FileReport:
-    """Convert one file into ``out/<table>`` (partitioned) and ``out/_rejects``.
+    """Convert one file (or the parts of one) into ``out/<table>`` (partitioned) and
+    ``out/_rejects``, counting its null and duplicate keys (``ingest.keys``).
 
-    ``stop`` set (another file failed) ends the conversion at the next batch."""
+    title.ratings: the feed keeps every row in file order; the lookup keeps the later row of
+    a duplicated tconst (the later line wins, as in the stream). ``stop`` set (another file
+    failed) ends the conversion at the next batch. Raises ``RejectLimitError`` (rejects above
+    ``max_reject_share``), ``NoRowsError`` (a required table with no row written) and the
+    reading errors of ``ingest.convert``.
+    """
     started = time.monotonic()
+    files = TableFiles.of(path)
     origin = source if isinstance(source, Origin) else Origin(str(source))
-    stats = FileStats(file=path.name)
+    stats = FileStats(file=files.name)
     rejects_path = out / "_rejects" / f"{spec.table}.parquet"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     rejects_writer = pq.ParquetWriter(rejects_path, REJECTS_SCHEMA)
     schema = partitioned_schema(spec)
     column, _ = PARTITION_COLUMNS.get(spec.table, (None, None))
     writer = PartitionedWriter(out / spec.table, schema, column, write_options(spec))
-    progress = progress or FileProgress(path.name, path.stat().st_size, enabled=False)
+    progress = progress or FileProgress(files.name, files.size, enabled=False)
+    keys = KeyCounter(KEY_COLUMNS[spec.name])
     ratings: list[pa.RecordBatch] = []
 
     def flush_rejects():
@@ -342,21 +373,28 @@ def convert_file(
             stats.rejects.clear()
 
     try:
-        for batch in read_file(path, spec, stats):
+        for batch in read_file(files, spec, stats):
             flush_rejects()
+            keys.add(batch)
             if names is not None:
                 names.add(batch)
             batch = add_partition_column(batch, spec.table)
             if spec is TITLE_RATINGS:
                 ratings.append(batch)  # small (1.7M rows): the feed keeps the file order
-            writer.write(batch)
+            else:
+                writer.write(batch)
             progress.update(stats)
             if stop is not None and stop.is_set():
                 raise _Stopped(path)
         flush_rejects()
-        output = writer.close()
         if spec is TITLE_RATINGS:
-            _write_feed(ratings, schema, out)
+            table = pa.Table.from_batches(ratings, schema=schema)
+            counts = keys.result([[table.column("tconst")]])
+            _write_ratings(table, counts, writer, out)
+            output = writer.close()
+        else:
+            output = writer.close()
+            counts = keys.result(None if keys.in_order else _keys_again(out / spec.table, spec))
     except BaseException:
         writer.abort()
         raise
@@ -366,35 +404,69 @@ def convert_file(
 
     if stats.rows_read != stats.rows_written + stats.rows_rejected:
         raise InputError(
-            f"{path}: {stats.rows_read} rows read but {stats.rows_written} written and "
+            f"{files}: {stats.rows_read} rows read but {stats.rows_written} written and "
             f"{stats.rows_rejected} rejected; this is a bug, please report it"
         )
     if stats.rows_read and stats.rows_rejected / stats.rows_read > max_reject_share:
         first = pq.read_table(rejects_path).slice(0, 1).to_pylist()[0]
+        where = f"{first['file']} line" if files.is_parts else "line"
         raise RejectLimitError(
-            f"{path}: {stats.rows_rejected} of {stats.rows_read} rows rejected "
+            f"{files}: {stats.rows_rejected} of {stats.rows_read} rows rejected "
             f"({stats.rows_rejected / stats.rows_read:.2%} > --max-reject-share "
-            f"{max_reject_share:.2%}); first at line {first['line']}: {first['reason']}"
+            f"{max_reject_share:.2%}); first at {where} {first['line']}: {first['reason']}"
+        )
+    if spec.required and stats.rows_written == 0:
+        raise NoRowsError(
+            f"{spec.name}: no rows in {files} (" + (
+                f"all {stats.rows_rejected} rejected, see the rejects" if stats.rows_rejected
+                else "only the header line") + f"); {spec.name} must have rows: fetch the file again"
         )
     return FileReport(
-        file=path.name,
+        file=files.name,
         table=spec.table,
         source=origin.url,
         etag=origin.etag,
         last_modified=origin.last_modified,
-        size_bytes=path.stat().st_size,
+        size_bytes=files.size,
         text_bytes=stats.text_bytes,
         rows_read=stats.rows_read,
         rows_written=stats.rows_written,
         rows_rejected=stats.rows_rejected,
         seconds=round(time.monotonic() - started, 3),
         output=output,
+        keys=counts.as_dict(),
+        parts=[files.display(p) for p in files.paths] if files.is_parts else [],
     )
 
 
-def _write_feed(batches: list[pa.RecordBatch], schema: pa.Schema, out: Path) -> None:
+def _write_ratings(table: pa.Table, counts: KeyCounts, writer: PartitionedWriter,
+                   out: Path) -> None:
+    """The feed (every row, file order) and the lookup (the later row of a duplicate)."""
+    _write_feed(table, out)
+    if counts.duplicate_keys:
+        table = table.take(pa.array(latest_rows(table.column("tconst").combine_chunks())))
+    for batch in table.to_batches():
+        writer.write(batch)
+
+
+def _keys_again(folder: Path, spec: ImdbFile):
+    """The key columns of a lookup just written, per tconst bucket where it has them (no key
+    spans two buckets), else the whole lookup; for ``KeyCounter.result``."""
+    columns = list(KEY_COLUMNS[spec.name])
+    buckets = sorted(folder.glob("tconst_bucket=*"))
+    groups = buckets if buckets else [folder]
+    for group in groups:
+        files = sorted(group.rglob("*.parquet"))
+        if not files:
+            continue
+        tables = [pq.read_table(f, columns=columns) for f in files]
+        table = pa.concat_tables(tables)
+        yield [table.column(c) for c in columns]
+
+
+def _write_feed(table: pa.Table, out: Path) -> None:
     """title.ratings in file order, the stream's input (one file, small row groups)."""
-    table = pa.Table.from_batches(batches, schema=schema).drop_columns(["votes_floor"])
+    table = table.drop_columns(["votes_floor"])
     feed = out / "ratings_feed"
     feed.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, feed / "part-0.parquet", row_group_size=FEED_ROW_GROUP)
@@ -435,14 +507,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _origin(value: str | Origin | None, path: Path) -> Origin:
+def _origin(value: str | Origin | None, path: TableFiles | Path) -> Origin:
     if isinstance(value, Origin):
         return value
     return Origin(str(value) if value else str(path))
 
 
 def land(
-    files: dict[str, Path],
+    files: dict[str, TableFiles | Path],
     lake: Path,
     *,
     sources: dict[str, str | Origin] | None = None,
@@ -450,13 +522,24 @@ def land(
     workers: int = 2,
     log=None,
     progress: bool = True,
+    skipped=(),
+    previous: Path | None = None,
 ) -> tuple[str, Path, list[FileReport]]:
-    """Convert ``files`` (IMDb name -> local path) into a new, unpublished ingest folder.
+    """Convert ``files`` (IMDb name -> local file or ``TableFiles``) into a new, unpublished
+    ingest folder.
 
-    Also builds ``title_names`` from name.basics. Returns (ingest id, folder, reports); the
-    caller calls :func:`publish`. ``sources`` gives each file's origin for the manifest.
+    Also builds ``title_names`` from name.basics, and writes ``_manifest.json`` and
+    ``_checks/part-0.parquet`` (``CHECKS_SCHEMA``: one row per lookup, with its null and
+    duplicate keys). Returns (ingest id, folder, reports); the caller calls :func:`publish`.
+    ``sources`` gives each file's origin for the manifest; ``skipped``: optional IMDb names
+    not asked for (empty tables, reported as skipped rather than absent). ``previous``: the
+    published ingest's folder; a table whose file(s) it read are the same files
+    (:meth:`TableFiles.identity`), read with the same ``max_reject_share``, is not converted
+    again: its lookup (and for name.basics title_names, for title.ratings the feed) is linked
+    from there, so a refresh in which only some files changed converts only those.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    files = {name: TableFiles.of(value) for name, value in files.items()}
     missing = [f.name for f in ALL_FILES if f.required and f.name not in files]
     if missing:
         raise InputError(f"missing required IMDb file(s): {', '.join(missing)}")
@@ -471,35 +554,48 @@ def land(
     names = KnownForSpill(staging / "_work" / "title_names")
     title_names: dict = {}
     stop = threading.Event()
+    skipped = [f.name for f in ALL_FILES if f.name in set(skipped) and f.name not in files]
     try:
         present = [f for f in ALL_FILES if f.name in files]
-        present.sort(key=lambda f: files[f.name].stat().st_size, reverse=True)
+        present.sort(key=lambda f: files[f.name].size, reverse=True)
         for spec in ALL_FILES:
-            if spec.name not in files:
+            if spec.name in skipped:
+                write_empty(spec, staging)
+                log(f"ingest: {spec.name}: skipped (not asked for; --with-tables {spec.name} "
+                    "ingests it), empty table")
+            elif spec.name not in files:
                 write_empty(spec, staging)
                 log(f"ingest: {spec.name}: absent (optional), empty table")
         positions = iter(range(1, len(present) + 1))
 
         def one(spec: ImdbFile) -> FileReport:
             path = files[spec.name]
-            bar = FileProgress(spec.name, path.stat().st_size, enabled=progress,
-                               position=next(positions))
+            reused = _reuse(spec, path, previous, staging, max_reject_share, title_names)
+            if reused is not None:
+                origin = _origin(sources.get(spec.name), path)
+                reused.source, reused.etag = origin.url, origin.etag
+                reused.last_modified = origin.last_modified
+                log(f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, its "
+                    f"lookup reused ({reused.rows_written:,} rows, {reused.seconds:.1f}s)")
+                return reused
+            bar = FileProgress(spec.name, path.size, enabled=progress, position=next(positions))
             report = convert_file(
                 path, spec, staging, max_reject_share, _origin(sources.get(spec.name), path),
                 progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
             )
+            report.identity = path.identity()
             log(
                 f"ingest: {spec.name}: {report.rows_written:,} rows, "
                 f"{report.rows_rejected:,} rejected, {report.text_bytes / 1e6:,.0f} MB in "
                 f"{report.seconds:.1f}s ({report.mb_per_s:.0f} MB/s), "
-                f"{report.output['files']} files"
+                f"{report.output['files']} files{_keys_note(report.keys, spec)}"
             )
             if spec is NAME_BASICS:
                 built = time.monotonic()
                 title_names.update(names.build(staging / "title_names", write_options()))
                 title_names["seconds"] = round(time.monotonic() - built, 3)
                 log(f"ingest: title_names: {title_names['rows']:,} titles in "
-                    f"{title_names['seconds']:.1f}s")
+                    f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}")
             return report
 
         for spec in present:  # a wrong file stops the run before any conversion starts
@@ -518,13 +614,16 @@ def land(
                 raise next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
             reports = [f.result() for f in futures]
         shutil.rmtree(staging / "_work", ignore_errors=True)
+        write_checks(staging, ingest_id, reports, title_names)
         seconds = time.monotonic() - started
         text = sum(r.text_bytes for r in reports)
         manifest = {
+            "manifest_version": MANIFEST_VERSION,
             "ingest_id": ingest_id,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": [{**asdict(r), "mb_per_s": round(r.mb_per_s, 1)} for r in reports],
-            "absent": [f.name for f in ALL_FILES if f.name not in files],
+            "absent": [f.name for f in ALL_FILES if f.name not in files and f.name not in skipped],
+            "skipped": skipped,
             "title_names": title_names,
             "seconds": round(seconds, 3),
             "text_bytes": text,
@@ -539,6 +638,91 @@ def land(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ingest_id, staging, reports
+
+
+def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Path,
+           max_reject_share: float, title_names: dict) -> FileReport | None:
+    """Link the previous ingest's lookup of ``spec`` into ``staging`` when it was read from
+    the very same file(s) with the same reject share; None when it must be converted.
+
+    Links (hard links: the same bytes, no copy; each ingest folder stays deletable on its
+    own) the table's folder, its rejects, and for title.ratings the stream's feed, for
+    name.basics ``title_names`` (then also filling ``title_names`` from the old manifest).
+    """
+    if previous is None or not (previous / "_manifest.json").is_file():
+        return None
+    manifest = json.loads((previous / "_manifest.json").read_text())
+    entry = next((f for f in manifest.get("files", []) if f["table"] == spec.table), None)
+    if (entry is None or manifest.get("manifest_version") != MANIFEST_VERSION
+            or manifest.get("max_reject_share") != max_reject_share
+            or entry.get("identity") != files.identity()):
+        return None
+    started = time.monotonic()
+    links = [spec.table, f"_rejects/{spec.table}.parquet"]
+    if spec is TITLE_RATINGS:
+        links.append("ratings_feed")
+    if spec is NAME_BASICS:
+        links.append("title_names")
+    for name in links:
+        source, target = previous / name, staging / name
+        shutil.rmtree(target, ignore_errors=True)  # write_empty's placeholders, if any
+        if source.is_dir():
+            shutil.copytree(source, target, copy_function=os.link)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+    if spec is NAME_BASICS:
+        title_names.update(manifest["title_names"])
+    report = FileReport(**{k: v for k, v in entry.items() if k in FileReport.__dataclass_fields__})
+    report.reused_from = manifest["ingest_id"]
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:
+    """``, 2 duplicate keys (tconst; ...)`` for a log line, or nothing when all is clean."""
+    parts = []
+    if keys.get("duplicate_keys"):
+        rule = "; the later line wins" if spec is TITLE_RATINGS else ""
+        parts.append(f"{keys['duplicate_keys']:,} duplicate keys ({', '.join(keys['columns'])}{rule})")
+    if keys.get("null_keys"):
+        parts.append(f"{keys['null_keys']:,} null keys ({', '.join(keys['columns'])})")
+    return "".join(f", {part}" for part in parts)
+
+
+def checks_rows(ingest_id: str, reports: list[FileReport], title_names: dict) -> list[dict]:
+    """One row of ``CHECKS_SCHEMA`` per lookup table (absent or skipped tables: zeros)."""
+    by_table = {r.table: r for r in reports}
+    rows = []
+    for spec in ALL_FILES:
+        report = by_table.get(spec.table)
+        keys = report.keys if report else {}
+        rows.append({
+            "ingest_id": ingest_id, "imdb_file": spec.name, "lookup_table": spec.table,
+            "key_columns": list(KEY_COLUMNS[spec.name]),
+            "rows_read": report.rows_read if report else 0,
+            "rows_written": report.rows_written if report else 0,
+            "rows_rejected": report.rows_rejected if report else 0,
+            "null_keys": keys.get("null_keys", 0), "duplicate_keys": keys.get("duplicate_keys", 0),
+        })
+    names_keys = title_names.get("keys", {})
+    rows.append({
+        "ingest_id": ingest_id, "imdb_file": NAME_BASICS.name, "lookup_table": "title_names",
+        "key_columns": list(TITLE_NAMES_KEY),
+        "rows_read": title_names.get("rows", 0), "rows_written": title_names.get("rows", 0),
+        "rows_rejected": 0, "null_keys": names_keys.get("null_keys", 0),
+        "duplicate_keys": names_keys.get("duplicate_keys", 0),
+    })
+    return rows
+
+
+def write_checks(folder: Path, ingest_id: str, reports: list[FileReport], title_names: dict) -> Path:
+    """``folder/_checks/part-0.parquet``: the table ``imdb_lookup.ingest_checks``."""
+    path = folder / "_checks" / "part-0.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(checks_rows(ingest_id, reports, title_names),
+                                        CHECKS_SCHEMA), path)
+    return path
 
 
 def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_current=None) -> Path:

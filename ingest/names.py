@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.convert import _ID_PATTERNS, _ids_look_right
+from ingest.keys import TITLE_NAMES_KEY, KeyCounter, KeyCounts
 
 TCONST_BUCKETS = 16
 PERSON = pa.struct([pa.field("nconst", pa.string()), pa.field("primary_name", pa.string())])
@@ -119,26 +120,33 @@ class KnownForSpill:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             built = list(pool.map(lambda item: _build_bucket(*item, folder, write_options), spills))
         shutil.rmtree(self.work, ignore_errors=True)
-        return {"rows": sum(titles for titles, _ in built), "files": len(built),
-                "partitions": len(built), "row_groups": sum(groups for _, groups in built),
-                "known_for_entries": self.rows}
+        keys = KeyCounts(TITLE_NAMES_KEY, sum(k.null_keys for *_, k in built),
+                         sum(k.duplicate_keys for *_, k in built), all(k.in_order for *_, k in built))
+        return {"rows": sum(titles for titles, *_ in built), "files": len(built),
+                "partitions": len(built), "row_groups": sum(groups for _, groups, _ in built),
+                "known_for_entries": self.rows, "keys": keys.as_dict()}
 
     def discard(self) -> None:
         self._close_spill()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _build_bucket(bucket: int, spill: Path, folder: Path, write_options: dict) -> tuple[int, int]:
-    """One bucket's spill -> its title_names file; (titles, row groups)."""
+def _build_bucket(bucket: int, spill: Path, folder: Path,
+                  write_options: dict) -> tuple[int, int, KeyCounts]:
+    """One bucket's spill -> its title_names file; (titles, row groups, its key counts)."""
     with pa.OSFile(str(spill), "rb") as source:
         rows = pa.ipc.open_stream(source).read_all()
     table = title_names_of(rows)
     del rows
+    counter = KeyCounter(TITLE_NAMES_KEY)  # checked on the rows written, not assumed
+    for batch in table.to_batches():
+        counter.add(batch)
+    keys = counter.result([[table.column("tconst")]])
     out = folder / f"tconst_bucket={bucket}"
     out.mkdir()
     pq.write_table(table, out / "part-0.parquet", row_group_size=ROW_GROUP_ROWS, **write_options)
     spill.unlink()
-    return table.num_rows, -(-table.num_rows // ROW_GROUP_ROWS)
+    return table.num_rows, -(-table.num_rows // ROW_GROUP_ROWS), keys
 
 
 def title_names_of(rows: pa.Table) -> pa.Table:

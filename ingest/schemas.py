@@ -145,3 +145,36 @@ ALL_FILES: tuple[ImdbFile, ...] = (
 BY_NAME = {f.name: f for f in ALL_FILES}
 
 NULL = "\\N"
+
+OPTIONAL_NAMES = tuple(f.name for f in ALL_FILES if not f.required)
+DEFAULT_OPTIONAL = ("title.akas",)  # the marts use it; title.crew and title.episode they do not
+
+
+def tables_to_ingest(with_tables=None) -> tuple[str, ...]:
+    """The IMDb names an ingest reads: the four required ones, title.akas, and ``with_tables``.
+
+    ``with_tables``: optional tables to ingest as well, an iterable of IMDb names or one
+    comma-separated string (``"title.crew,title.episode"``, ``"all"``, ``""``); the lake names
+    (``title_crew``) are accepted too. Returns names in ``ALL_FILES`` order. Raises
+    ``ValueError`` (one line) for a name that is no optional IMDb table.
+    """
+    if with_tables is None:
+        asked: list[str] = []
+    elif isinstance(with_tables, str):
+        asked = [t.strip() for t in with_tables.split(",") if t.strip()]
+    else:
+        asked = [str(t).strip() for t in with_tables if str(t).strip()]
+    chosen = set(DEFAULT_OPTIONAL)
+    by_table = {f.table: f.name for f in ALL_FILES}
+    for item in asked:
+        if item == "all":
+            chosen.update(OPTIONAL_NAMES)
+            continue
+        name = by_table.get(item, item)
+        if name not in OPTIONAL_NAMES:
+            what = "is required, always ingested" if name in BY_NAME else "is no IMDb table"
+            raise ValueError(
+                f"{item} {what}: name optional tables among {', '.join(OPTIONAL_NAMES)} (or all)"
+            )
+        chosen.add(name)
+    return tuple(f.name for f in ALL_FILES if f.required or f.name in chosen)

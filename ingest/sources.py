@@ -46,7 +46,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from tqdm import tqdm
 
-from ingest.convert import InputError
+from ingest.convert import InputError, TableFiles
+from ingest.layout import LayoutError, scan_folder, select_names
 from ingest.schemas import ALL_FILES, ImdbFile
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,12 @@ class FetchedFile:
     skipped: bool  # True: unchanged since the last fetch, not downloaded again
     downloaded: int = 0  # bytes transferred in this run (less than size after a resume)
     resumed_from: int = 0  # offset the successful GET started at (bytes kept from a .part)
+    parts: TableFiles | None = None  # folder sources: the file(s) holding the table
+
+    @property
+    def files(self) -> TableFiles:
+        """The file(s) to read: ``path`` alone, or a folder's file or parts."""
+        return self.parts if self.parts is not None else TableFiles((self.path,))
 
     @property
     def version(self) -> str | None:
@@ -110,13 +117,16 @@ class FetchResult:
     kind: str  # "dir", "http" or "s3"
     dest_dir: Path | None  # the cache folder; None for a directory source (files used in place)
     files: tuple[FetchedFile, ...]  # in schemas.ALL_FILES order, only the files found
-    missing: tuple[str, ...]  # optional IMDb files the source does not have
+    missing: tuple[str, ...]  # optional IMDb files asked for that the source does not have
     seconds: float
     auth: str | None = None  # S3 only: "anonymous" or "credentials" (what finally worked)
+    skipped: tuple[str, ...] = ()  # optional IMDb files not asked for: neither fetched nor read
+    notes: tuple[str, ...] = ()  # lines to report: files in the source that are not read, and why
 
     @property
-    def paths(self) -> dict[str, Path]:
-        return {f.name: f.path for f in self.files}
+    def paths(self) -> dict[str, TableFiles]:
+        """IMDb name -> the file(s) holding it (one file, or a folder's file or parts)."""
+        return {f.name: f.files for f in self.files}
 
     @property
     def downloaded_bytes(self) -> int:
@@ -135,6 +145,8 @@ class FetchResult:
         parts.append(f"), {_human(self.downloaded_bytes)} transferred in {self.seconds:.1f}s")
         if self.missing:
             parts.append(f"; absent (optional): {', '.join(self.missing)}")
+        if self.skipped:
+            parts.append(f"; not asked for: {', '.join(self.skipped)}")
         return "".join(parts)
 
 
@@ -212,61 +224,44 @@ def describe(source: str | os.PathLike[str]) -> str:
 
 # --------------------------------------------------------------------------- file names
 
-_TAGGED_REST = re.compile(r"[^/\\]+\.tsv(?:\.gz)?")  # the tag may hold dots
+def _wanted(tables) -> set[str]:
+    return {f.name for f in ALL_FILES} if tables is None else set(tables)
 
 
-def _match(filename: str) -> tuple[str, int] | None:
-    """``(imdb_name, rank)`` for an IMDb file name; rank 0 = exact name, 1 = ``<name>.<tag>``."""
-    for f in ALL_FILES:
-        if not filename.startswith(f.name + "."):
-            continue
-        rest = filename[len(f.name) + 1 :]
-        if rest in ("tsv", "tsv.gz"):
-            return f.name, 0
-        if _TAGGED_REST.fullmatch(rest):
-            return f.name, 1
-    return None
+def _select(filenames: Iterable[str], where: str, tables=None) -> dict[str, str]:
+    """IMDb name -> the file name to fetch among a listing's names (``layout.select_names``)."""
+    try:
+        return select_names(list(filenames), where, None if tables is None else set(tables))
+    except LayoutError as exc:
+        raise SourceError(str(exc)) from None
 
 
-def _select(filenames: Iterable[str], where: str) -> dict[str, str]:
-    """IMDb name -> the best matching file name among ``filenames`` (see ``locate_files``)."""
-    candidates: dict[str, list[tuple[int, str]]] = {}
-    for fn in filenames:
-        m = _match(fn)
-        if m is not None:
-            candidates.setdefault(m[0], []).append((m[1], fn))
-    chosen: dict[str, str] = {}
-    for f in ALL_FILES:
-        cands = sorted(candidates.get(f.name, ()))
-        if not cands:
-            continue
-        best = [fn for rank, fn in cands if rank == cands[0][0]]
-        if len(best) > 1:
-            raise SourceError(
-                f"ambiguous {f.name} file in {where}: {' and '.join(best)} match equally; "
-                "remove or rename all but one"
-            )
-        chosen[f.name] = best[0]
-    return chosen
+def locate_files(directory: str | os.PathLike[str], tables=None) -> dict[str, TableFiles]:
+    """IMDb file name -> the file(s) holding it in ``directory`` (only the tables present).
 
-
-def locate_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
-    """IMDb file name -> path of its file in ``directory`` (only the files present).
-
-    Accepted names: ``<name>.tsv.gz``, ``<name>.tsv`` and ``<name>.<tag>.tsv[.gz]`` (e.g.
-    ``title.ratings.small.tsv.gz``, ``title.ratings.2024.v2.tsv``); ``title.basics-movie.tsv`` is
-    not a match (``-`` is not
-    ``.<tag>``). An exact name wins over tagged ones; two candidates of the same rank (e.g.
-    ``title.basics.tsv`` and ``title.basics.tsv.gz``) raise ``SourceError`` naming both.
-    Does not check which files are required: ``fetch`` does.
+    Accepted (``ingest.layout``): ``<name>.tsv.gz``, ``<name>.tsv``, ``<name>.<tag>.tsv[.gz]``
+    (e.g. ``title.ratings.small.tsv.gz``), a folder named like a table holding its one data
+    file or its parts (``title.basics.tsv/data.tsv``), and the parts of a split file
+    (``title.akas.tsv.part-aa``, ``-ab``, ...). ``title.basics-movie.tsv`` is not a match
+    (``-`` is not ``.<tag>``). An exact name wins over tagged ones; two candidates of the same
+    rank (e.g. ``title.basics.tsv`` and ``title.basics.tsv.gz``) raise ``SourceError`` naming
+    both. ``tables``: the IMDb names to look for (default all). Does not check which files are
+    required: ``fetch`` does.
     """
-    d = Path(directory).expanduser()
+    return _scan(Path(directory).expanduser(), tables)[0]
+
+
+def _scan(d: Path, tables=None):
+    """(IMDb name -> TableFiles, notes, subfolders holding IMDb files) of a folder source."""
     if not d.is_dir():
         raise SourceError(
             f"{d}: no such directory; give a folder with the IMDb .tsv[.gz] files, or {_HINT_HTTPS}"
         )
-    names = [p.name for p in d.iterdir() if p.is_file()]
-    return {name: d / fn for name, fn in _select(names, str(d)).items()}
+    try:
+        layout = scan_folder(d, None if tables is None else set(tables))
+    except LayoutError as exc:
+        raise SourceError(str(exc)) from None
+    return layout.tables, layout.notes, layout.subfolders
 
 
 # --------------------------------------------------------------------------- internals
@@ -544,14 +539,15 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 class _HttpSource:
     kind = "http"
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, tables=None):
         self.base = base
+        self.tables = _wanted(tables)
 
     def url_of(self, f: ImdbFile) -> str:
         return f"{self.base}{f.name}.tsv.gz"
 
     def probe(self, retries: int, parallel: int, cancel: threading.Event) -> dict[str, _Remote]:
-        files = list(ALL_FILES)
+        files = [f for f in ALL_FILES if f.name in self.tables]  # asked for: asked about
         tasks = [lambda f=f: self._probe_one(f, retries, cancel) for f in files]
         found = _run_parallel(tasks, parallel, cancel)
         remotes = {f.name: r for f, r in zip(files, found) if r is not None}
@@ -643,7 +639,8 @@ class _S3Source:
     kind = "s3"
 
     def __init__(
-        self, loc: S3Location, region: str | None, endpoint_url: str | None, parallel: int
+        self, loc: S3Location, region: str | None, endpoint_url: str | None, parallel: int,
+        tables=None,
     ):
         try:
             import boto3
@@ -654,6 +651,7 @@ class _S3Source:
                 f"s3://{loc.bucket}/{loc.prefix} needs boto3 (pip install boto3), or {_HINT_HTTPS}"
             ) from None
         self.loc = loc
+        self.tables = _wanted(tables)
         self.endpoint_url = endpoint_url
         self.where = f"s3://{loc.bucket}/{loc.prefix}"
         options: dict[str, Any] = {
@@ -816,7 +814,7 @@ class _S3Source:
             if any(f.required and f.name not in remotes for f in ALL_FILES):
                 raise
             return remotes
-        chosen = _select(objects, self.where)
+        chosen = _select(objects, self.where, self.tables)
         missing = [f.name for f in ALL_FILES if f.required and f.name not in chosen]
         if missing:
             name = missing[0]
@@ -852,6 +850,10 @@ class _S3Source:
                         obj.get("ETag"),
                         _utc_iso(obj.get("LastModified")),
                     )
+            for prefix in page.get("CommonPrefixes", ()):  # "folders": seen, never fetched
+                name = prefix["Prefix"][len(self.loc.prefix) :]
+                if name:
+                    objects[name] = (prefix["Prefix"], 0, None, None)
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return objects
@@ -861,6 +863,8 @@ class _S3Source:
         remotes: dict[str, _Remote] = {}
         self.auth = "anonymous"
         for f in ALL_FILES:
+            if f.name not in self.tables:
+                continue
             key = f"{self.loc.prefix}{f.name}.tsv.gz"
             url = f"s3://{self.loc.bucket}/{key}"
 
@@ -1143,24 +1147,27 @@ def _attempt(
 # --------------------------------------------------------------------------- public entry point
 
 
-def _fetch_dir(directory: Path) -> tuple[tuple[FetchedFile, ...], tuple[str, ...]]:
-    found = locate_files(directory)
-    absent = [f for f in ALL_FILES if f.name not in found]
+def _fetch_dir(directory: Path, tables=None):
+    """(files found, optional files asked for but absent, notes) of a folder source."""
+    wanted = _wanted(tables)
+    found, notes, subfolders = _scan(directory, wanted)
+    absent = [f for f in ALL_FILES if f.name in wanted and f.name not in found]
     required = [f.name for f in absent if f.required]
     if required:
+        where = (f"--source {subfolders[0]}" if subfolders
+                 else f"point --source at a folder with the IMDb files, or {_HINT_HTTPS}")
         raise SourceError(
-            f"{directory}: no {required[0]} file (expected {required[0]}.tsv.gz, .tsv or "
-            f"{required[0]}.<tag>.tsv[.gz]; {len(required)} required file(s) missing); "
-            f"point --source at a folder with the IMDb files, or {_HINT_HTTPS}"
+            f"{directory}: no {required[0]} file (expected {required[0]}.tsv.gz, .tsv, "
+            f"{required[0]}.<tag>.tsv[.gz], a folder {required[0]}.tsv/ or parts "
+            f"{required[0]}.tsv.part-aa, ...; {len(required)} required file(s) missing); {where}"
         )
     files = []
-    for name, path in found.items():
-        st = path.stat()
-        mtime = datetime.fromtimestamp(st.st_mtime, UTC)
-        files.append(
-            FetchedFile(name, path, str(path), st.st_size, None, _utc_iso(mtime), 0.0, False)
-        )
-    return tuple(files), tuple(f.name for f in absent)
+    for name, table_files in found.items():
+        first = table_files.paths[0]
+        mtime = datetime.fromtimestamp(max(p.stat().st_mtime for p in table_files.paths), UTC)
+        files.append(FetchedFile(name, first, str(table_files), table_files.size, None,
+                                 _utc_iso(mtime), 0.0, False, parts=table_files))
+    return tuple(files), tuple(f.name for f in absent), tuple(notes)
 
 
 def fetch(
@@ -1172,18 +1179,25 @@ def fetch(
     parallel: int = 4,
     progress: bool = True,
     retries: int = 5,
+    tables=None,
 ) -> FetchResult:
     """Fetch the IMDb files of ``source`` into ``dest_dir`` (directory sources: located, not copied).
 
-    Raises ``SourceError`` (one-line message) when the source cannot be read or lacks a required
-    file. Progress bars go to stderr, only when it is a terminal and ``progress`` is true.
+    ``tables``: the IMDb names to fetch (default all seven; see
+    ``ingest.schemas.tables_to_ingest``); the others are neither downloaded nor read, and are
+    listed in ``FetchResult.skipped``. Raises ``SourceError`` (one-line message) when the source
+    cannot be read or lacks a required file. Progress bars go to stderr, only when it is a
+    terminal and ``progress`` is true.
     """
     t0 = time.monotonic()
     kind, loc = parse_source(source)
+    wanted = _wanted(tables)
+    skipped = tuple(f.name for f in ALL_FILES if f.name not in wanted)
     if kind == "dir":
-        files, missing = _fetch_dir(loc)
+        files, missing, notes = _fetch_dir(loc, wanted)
         log.info("source %s: %d files", describe(source), len(files))
-        return FetchResult(str(source), kind, None, files, missing, time.monotonic() - t0)
+        return FetchResult(str(source), kind, None, files, missing, time.monotonic() - t0,
+                           skipped=skipped, notes=notes)
     if kind == "sample":
         raise SourceError(
             f"{source}: sample sources are generated, not fetched; hand it to the sample generator"
@@ -1197,9 +1211,9 @@ def fetch(
     cancel = threading.Event()
     src: _HttpSource | _S3Source
     if kind == "http":
-        src = _HttpSource(loc)
+        src = _HttpSource(loc, wanted)
     else:
-        src = _S3Source(loc, s3_region, s3_endpoint_url, parallel)
+        src = _S3Source(loc, s3_region, s3_endpoint_url, parallel, wanted)
     try:
         remotes = src.probe(retries, parallel, cancel)
         plans = [_plan(remotes[f.name], dest) for f in ALL_FILES if f.name in remotes]
@@ -1212,7 +1226,7 @@ def fetch(
             bars.close()
     except _Cancelled:  # pragma: no cover - only after another error, which is raised instead
         raise SourceError(f"{describe(source)}: fetch cancelled") from None
-    missing = tuple(f.name for f in ALL_FILES if f.name not in remotes)
+    missing = tuple(f.name for f in ALL_FILES if f.name in wanted and f.name not in remotes)
     result = FetchResult(
         str(source),
         kind,
@@ -1221,6 +1235,7 @@ def fetch(
         missing,
         time.monotonic() - t0,
         src.auth if isinstance(src, _S3Source) else None,
+        skipped=skipped,
     )
     log.info("source %s: %s", describe(source), result.summary())
     return result

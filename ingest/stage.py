@@ -1,4 +1,8 @@
-"""The ingest stage: locate the source files, land them (and the name lookup), publish."""
+"""The ingest stage: locate the source files, land them (and the name lookup), publish.
+
+``fetch_source`` (locate or download the files, no Spark), then ``run_ingest``: ``land`` (convert,
+check, count keys; no Spark), ``publish`` and ``register`` (Spark: the metastore tables).
+"""
 
 from __future__ import annotations
 
@@ -6,43 +10,50 @@ import json
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from ingest.convert import InputError, check_header
+from ingest.convert import InputError, TableFiles, check_header
 from ingest.lake import (
     DEFAULT_MAX_REJECT_SHARE,
+    MANIFEST_VERSION,
     Origin,
     current_ingest,
     land,
     publish,
     read_manifest,
 )
-from ingest.schemas import ALL_FILES
+from ingest.schemas import ALL_FILES, tables_to_ingest
 from ingest.sources import FetchResult, fetch, parse_source
 from ingest.tables import prepare, register
 
 
-def local_files(home, source: str, log, **fetch_options) -> dict[str, Path]:
-    """IMDb name -> local file: a folder as it is, a URL or bucket downloaded into the home,
-    ``sample:SCALE[:SEED]`` generated into the home (once per scale and seed)."""
+def local_files(home, source: str, log, **fetch_options) -> dict[str, TableFiles]:
+    """IMDb name -> local file(s): a folder as it is, a URL or bucket downloaded into the home,
+    ``sample:SCALE[:SEED]`` generated into the home (once per scale, seed and file)."""
     return fetch_source(home, source, log, **fetch_options).paths
 
 
-def fetch_source(home, source: str, log, **fetch_options) -> FetchResult:
-    """``local_files`` with where each file came from (URL, size, ETag) for the manifest."""
+def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> FetchResult:
+    """``local_files`` with where each file came from (URL, size, ETag) for the manifest.
+
+    ``tables``: the IMDb names to fetch (default ``tables_to_ingest()``: the required four and
+    title.akas); the others are not downloaded, generated or read (``FetchResult.skipped``).
+    Logs one line per note (a file in the source that is not read, and why).
+    """
+    tables = tables_to_ingest() if tables is None else tuple(tables)
     kind, location = parse_source(source)
     if kind == "sample":
         from ingest.generate import generate
 
         folder = home.downloads / f"sample-{location.scale:g}-{location.seed or 0}"
-        if not (folder / ".complete").exists():
-            log(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} into {folder}")
-            generate(folder, location.scale, location.seed or 0)
-            (folder / ".complete").touch()
+        todo = [n for n in tables if not (folder / f"{n}.tsv.gz").exists()]
+        if todo and not (folder / ".complete").exists():  # .complete: all seven (older homes)
+            log(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} "
+                f"({', '.join(todo)}) into {folder}")
+            generate(folder, location.scale, location.seed or 0, names=todo)
         source = str(folder)
     dest = home.downloads / "fetched"
     try:
-        result = fetch(source, dest, **fetch_options)
+        result = fetch(source, dest, tables=tables, **fetch_options)
     except PermissionError as exc:  # e.g. a folder this user may not list
         where = exc.filename or source
         raise InputError(
@@ -51,19 +62,20 @@ def fetch_source(home, source: str, log, **fetch_options) -> FetchResult:
         ) from exc
     if kind in ("http", "s3"):
         log(f"ingest: {result.summary()}")
+    for note in result.notes:
+        log(f"ingest: note: {note}")
     return result
 
 
-def fingerprint(files: dict[str, Path]) -> dict[str, list]:
-    return {
-        name: [str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns]
-        for name, path in sorted(files.items())
-    }
+def fingerprint(files: dict) -> dict[str, list]:
+    """IMDb name -> [path, size, mtime_ns] (a list of them for parts) of the files read."""
+    return {name: TableFiles.of(files[name]).fingerprint() for name in sorted(files)}
 
 
-def check_headers(files: dict[str, Path]) -> None:
-    """Each file's header against IMDb's (its first line only: milliseconds, also for a .gz);
-    raises ``InputError`` naming the file (wrong header, not gzip, unreadable)."""
+def check_headers(files: dict) -> None:
+    """Each table's header against IMDb's (the first 64 KiB of text only: milliseconds, also
+    for a .gz or parts); raises ``InputError`` naming the file (wrong header, no text, no rows
+    in a required table, not gzip, unreadable)."""
     for spec in ALL_FILES:
         if spec.name in files:
             check_header(files[spec.name], spec)
@@ -78,24 +90,31 @@ def run_ingest(
     force: bool = False,
     fetch_options: dict | None = None,
     log=None,
+    tables=None,
 ) -> dict:
     """Ingest ``source`` into ``home``; returns the manifest of the published ingest.
 
     ``spark``: a SparkSession, or a function that starts one. The function is called only
     once the source's files are located (downloaded) and their headers checked, so a missing
-    folder or file, a wrong header, a damaged .gz or an unreachable URL fails before the Spark
-    start; for a new ingest Spark then starts while pyarrow converts.
+    folder or file, a wrong header, an empty file, a damaged .gz or an unreachable URL fails
+    before the Spark start; for a new ingest Spark then starts while pyarrow converts.
+    ``tables``: the IMDb names to ingest (default ``tables_to_ingest()``: the required four
+    and title.akas); the optional ones not named become empty tables, marked skipped.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     start_spark = spark if callable(spark) else (lambda: spark)
-    fetched = fetch_source(home, source, log=log, **(fetch_options or {}))
+    tables = tables_to_ingest() if tables is None else tuple(tables)
+    fetched = fetch_source(home, source, log=log, tables=tables, **(fetch_options or {}))
     files = fetched.paths
     check_headers(files)
     prints = fingerprint(files)
     previous = current_ingest(home.lake)
     if previous and not force:
         manifest = read_manifest(home.lake, previous)
-        if manifest.get("fingerprint") == prints and manifest.get("max_reject_share") == max_reject_share:
+        if (manifest.get("fingerprint") == prints
+                and manifest.get("max_reject_share") == max_reject_share
+                and manifest.get("tables") == list(tables)
+                and manifest.get("manifest_version") == MANIFEST_VERSION):
             log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
             register(start_spark(), home.lake / previous)
             return manifest
@@ -106,6 +125,7 @@ def run_ingest(
         ingest_id, staging, _ = land(
             files, home.lake, max_reject_share=max_reject_share, log=log,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
+            skipped=fetched.skipped, previous=home.lake / previous if previous else None,
         )
         try:
             warm_up.result()
@@ -116,12 +136,15 @@ def run_ingest(
     try:
         manifest_path = staging / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
-        manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share)
+        manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share,
+                        tables=list(tables))
         manifest_path.write_text(json.dumps(manifest, indent=2))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     publish(home.lake, ingest_id, staging, before_current=lambda folder: register(session, folder))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
-    log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see imdb_lookup.ingest_rejects)")
+    duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])
+    log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "
+        f"imdb_lookup.ingest_rejects; {duplicates:,} duplicate keys, see imdb_lookup.ingest_checks)")
     return manifest

@@ -25,6 +25,12 @@ SQL_TYPES = {
 }
 PARTITION_SQL_TYPES = {"votes_floor": "int", "primary_profession": "string", "tconst_bucket": "int"}
 assert set(SQL_TYPES) == set(ARROW_TYPES)
+# imdb_lookup.ingest_checks: one row per lookup table of the ingest (ingest.lake.CHECKS_SCHEMA)
+CHECKS_DDL = (
+    "ingest_id string, imdb_file string, lookup_table string, key_columns array<string>, "
+    "rows_read bigint, rows_written bigint, rows_rejected bigint, null_keys bigint, "
+    "duplicate_keys bigint"
+)
 
 
 def _columns_ddl(spec: ImdbFile) -> tuple[str, str | None]:
@@ -48,7 +54,8 @@ def prepare(spark) -> None:
 
 
 def register(spark, folder: Path) -> None:
-    """Point every lookup table at ``folder`` (a published ingest)."""
+    """Point every lookup table at ``folder`` (a published ingest): the seven IMDb tables,
+    ``title_names``, ``ingest_rejects``, ``ingest_checks``; append the ingest to ``ingests``."""
     spark.sql(f"create database if not exists {LOOKUP_SCHEMA}")
     for spec in ALL_FILES:
         columns, partition = _columns_ddl(spec)
@@ -68,6 +75,8 @@ def register(spark, folder: Path) -> None:
         None,
         folder / "_rejects",
     )
+    (folder / "_checks").mkdir(exist_ok=True)  # an ingest written before the checks: empty
+    _create(spark, "ingest_checks", CHECKS_DDL, None, folder / "_checks")
     manifest = json.loads((folder / "_manifest.json").read_text())
     spark.createDataFrame(
         [(manifest["ingest_id"], manifest["created_at"], str(folder))],

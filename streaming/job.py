@@ -302,15 +302,11 @@ class BatchSink:
             keep = pa.array([b not in in_log for b in log_rows["batch_id"].to_pylist()])
             log_rows = log_rows.filter(keep)
         if log_rows.num_rows:
-            self.spark.createDataFrame(log_rows).write.format("delta").mode("append").save(
-                self.locations[RATINGS_TABLE]
-            )
+            append(self.locations[RATINGS_TABLE], log_rows)
         fault("mid_flush", ids[-1])
-        rows = [_batch_tuple(r) for r in batch_rows if r["batch_id"] not in in_batches]
+        rows = [batch_record(r) for r in batch_rows if r["batch_id"] not in in_batches]
         if rows:
-            self.spark.createDataFrame(rows, BATCHES_DDL).write.format("delta").mode("append").save(
-                self.locations[BATCHES_TABLE]
-            )
+            append(self.locations[BATCHES_TABLE], rows)
         self.staging.drop(ids)
 
     def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
@@ -347,23 +343,37 @@ class BatchSink:
         }
 
 
-def _column_names(ddl: str) -> list[str]:
-    while "<" in ddl:  # drop the (nested) type parameters, whose commas are not columns
-        ddl = re.sub(r"<[^<>]*>", "", ddl)
-    return [column.split()[0] for column in ddl.split(",") if column.strip()]
-
-
-BATCH_COLUMNS = _column_names(BATCHES_DDL)
-
-
-def _batch_tuple(row: dict) -> tuple:
-    """A staged batch row as a tuple in ``BATCHES_DDL`` order, with its Python types back."""
-    row = {
+def batch_record(row: dict) -> dict:
+    """A staged batch row (JSON) with its Python types back: decimals, a timestamp."""
+    return {
         **row,
         "top": [{**r, "average_rating": Decimal(r["average_rating"])} for r in row["top"]],
         "processed_at": datetime.fromisoformat(row["processed_at"]),
     }
-    return tuple(row[name] for name in BATCH_COLUMNS)
+
+
+_SCHEMAS: dict[str, pa.Schema] = {}
+
+
+def append(location: str, rows: pa.Table | list[dict]) -> None:
+    """Append rows to the Delta table at ``location`` with delta-rs: one commit, no Spark job.
+
+    ``rows``: an Arrow table or a list of dicts, with the table's columns (any order). The
+    stream's appends are a few hundred to a hundred thousand rows built in the driver: as
+    a Spark DataFrame (a local relation written by one task) 900k log rows took 22-67 s
+    here, with delta-rs 0.4 s. The tables are created by Spark (``ensure_tables``) and read
+    by Spark and dbt; delta-rs writes the same protocol (reader 1, writer 2).
+    """
+    from deltalake import DeltaTable, write_deltalake
+
+    path = location.removeprefix("file:")
+    target = DeltaTable(path)
+    schema = _SCHEMAS.get(path)
+    if schema is None:
+        schema = _SCHEMAS[path] = pa.schema(target.schema().to_arrow())
+    table = (pa.Table.from_pylist(rows, schema=schema) if isinstance(rows, list)
+             else rows.select(schema.names).cast(schema))
+    write_deltalake(target, table, mode="append")
 
 
 def _ingest_of_rows(feeds, first_row: int, count: int) -> list[str]:
@@ -392,7 +402,7 @@ class ProgressReporter:
         self.status = status
         self.log = log
         self.every = every
-        self.rows: list[tuple] = []  # stream_progress rows not yet in Delta
+        self.rows: list[dict] = []  # stream_progress rows not yet in Delta
         self.seen = -1  # the last batch id reported
         self.unshown: tuple | None = None  # the latest micro-batch, not yet on the console
         self.shown_at: float | None = None
@@ -423,16 +433,18 @@ class ProgressReporter:
     def _row(self, progress, report: dict) -> None:
         parts = {k: int(v) for k, v in progress["durationMs"].items()}
         self.eta.report(report["end_row"])
-        self.rows.append(
-            (
-                self.sink.stream_id, progress["batchId"], progress["numInputRows"],
-                progress["processedRowsPerSecond"] or 0.0,
-                parts.get("triggerExecution", 0), parts.get("addBatch", 0),
-                parts.get("latestOffset", 0), parts.get("getBatch", 0),
-                parts.get("walCommit", 0), parts.get("commitOffsets", 0),
-                report["average"], report["number_one"], datetime.now(UTC),
-            )
-        )
+        self.rows.append({
+            "stream_id": self.sink.stream_id, "batch_id": progress["batchId"],
+            "input_rows": progress["numInputRows"],
+            "processed_rows_per_second": progress["processedRowsPerSecond"] or 0.0,
+            "duration_ms": parts.get("triggerExecution", 0),
+            "add_batch_ms": parts.get("addBatch", 0),
+            "latest_offset_ms": parts.get("latestOffset", 0),
+            "get_batch_ms": parts.get("getBatch", 0), "wal_commit_ms": parts.get("walCommit", 0),
+            "commit_offsets_ms": parts.get("commitOffsets", 0),
+            "average_number_of_votes": report["average"], "number_one": report["number_one"],
+            "reported_at": datetime.now(UTC),
+        })
 
     def _show(self, progress, report: dict) -> None:
         done, total = report["end_row"], report["feed_rows"]
@@ -459,13 +471,11 @@ class ProgressReporter:
             average_number_of_votes=report["average"], number_one=report["number_one"],
         )
 
-    def flush(self, spark) -> None:
+    def flush(self) -> None:
         """Write the collected progress rows (called between micro-batches, never concurrently)."""
         rows, self.rows = self.rows, []
         if rows:
-            spark.createDataFrame(rows, PROGRESS_DDL).write.format("delta").mode("append").saveAsTable(
-                PROGRESS_TABLE
-            )
+            append(self.sink.locations[PROGRESS_TABLE], rows)
 
 
 def stream(
@@ -505,7 +515,8 @@ def stream(
     except BaseException as exc:
         status.update(state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc))
         raise
-    state = load_state(spark, options.stream_id, sys.maxsize)
+    # the sink's state is the tables' (everything staged has landed); rebuilt if no run made one
+    state = sink.state if sink.state is not None else load_state(spark, options.stream_id, sys.maxsize)
     total = feeds_registry.total_rows(feeds_registry.load(registry))
     status.update(  # also after a run that had nothing new: the stream's answer as it stands
         state="finished", records_done=state.records, records_total=total, eta_seconds=0,
@@ -539,7 +550,9 @@ def _register(spark, home, sink: BatchSink, registry: Path, ingest_id: str, log)
     """Register the current ingest's feed unless it is there (all earlier ones are processed)."""
     if any(f.ingest_id == ingest_id for f in feeds_registry.load(registry)):
         return
-    state = sink.state if sink.state is not None else load_state(spark, sink.stream_id, sys.maxsize)
+    if sink.state is None:  # kept: the next micro-batch folds on from it (see BatchSink)
+        sink.state = load_state(spark, sink.stream_id, sys.maxsize)
+    state = sink.state
     current = pa.table(
         {
             "tconst": pa.array(list(state.titles), pa.string()),
@@ -577,7 +590,7 @@ def _run(spark, sink, reporter: ProgressReporter, root, options) -> None:
         raise StreamError(f"stream {options.stream_id} failed: {_reason(exc)}") from exc
     sink.flush()
     reporter.poll(query, final=True)
-    reporter.flush(spark)
+    reporter.flush()
 
 
 def _reason(exc) -> str:
@@ -618,7 +631,7 @@ def _follow(spark, home, sink, reporter, root, options, registry, stop, log) -> 
                     sink.flush()
             if len(reporter.rows) >= 50:
                 with sink.busy:
-                    reporter.flush(spark)
+                    reporter.flush()
         with sink.busy:  # the current micro-batch finishes first
             query.stop()
             sink.flush()
@@ -627,7 +640,7 @@ def _follow(spark, home, sink, reporter, root, options, registry, stop, log) -> 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    reporter.flush(spark)
+    reporter.flush()
     if query.exception() is not None:
         raise StreamError(f"stream {options.stream_id} failed: {_reason(query.exception())}")
 

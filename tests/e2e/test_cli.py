@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from imdb_pipeline.home import REPO_ROOT
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +74,16 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     assert table.returncode == 0, table.stderr[-2000:]
     assert "The Shawshank Redemption" in table.stdout and "People most often credited" in table.stdout
     assert max(len(line) for line in table.stdout.splitlines()) <= 100
+
+    # dbt typed by hand, as the README's "Using dbt directly" says: from the repository root,
+    # on the home the CLI used
+    dbt = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "test"], cwd=REPO_ROOT, check=False,
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "IMDB_PIPELINE_HOME": str(home), "SPARK_CONF_DIR": str(REPO_ROOT / "conf")},
+    )
+    assert dbt.returncode == 0, dbt.stdout[-3000:]
+    assert "Completed successfully" in dbt.stdout
 
     other = cli("results", home=tmp_path / "other-home")  # homes never share state
     assert other.returncode == 1

@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import math
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from imdb_pipeline.docs import generate_docs
 from imdb_pipeline.home import REPO_ROOT
-from imdb_pipeline.results import DeltaReader, collect, render_json
-from imdb_pipeline.transform import dbt_vars, run_dbt, transform
+from imdb_pipeline.results import DeltaReader, ResultsError, collect, render_json
+from imdb_pipeline.transform import TransformError, dbt_vars, run_dbt, transform
 from ingest.convert import HeaderError
+from ingest.lake import current_ingest
 from ingest.stage import run_ingest
 from streaming.job import StreamOptions, stream
 from tests.conftest import FIXTURES, SAMPLES
@@ -43,10 +47,7 @@ def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **an
         result = run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"], variables,
                          log=lambda m: None)
         assert result.success, result.exception
-    ours = collect(spark)
-    # `results` reads the same marts from their Delta files without Spark: the same JSON
-    assert render_json(collect(DeltaReader.of_warehouse(home.warehouse))) == render_json(ours)
-    return summary, ours
+    return summary, collect(DeltaReader.of_warehouse(home.warehouse))  # as `results` reads them
 
 
 def assert_same_answer(ours: dict, reference: dict) -> None:
@@ -67,9 +68,19 @@ def test_real_2019_top10_matches_provenance_and_duckdb(spark, home, tmp_path):
     # dbt run only: test_cli runs the same sample through `run` with the full dbt build
     summary, ours = run_pipeline(spark, home, source, build=False, records_per_batch=10)
     assert [m["tconst"] for m in ours["top_movies"]] == REAL_2019_TOP10
+    # through Spark's SQL (the path of the Thrift server's clients): the same JSON
+    assert render_json(collect(spark)) == render_json(ours)
     assert summary["records_this_run"] <= 25  # only what differs from the previous dump in this home
     assert summary["batches_this_run"] == math.ceil(summary["records_this_run"] / 10)
     assert_same_answer(ours, compute(source))
+    checks = spark.table("imdb_lookup.ingest_checks")  # what dbt's key tests will read
+    assert checks.schema.simpleString() == (
+        "struct<ingest_id:string,imdb_file:string,lookup_table:string,key_columns:array<string>,"
+        "rows_read:bigint,rows_written:bigint,rows_rejected:bigint,null_keys:bigint,"
+        "duplicate_keys:bigint>")
+    rows = {r["lookup_table"]: r for r in checks.collect()}
+    assert len(rows) == 8 and rows["title_ratings"]["rows_written"] == 25
+    assert sum(r["duplicate_keys"] + r["null_keys"] for r in rows.values()) == 0
     check_report(spark, home, tmp_path, "real-2019")  # the HTML report, in headless Chromium
 
 
@@ -117,11 +128,58 @@ def test_without_akas_and_fewer_eligible_than_top_n(spark, home):
     assert_same_answer(ours, compute(source))
 
 
-def test_options_change_the_answer_like_the_reference(spark, home):
+OPTION_MATRIX = [
+    {"min_votes": 2_000_000},  # nothing eligible: empty marts, run_summary still tells
+    {"min_votes": 0, "top_n": 3, "title_types": ("tvSeries", "tvMovie", "tvMiniSeries")},
+    {"min_votes": 1_900, "top_n": 1},
+]
+
+
+def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd):
+    """The full `dbt build` (unit tests included: they pin their own vars) with the CLI's
+    options, each answer published and read back without Spark as `results` reads it."""
     source = FIXTURES / "rules"
-    answer = {"min_votes": 100, "top_n": 3, "title_types": ("movie", "tvMovie")}
-    _, ours = run_pipeline(spark, home, source, build=False, records_per_batch=1000, **answer)
-    assert_same_answer(ours, compute(source, **answer))
+    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
+    for answer in OPTION_MATRIX:
+        options = StreamOptions(records_per_batch=1000, **answer)
+        stream(spark, home, options, log=lambda m: None)
+        transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types),
+                  log=lambda m: None)
+        assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
+                           compute(source, **answer))
+    assert capfd.readouterr().out == ""  # dbt prints nothing on stdout
+
+
+def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, capfd):
+    """The ingest counted a repeated (tconst, ordering) in title.principals: dbt's key test
+    fails mid-build, the answer asked for is not published, and `results` says so instead
+    of showing the older answer as if it were the one asked for."""
+    # the home as the option matrix left it: its last answer published
+    published = collect(DeltaReader.of_warehouse(home.warehouse))
+    last = OPTION_MATRIX[-1]
+    checks_file = home.lake / current_ingest(home.lake) / "_checks" / "part-0.parquet"
+    checks = pq.read_table(checks_file)
+    repeated = pc.if_else(pc.equal(checks["lookup_table"], "title_principals"), 1,
+                          checks["duplicate_keys"]).cast(pa.int64())
+    pq.write_table(checks.set_column(checks.schema.get_field_index("duplicate_keys"),
+                                     "duplicate_keys", repeated), checks_file)
+    spark.sql("refresh table imdb_lookup.ingest_checks")
+    shown = []
+    with pytest.raises(TransformError, match="lookup_keys_checked_stg_imdb__title_principals"):
+        transform(home, dbt_vars(100, 3, ["movie"]), log=shown.append)
+    assert any(line.startswith("dbt: FAIL lookup_keys_checked") for line in shown)
+    assert (published["parameters"]["min_votes"], published["parameters"]["top_n"]) == (1_900, 1)
+    assert capfd.readouterr().out == ""  # the failure went to the log (stderr), not stdout
+    with pytest.raises(ResultsError, match=r"^the last transform \(min_votes 100, top_n 3, "
+                       r"title_types movie, at .*\) did not publish an answer \(failed: "):
+        collect(DeltaReader.of_warehouse(home.warehouse))
+    with pytest.raises(ResultsError, match="did not publish"):
+        collect(spark)  # the same through Spark, as the Thrift server's clients read it
+    pq.write_table(checks, checks_file)
+    spark.sql("refresh table imdb_lookup.ingest_checks")
+    transform(home, dbt_vars(last["min_votes"], last["top_n"], last.get("title_types", ["movie"])),
+              log=lambda m: None)
+    assert collect(DeltaReader.of_warehouse(home.warehouse)) == published
 
 
 SAMPLE_FOLDERS = [

@@ -21,7 +21,8 @@ Reading rules (the contract the pipeline's reader is held to):
   - never null: the first column of every file (its key), and title.ratings' averageRating
     and numVotes; ``\\N`` is fine anywhere else;
 * blank lines are skipped (neither rows nor rejects); CRLF line ends are accepted;
-* duplicate keys are not looked for (IMDb keys are unique).
+* a tconst twice in title.ratings: the later line wins (as in the stream, and as a refresh
+  does); duplicate keys in the other files are kept as they are (the pipeline counts them).
 
 These are the rules the brief gives (wrong width, unparsable number) made precise; the
 number ranges, the id patterns, the not-null columns and the blank-line rule were aligned
@@ -127,7 +128,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, spec: ImdbFile) -> int:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {raw} AS
-        SELECT string_split(line, chr(9)) AS f
+        SELECT string_split(line, chr(9)) AS f, row_number() OVER () AS line_no
         FROM read_csv(?, header = true, auto_detect = false, columns = {{'line': 'VARCHAR'}},
                       delim = ?, quote = '', escape = '', compression = 'auto')
         WHERE line IS NOT NULL  -- a blank line reads as NULL: skipped
@@ -147,8 +148,12 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, spec: ImdbFile) -> int:
         f"CAST(nullif(f[{i}], '\\N') AS {_CASTS[col.kind]}) AS {col.name}"
         for i, col in enumerate(spec.columns, start=1)
     )
+    # file order: one thread, insertion order kept (DuckDB's default), so line_no follows it
+    latest = ("QUALIFY row_number() OVER (PARTITION BY f[1] ORDER BY line_no DESC) = 1"
+              if spec.name == "title.ratings" else "")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {spec.table} AS SELECT {select} FROM {raw} WHERE {valid}"
+        f"CREATE OR REPLACE TEMP TABLE {spec.table} AS SELECT {select} FROM {raw} WHERE {valid} "
+        f"{latest}"
     )
     rejected = con.execute(
         f"SELECT count(*) FROM {raw} WHERE NOT coalesce({valid}, false)"

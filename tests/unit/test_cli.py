@@ -55,12 +55,13 @@ def free_port() -> int:
 
 
 def imdb_folder(root: Path, broken: str | None = None) -> Path:
-    """The rule fixture's files as .tsv.gz; ``broken`` names one written as plain text."""
+    """The rule fixture's files as .tsv.gz; ``broken`` names one whose gzip is damaged right
+    after its header (a plain-text file named .gz is read as text: gzip is told by its bytes)."""
     root.mkdir(parents=True, exist_ok=True)
     for path in sorted(RULES.glob("*.tsv")):
-        data = path.read_bytes()
+        data = gzip.compress(path.read_bytes())
         target = root / f"{path.name}.gz"
-        target.write_bytes(data if path.name.startswith(f"{broken}.") else gzip.compress(data))
+        target.write_bytes(data[:10] + b"\xff" * 40 if path.name.startswith(f"{broken}.") else data)
     return root
 
 
@@ -91,7 +92,7 @@ def test_a_missing_file_fails_before_spark(tmp_path):
     check_fails_fast(tmp_path / "home", ["run", "--source", str(source)], "no name.basics file")
 
 
-def test_a_gz_file_that_is_not_gzip_fails_before_spark(tmp_path):
+def test_a_damaged_gz_file_fails_before_spark(tmp_path):
     source = imdb_folder(tmp_path / "imdb", broken="title.principals")
     line = check_fails_fast(tmp_path / "home", ["ingest", "--source", str(source)],
                             "title.principals.tsv.gz: cannot read the file")

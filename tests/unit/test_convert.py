@@ -154,14 +154,16 @@ def test_corrupt_gzip_in_the_middle_stops_with_the_file_name(tmp_path):
     assert "title.ratings.tsv.gz" in message and "corrupt" in message and "\n" not in message
 
 
-def test_garbage_text_in_a_whole_gzip_is_not_called_corrupt(tmp_path):
+def test_a_byte_that_is_not_utf8_rejects_its_row_in_a_whole_gzip(tmp_path):
     body = b"tconst\taverageRating\tnumVotes\ntt0000001\t7.3\t1000\ntt0000002\t\xff\xfe\t5\n"
     path = tmp_path / "title.ratings.tsv.gz"
     path.write_bytes(gzip.compress(body))
-    with pytest.raises(InputError) as error:
-        rows(path, TITLE_RATINGS)
-    assert not isinstance(error.value, CorruptFileError)
-    assert "title.ratings.tsv.gz" in str(error.value)
+    table, stats = rows(path, TITLE_RATINGS)  # not a corrupt gzip: one bad row
+    assert [r["tconst"] for r in table] == ["tt0000001"]
+    assert [(r["line"], r["raw_line"], r["reason"]) for r in stats.rejects] == [
+        (3, "tt0000002\t\\xff\\xfe\t5", "averageRating is not valid UTF-8: '\\xff\\xfe'")
+    ]
+    assert stats.rows_read == stats.rows_written + stats.rows_rejected == 2
 
 
 @pytest.mark.parametrize(
@@ -226,3 +228,200 @@ def test_line_map_forgets_what_it_no_longer_needs():
     lines.forget_before(lines.line_of(3))
     assert list(lines.skipped) == [10] and lines.dropped == 2
     assert [lines.line_of(i) for i in range(4, 7)] == [8, 9, 11]
+
+
+# --------------------------------------------------------------------------- issue 12 cases
+
+RATINGS_HEADER = "tconst\taverageRating\tnumVotes"
+
+
+def test_a_utf8_byte_order_mark_before_the_header_is_accepted(tmp_path):
+    text = "\ufeff" + RATINGS_HEADER + "\ntt0000001\t7.3\t1000\n"
+    for gz in (False, True):
+        path = write(tmp_path / ("title.ratings.tsv" + (".gz" if gz else "")), text, gz=gz)
+        assert convert.check_header(path, TITLE_RATINGS) is True
+        table, stats = rows(path, TITLE_RATINGS)
+        assert [r["tconst"] for r in table] == ["tt0000001"]
+        assert stats.text_bytes == len(text.encode())  # the mark is text too
+
+
+def test_messages_quoting_file_content_escape_invisible_characters(tmp_path):
+    path = write(tmp_path / "title.ratings.tsv", "tconst\taverage\x02Rating\u00a0\tnumVotes\n")
+    with pytest.raises(HeaderError) as error:
+        convert.check_header(path, TITLE_RATINGS)
+    assert str(error.value) == (
+        f"{path}: header does not match title.ratings: expected tconst|averageRating|numVotes "
+        "found tconst|average\\x02Rating\\xa0|numVotes"
+    )
+    path = write(tmp_path / "title.ratings.tsv", RATINGS_HEADER + "\ntt0000001\t7\u200b.3\t5\n")
+    _, stats = rows(path, TITLE_RATINGS)
+    assert stats.rejects[0]["reason"] == "averageRating is not a valid rating: '7\\u200b.3'"
+    assert convert.escape("a\tb\ufeff\x00é東") == "a\\tb\\ufeff\\x00é東"
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"", "0 bytes"),
+    (gzip.compress(b""), "a gzip of 20 bytes that holds no text"),
+])
+def test_an_empty_file_says_it_is_empty(tmp_path, content, what):
+    path = tmp_path / "title.ratings.tsv.gz"
+    path.write_bytes(content)
+    with pytest.raises(convert.EmptyFileError) as error:
+        convert.check_header(path, TITLE_RATINGS)
+    assert str(error.value) == (
+        f"title.ratings: {path} is empty ({what}, not even the header line); fetch the file again"
+    )
+    akas = tmp_path / "title.akas.tsv"
+    akas.write_bytes(content)
+    with pytest.raises(convert.EmptyFileError, match=r"fetch the file again, or remove it "
+                                                     r"\(title.akas is optional\)"):
+        convert.check_header(akas, TITLE_AKAS)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_required_table_with_only_its_header_has_no_rows(tmp_path, gz):
+    path = write(tmp_path / ("title.ratings.tsv" + (".gz" if gz else "")),
+                 RATINGS_HEADER + "\n\n", gz=gz)
+    with pytest.raises(convert.NoRowsError) as error:
+        convert.check_header(path, TITLE_RATINGS)
+    assert str(error.value) == (
+        f"title.ratings: no rows in {path} (only the header line); fetch the file again "
+        "(title.ratings is one of the four files that must have rows)"
+    )
+    akas = write(tmp_path / "title.akas.tsv", "\t".join(TITLE_AKAS.header) + "\n")
+    assert convert.check_header(akas, TITLE_AKAS) is False  # optional: may be empty
+    assert rows(akas, TITLE_AKAS)[0] == []
+
+
+NAMES_HEADER = "nconst\tprimaryName\tbirthYear\tdeathYear\tprimaryProfession\tknownForTitles"
+
+
+def test_a_byte_that_is_not_utf8_is_a_bad_row_not_a_failed_file(tmp_path):
+    from ingest.schemas import NAME_BASICS
+
+    good = [f"nm{i:07d}\tName {i}\t1950\t\\N\tactor\ttt0000001".encode() for i in range(1, 4001)]
+    lines = [NAMES_HEADER.encode(), *good]
+    lines[2500] = b"nm0002500\tRen\xe9 Clair\t1898\t1981\tdirector\ttt0000001"  # Latin-1 e-acute
+    lines[3000] = b"nm0003000\tOk\t1950\t\\N\t\xff\xfeactor"  # also the wrong column count
+    lines[3500] = "nm0003500\tRené Cláir 東京\t1950\t\\N\tactor\ttt0000001".encode()  # fine
+    path = tmp_path / "name.basics.tsv.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    stats = FileStats(path.name)
+    out = [r for b in read_file(path, NAME_BASICS, stats, block_size=16384) for r in b.to_pylist()]
+    assert [(r["line"], r["raw_line"], r["reason"]) for r in stats.rejects] == [
+        (2501, "nm0002500\tRen\\xe9 Clair\t1898\t1981\tdirector\ttt0000001",
+         "primaryName is not valid UTF-8: 'Ren\\xe9 Clair'"),
+        (3001, "nm0003000\tOk\t1950\t\\N\t\\xff\\xfeactor", "expected 6 columns, found 5"),
+    ]
+    ids = [r["nconst"] for r in out]  # read again as bytes from where it stopped: no row twice
+    assert len(ids) == len(set(ids)) == 3998
+    assert {r["nconst"]: r["primary_name"] for r in out}["nm0003500"] == "René Cláir 東京"
+    assert stats.rows_read == stats.rows_written + stats.rows_rejected == 4000
+    assert stats.text_bytes == len(b"\n".join(lines)) + 1
+
+
+def _split_lines(text: str, every: int) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    return ["".join(lines[i:i + every]) for i in range(0, len(lines), every)]
+
+
+def _ratings_text(n: int, bad: dict | None = None) -> str:
+    lines = [RATINGS_HEADER] + [f"tt{i:07d}\t5.0\t{i}" for i in range(1, n + 1)]
+    for line, text in (bad or {}).items():
+        lines[line - 1] = text
+    return "\n".join(lines) + "\n"
+
+
+def test_parts_are_read_as_one_file_with_lines_per_part(tmp_path):
+    text = _ratings_text(1200, {600: "tt0000599\t5.0", 1001: "tt0001000\tten\t5"})
+    parts = _split_lines(text, 500)  # like split -l 500: the header in the first part only
+    paths = []
+    for suffix, part in zip(("aa", "ab", "ac"), parts):
+        paths.append(write(tmp_path / f"title.ratings.tsv.part-{suffix}", part))
+    files = convert.TableFiles(tuple(paths), root=tmp_path)
+    stats = FileStats(files.name)
+    out = [r for b in read_file(files, TITLE_RATINGS, stats, block_size=4096) for r in b.to_pylist()]
+    assert len(out) == 1198 and out[0]["tconst"] == "tt0000001" and out[-1]["tconst"] == "tt0001200"
+    assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
+        ("title.ratings.tsv.part-ab", 100, "expected 3 columns, found 2"),  # line 600 in all
+        ("title.ratings.tsv.part-ac", 1, "averageRating is not a valid rating: 'ten'"),  # 1001
+    ]
+    assert stats.rows_read == stats.rows_written + stats.rows_rejected == 1200
+    assert stats.text_bytes == len(text.encode())
+    assert stats.bytes_in == files.size
+
+
+def test_parts_with_their_own_header_gzips_and_cuts_inside_a_line(tmp_path):
+    text = _ratings_text(300, {150: "tt0000149\t5.0", 250: "tt0000249\t5.0"})
+    data = text.encode()
+    starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 10]  # byte of each line
+    at_101, inside_201 = starts[100], starts[200] + 4
+    pieces = [data[:at_101], data[at_101:inside_201], data[inside_201:]]
+    # part 2 was saved with its own byte order mark and header: both skipped (line 1 there)
+    pieces[1] = "\ufeff".encode() + RATINGS_HEADER.encode() + b"\r\n" + pieces[1]
+    paths = [tmp_path / f"p.{i:03d}" for i in range(3)]
+    for path, piece in zip(paths, pieces):
+        path.write_bytes(gzip.compress(piece))  # a gzip per part
+    files = convert.TableFiles(tuple(paths), root=tmp_path)
+    stats = FileStats(files.name)
+    out = [r for b in read_file(files, TITLE_RATINGS, stats) for r in b.to_pylist()]
+    assert [r["tconst"] for r in out] == [
+        f"tt{i:07d}" for i in range(1, 301) if i not in (149, 249)]  # line 201 joined whole
+    assert [(r["file"], r["line"]) for r in stats.rejects] == [
+        ("p.001", 51),  # line 150: part 2's header is its line 1, line 101 its line 2
+        ("p.002", 49),  # line 250: line 201 began in part 2, so part 3's line 1 is line 202
+    ]
+    assert stats.rows_read == stats.rows_written + stats.rows_rejected == 300
+
+
+def test_a_gzip_cut_into_pieces_is_joined_before_it_is_inflated(tmp_path):
+    text = _ratings_text(3000, {2000: "tt0001999\tbad\t1"})
+    data = gzip.compress(text.encode())
+    third = len(data) // 3
+    paths = []
+    for i, piece in enumerate((data[:third], data[third:2 * third], data[2 * third:])):
+        paths.append(tmp_path / f"title.ratings.tsv.gz.part-a{'abc'[i]}")
+        paths[-1].write_bytes(piece)
+    files = convert.TableFiles(tuple(paths), root=tmp_path)
+    stats = FileStats(files.name)
+    out = [r for b in read_file(files, TITLE_RATINGS, stats) for r in b.to_pylist()]
+    assert len(out) == 2999
+    assert [(r["file"], r["line"]) for r in stats.rejects] == [(files.name, 2000)]
+
+
+def test_parts_that_mix_gzip_and_text_stop(tmp_path):
+    a = write(tmp_path / "x.part-aa", RATINGS_HEADER + "\ntt1\t1.0\t5\n")
+    b = write(tmp_path / "x.part-ab", "tt2\t1.0\t5\n", gz=True)
+    with pytest.raises(InputError, match=r"only some parts are gzips \(x.part-ab\)"):
+        rows(convert.TableFiles((a, b), root=tmp_path), TITLE_RATINGS)
+
+
+def test_a_bad_byte_in_a_later_part_is_read_again_from_where_it_stopped(tmp_path):
+    lines = _ratings_text(3000).encode().split(b"\n")
+    lines[2500] = b"tt0002500\t5.0\t25\xe900"  # line 2501; part ab starts at line 2002
+    data = b"\n".join(lines)
+    cut = data.index(b"\ntt0002001\t") + 1
+    paths = [tmp_path / "t.part-aa", tmp_path / "t.part-ab"]
+    paths[0].write_bytes(data[:cut])
+    paths[1].write_bytes(data[cut:])
+    files = convert.TableFiles(tuple(paths), root=tmp_path)
+    stats = FileStats(files.name)
+    out = [r["tconst"] for b in read_file(files, TITLE_RATINGS, stats, block_size=8192)
+           for r in b.to_pylist()]
+    assert out == [f"tt{i:07d}" for i in range(1, 3001) if i != 2500]  # each once, in order
+    assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
+        ("t.part-ab", 500, "numVotes is not valid UTF-8: '25\\xe900'")]
+
+
+def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
+    # a browser that unpacked a download (Content-Encoding: gzip) and kept the name
+    text = RATINGS_HEADER + "\ntt0000001\t7.3\t1000\n"
+    plain = write(tmp_path / "title.ratings.tsv.gz", text)
+    assert [r["tconst"] for r in rows(plain, TITLE_RATINGS)[0]] == ["tt0000001"]
+    hidden = write(tmp_path / "data.tsv", text, gz=True)  # a folder's data file, gzipped
+    assert [r["tconst"] for r in rows(hidden, TITLE_RATINGS)[0]] == ["tt0000001"]
+    damaged = tmp_path / "damaged.tsv.gz"
+    damaged.write_bytes(gzip.compress(text.encode())[:10] + b"\xff" * 40)
+    with pytest.raises(CorruptFileError, match=r"damaged.tsv.gz: cannot read the file \(a damaged "
+                                               r"gzip: .*\); fetch it again"):
+        convert.check_header(damaged, TITLE_RATINGS)

@@ -13,8 +13,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.convert import CorruptFileError, HeaderError
+from ingest.convert import CorruptFileError, HeaderError, NoRowsError, TableFiles
 from ingest.lake import (
+    CHECKS_SCHEMA,
     Origin,
     PartitionedWriter,
     RejectLimitError,
@@ -243,3 +244,195 @@ def test_a_corrupt_file_stops_the_ingest_and_the_other_conversion(tmp_path):
     with pytest.raises(CorruptFileError, match="title.ratings.tsv.gz"):
         land(files, tmp_path / "lake", log=lambda m: None, progress=False, workers=2)
     assert not any((tmp_path / "lake").iterdir())
+
+
+# --------------------------------------------------------------------------- key checks
+
+def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
+    principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
+    principals.insert(2, "tt0000001\t2\tnm0000002\tactor\t\\N\t\\N")  # (tt1, 2) twice
+    principals.append("tt0000017\t\\N\tnm0000002\tdirector\t\\N\t\\N")  # a null ordering
+    files = imdb_folder(tmp_path / "src", {"title.principals": principals})
+    messages = []
+    ingest_id, folder, reports = land(files, tmp_path / "lake", log=messages.append,
+                                      progress=False, skipped=["title.crew", "title.episode"])
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    keys = {f["table"]: f["keys"] for f in manifest["files"]}
+    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 1,
+                                        "duplicate_keys": 1, "in_order": True}
+    assert keys["title_basics"] == {"columns": ["tconst"], "null_keys": 0, "duplicate_keys": 0,
+                                    "in_order": True}
+    assert manifest["title_names"]["keys"]["duplicate_keys"] == 0
+    assert (manifest["absent"], manifest["skipped"]) == (["title.akas"],
+                                                        ["title.crew", "title.episode"])
+    assert any(m.startswith("ingest: title.principals: 6 rows, 0 rejected") and
+               m.endswith(", 1 duplicate keys (tconst, ordering), 1 null keys (tconst, ordering)")
+               for m in messages)
+    assert "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), " \
+           "empty table" in messages
+    assert "ingest: title.akas: absent (optional), empty table" in messages
+    checks = pq.read_table(folder / "_checks" / "part-0.parquet")
+    assert checks.schema.equals(CHECKS_SCHEMA) and [(f.name, str(f.type)) for f in checks.schema] == [
+        ("ingest_id", "string"), ("imdb_file", "string"), ("lookup_table", "string"),
+        ("key_columns", "list<element: string>"), ("rows_read", "int64"),
+        ("rows_written", "int64"), ("rows_rejected", "int64"), ("null_keys", "int64"),
+        ("duplicate_keys", "int64")]
+    rows = {r["lookup_table"]: r for r in checks.to_pylist()}
+    assert list(rows) == ["title_basics", "title_ratings", "title_principals", "name_basics",
+                          "title_akas", "title_crew", "title_episode", "title_names"]
+    assert rows["title_principals"] == {
+        "ingest_id": ingest_id, "imdb_file": "title.principals", "lookup_table": "title_principals",
+        "key_columns": ["tconst", "ordering"], "rows_read": 6, "rows_written": 6,
+        "rows_rejected": 0, "null_keys": 1, "duplicate_keys": 1}
+    assert rows["title_akas"]["key_columns"] == ["tconst", "ordering"]
+    assert all(rows[t]["rows_read"] == 0 and rows[t]["duplicate_keys"] == 0
+               for t in ("title_akas", "title_crew", "title_episode"))
+    assert rows["title_names"] == {
+        "ingest_id": ingest_id, "imdb_file": "name.basics", "lookup_table": "title_names",
+        "key_columns": ["tconst"], "rows_read": 2, "rows_written": 2, "rows_rejected": 0,
+        "null_keys": 0, "duplicate_keys": 0}
+    for report in reports:  # nothing lost: every row read is written or rejected
+        assert report.rows_read == report.rows_written + report.rows_rejected
+
+
+def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_both(tmp_path):
+    ratings = ["tt0000001\t9.3\t2000", "tt0000002\t5.0\t12", "tt0000017\t7.0\t600",
+               "tt0000002\t6.0\t30"]  # tt2 again, later: 6.0 from 30 votes wins
+    files = imdb_folder(tmp_path / "src", {"title.ratings": ratings})
+    messages = []
+    _, folder, reports = land(files, tmp_path / "lake", log=messages.append, progress=False)
+    report = next(r for r in reports if r.table == "title_ratings")
+    assert (report.rows_read, report.rows_written, report.keys["duplicate_keys"]) == (4, 4, 1)
+    assert any(m.endswith("1 duplicate keys (tconst; the later line wins)") for m in messages)
+    lookup = ds.dataset(folder / "title_ratings", partitioning="hive").to_table()
+    assert sorted((r["tconst"], str(r["average_rating"]), r["num_votes"]) for r in
+                  lookup.to_pylist()) == [("tt0000001", "9.3", 2000), ("tt0000002", "6.0", 30),
+                                          ("tt0000017", "7.0", 600)]
+    feed = pq.read_table(folder / "ratings_feed" / "part-0.parquet")
+    assert feed.column("tconst").to_pylist() == ["tt0000001", "tt0000002", "tt0000017",
+                                                 "tt0000002"]
+
+
+def test_the_stream_and_the_reference_engine_follow_the_same_rule(tmp_path):
+    """A tconst twice in title.ratings: DuckDB over the raw files and the stream's fold over
+    the ingest's feed give the same count, average and top list (the later line wins)."""
+    from streaming.process import Rules, RunningState, fold
+    from tests.conftest import SAMPLES
+    from tests.reference.duckdb_reference import compute
+
+    source = tmp_path / "src"
+    source.mkdir()
+    real = SAMPLES / "real-2019-top25-repaired"
+    for path in real.iterdir():
+        (source / path.name).write_bytes(path.read_bytes())
+    lines = (real / "title.ratings.tsv").read_text().splitlines()
+    dark_knight = next(line for line in lines if line.startswith("tt0468569"))
+    lines.append(dark_knight.split("\t")[0] + "\t9.9\t3000000")  # later: now the number one
+    (source / "title.ratings.tsv").write_text("\n".join(lines) + "\n")
+    reference = compute(source)
+    assert reference["ratings_processed"] == 25 and reference["top_movies"][0]["tconst"] == "tt0468569"
+
+    _, folder, reports = land({n: source / f"{n}.tsv" for n in
+                               ("title.basics", "title.ratings", "title.principals", "name.basics")},
+                              tmp_path / "lake", log=lambda m: None, progress=False)
+    assert next(r for r in reports if r.table == "title_ratings").keys["duplicate_keys"] == 1
+    basics = ds.dataset(folder / "title_basics", partitioning="hive").to_table()
+    movies = {r["tconst"] for r in basics.to_pylist() if r["title_type"] == "movie"}
+    feed = pq.read_table(folder / "ratings_feed" / "part-0.parquet").to_pylist()
+    records = [(r["tconst"], int(r["average_rating"] * 10), r["num_votes"], False) for r in feed]
+    state, _ = fold(RunningState(), records, Rules(movies, 500, 10))
+    assert state.ratings_processed == reference["ratings_processed"]
+    assert state.average_number_of_votes == pytest.approx(reference["average_number_of_votes"],
+                                                          rel=1e-12)
+    assert [r.tconst for r in state.top] == [m["tconst"] for m in reference["top_movies"]]
+
+
+def test_keys_out_of_order_are_counted_again_from_the_lookup(tmp_path):
+    principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N"
+                  for t in (17, 1, 33, 1, 17) for o in (1, 2)]  # tt17 and tt1 come back
+    names = [f"nm{i:07d}\tN{i}\t\\N\t\\N\tactor\ttt0000001" for i in (3, 1, 2, 1)]
+    files = imdb_folder(tmp_path / "src", {"title.principals": principals, "name.basics": names})
+    _, _, reports = land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+    keys = {r.table: r.keys for r in reports}
+    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
+                                        "duplicate_keys": 4, "in_order": False}
+    assert keys["name_basics"] == {"columns": ["nconst"], "null_keys": 0, "duplicate_keys": 1,
+                                   "in_order": False}
+
+
+def test_duplicates_across_parts_and_batches(tmp_path):
+    src = tmp_path / "src"
+    files = imdb_folder(src)
+    header = "\t".join(BY_NAME["title.basics"].header)
+    rows = [f"tt{i:07d}\tmovie\tT\tT\t0\t2000\t\\N\t90\tDrama" for i in range(1, 3001)]
+    rows.insert(1500, rows[1499])  # tt1500 twice: the end of part aa, the start of part ab
+    files["title.basics"].unlink()
+    (src / "title.basics.tsv.part-aa").write_text("\n".join([header, *rows[:1500]]) + "\n")
+    (src / "title.basics.tsv.part-ab").write_text("\n".join(rows[1500:]) + "\n")
+    files["title.basics"] = TableFiles((src / "title.basics.tsv.part-aa",
+                                        src / "title.basics.tsv.part-ab"), root=src)
+    _, _, reports = land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+    report = next(r for r in reports if r.table == "title_basics")
+    assert report.file == "title.basics.tsv.part-aa .. title.basics.tsv.part-ab (2 parts)"
+    assert report.parts == ["title.basics.tsv.part-aa", "title.basics.tsv.part-ab"]
+    assert (report.rows_written, report.keys["duplicate_keys"], report.keys["in_order"]) == (
+        3001, 1, True)
+
+
+def test_a_required_table_whose_rows_are_all_rejected_has_no_rows(tmp_path):
+    files = imdb_folder(tmp_path / "src", {"title.ratings": ["tt1\tx\t1", "tt2\t5.0"]})
+    files["title.ratings"].write_bytes(gzip.compress(
+        ("\t".join(BY_NAME["title.ratings"].header) + "\ntt0000001\tx\t1\ntt0000002\t5.0\n").encode()))
+    with pytest.raises(NoRowsError) as error:
+        land(files, tmp_path / "lake", max_reject_share=1.0, log=lambda m: None, progress=False)
+    assert str(error.value) == (
+        f"title.ratings: no rows in {files['title.ratings']} (all 2 rejected, see the rejects); "
+        "title.ratings must have rows: fetch the file again"
+    )
+
+
+def test_a_refresh_converts_only_the_files_that_changed(tmp_path):
+    """The files the published ingest read (the same files: a hard link counts, a copy does
+    not) are linked from it; the changed ones are converted; the lookups are those of a fresh
+    ingest of the new files."""
+    lake = tmp_path / "lake"
+    files = imdb_folder(tmp_path / "day1")
+    ingest_id, folder, _ = land(files, lake, progress=False)
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    (folder / "_manifest.json").write_text(json.dumps({**manifest, "max_reject_share": 0.001}))
+    first = publish(lake, ingest_id, folder)
+
+    day2 = tmp_path / "day2"
+    day2.mkdir()
+    for name in ("title.principals", "name.basics"):  # the same files under a new folder
+        (day2 / files[name].name).hardlink_to(files[name])
+    rated = [*ROWS["title.ratings"], "tt0000003\t8.0\t700"]
+    new = imdb_folder(tmp_path / "new", {"title.ratings": rated})
+    for name in ("title.ratings", "title.basics"):  # a copy is another file, even if equal
+        (day2 / new[name].name).write_bytes(new[name].read_bytes())
+    messages = []
+    second_id, second, reports = land({n: day2 / files[n].name for n in files}, lake,
+                                      progress=False, log=messages.append, previous=first)
+    reused = {r.table: r.reused_from for r in reports}
+    assert reused == {"title_principals": ingest_id, "name_basics": ingest_id,
+                      "title_ratings": None, "title_basics": None}
+    assert any(m.startswith("ingest: title.principals: unchanged since ingest") for m in messages)
+    old_part = next((first / "title_principals").rglob("*.parquet"))
+    new_part = second / old_part.relative_to(first)
+    assert new_part.stat().st_ino == old_part.stat().st_ino  # linked, not copied
+    assert (second / "title_names").is_dir()
+    assert (second / "_rejects" / "name_basics.parquet").exists()
+    fresh_id, fresh, _ = land({n: day2 / files[n].name for n in files}, tmp_path / "fresh",
+                              progress=False)
+    def rows(folder, table):
+        key = "nconst" if table == "name_basics" else "tconst"
+        return ds.dataset(folder / table, partitioning="hive").to_table().sort_by(key)
+
+    for table in ("title_principals", "name_basics", "title_names", "title_ratings", "title_basics"):
+        assert rows(second, table) == rows(fresh, table), table
+    assert pq.read_table(second / "ratings_feed").num_rows == 4
+    checks = pq.read_table(second / "_checks" / "part-0.parquet").to_pylist()
+    assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_principals"] == 2
+    assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_names"] == 2
+    publish(lake, second_id, second)
+    assert current_ingest(lake) == second_id and fresh_id

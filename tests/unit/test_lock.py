@@ -113,12 +113,8 @@ def test_results_and_status_read_while_a_writer_holds_the_home_and_results_needs
         status = cli(home, "status")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == EXPECTED
-    took, cpu, pyspark = re.search(r"measured: ([\d.]+)s cpu ([\d.]+)s pyspark=(\w+)",
-                                   done.stderr).groups()
-    assert pyspark == "False"  # no pyspark import, so no JVM
-    # About 0.5 s of wall time on an idle machine; CPU time, because the wall time of a
-    # test run shared with Spark jobs on 2 cores says more about the neighbours.
-    assert float(cpu) < 3.0, f"results took {took}s, {cpu}s of CPU"
+    # no pyspark import, so no JVM (its time is a benchmark's figure, see the README)
+    assert re.search(r"measured: [\d.]+s cpu [\d.]+s pyspark=False", done.stderr)
     assert not (home.logs / "jvm.log").exists() and not home.metastore.exists()
     assert status.returncode == 0, status.stderr
     assert "4 of 7 done" in status.stdout and "running" in status.stdout

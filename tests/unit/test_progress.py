@@ -45,14 +45,14 @@ def test_every_micro_batch_gets_a_row_and_the_console_the_first_and_then_the_lat
         query.finish(batch_id)
     query.finish(3, rows=0)  # a trigger with no data: no report from the sink
     reporter.poll(query)
-    assert [row[1] for row in reporter.rows] == [0, 1, 2]
+    assert [row["batch_id"] for row in reporter.rows] == [0, 1, 2]
     assert len(lines) == 1 and lines[0].startswith("stream: batch 2: 10 records, 30/50 (60%)")
     sink.processed(4, 40)
     query.finish(4)
     reporter.poll(query)
     assert len(lines) == 1  # within the second: not shown yet
     reporter.poll(query, final=True)
-    assert lines[-1].startswith("stream: batch 4:") and [r[1] for r in reporter.rows] == [0, 1, 2, 4]
+    assert lines[-1].startswith("stream: batch 4:") and [r["batch_id"] for r in reporter.rows] == [0, 1, 2, 4]
     assert '"records_done": 40' in (tmp_path / "status.json").read_text()
     reporter.poll(query, final=True)
     assert len(lines) == 2 and not sink.reports

@@ -199,7 +199,7 @@ def test_locate_files_tagged_names():
 def test_locate_files_prefers_exact_name():
     found = locate_files(SAMPLES / "imdb-dataset")
     assert set(found) == {f.name for f in ALL_FILES}
-    assert found["title.basics"] == SAMPLES / "imdb-dataset" / "title.basics.tsv"
+    assert found["title.basics"].paths == (SAMPLES / "imdb-dataset" / "title.basics.tsv",)
 
 
 def test_locate_files_ranks_and_ties(tmp_path):
@@ -215,7 +215,8 @@ def test_locate_files_ranks_and_ties(tmp_path):
         "notes.tsv",
     ]:
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "title.akas.tsv").mkdir()  # a directory is not a file
+    (tmp_path / "akas").mkdir()  # a folder not named like a table is not looked into
+    (tmp_path / "akas" / "title.akas.tsv").write_bytes(b"x")
     found = locate_files(tmp_path)
     assert {n: p.name for n, p in found.items()} == {
         "title.ratings": "title.ratings.tsv.gz",
@@ -474,7 +475,8 @@ def test_http_rerun_skips_unchanged(http_server, imdb_data, tmp_path):
     again = _fetch(http_server.url, tmp_path)
     assert sum(http_server.gets.values()) == gets  # only HEADs the second time
     assert all(f.skipped and f.downloaded == 0 for f in again.files)
-    assert again.paths == {f.name: tmp_path / f"{f.name}.tsv.gz" for f in ALL_FILES}
+    assert {n: t.paths for n, t in again.paths.items()} == {
+        f.name: (tmp_path / f"{f.name}.tsv.gz",) for f in ALL_FILES}
     assert "7 unchanged" in again.summary()
 
 
@@ -955,3 +957,49 @@ def test_s3_endpoint_unreachable(tmp_path):
         _fetch("s3://bucket/imdb", tmp_path, s3_endpoint_url=f"http://127.0.0.1:{port}")
     text = _one_line(exc.value)
     assert text.startswith(f"cannot connect to http://127.0.0.1:{port} for s3://bucket/imdb/")
+
+
+# --------------------------------------------------------------------------- only what is asked for
+
+
+def test_http_fetches_only_the_tables_asked_for(http_server, imdb_data, tmp_path):
+    from ingest.schemas import tables_to_ingest
+
+    result = _fetch(http_server.url, tmp_path, tables=tables_to_ingest())
+    asked = [n for n in imdb_data if n not in ("title.crew", "title.episode")]
+    _assert_all_downloaded(result, tmp_path, imdb_data, asked)
+    assert result.skipped == ("title.crew", "title.episode") and result.missing == ()
+    touched = {p for _, p, _, _ in http_server.requests}
+    assert not touched & {http_server.path("title.crew"), http_server.path("title.episode")}
+    assert "not asked for: title.crew, title.episode" in result.summary()
+
+
+def test_s3_fetches_only_the_tables_asked_for(s3, imdb_data, tmp_path):
+    from ingest.schemas import tables_to_ingest
+
+    client, proxy = s3
+    bucket = _bucket(client, imdb_data, public=True)
+    result = _fetch(f"s3://{bucket}/imdb/2024/", tmp_path, s3_endpoint_url=proxy.url,
+                    tables=tables_to_ingest(["title.episode"]))
+    assert [f.name for f in result.files] == [
+        "title.basics", "title.ratings", "title.principals", "name.basics", "title.akas",
+        "title.episode"]
+    assert result.skipped == ("title.crew",)
+    assert not proxy.gets("title.crew.tsv.gz") and proxy.gets("title.episode.tsv.gz")
+
+
+def test_s3_parts_are_named_not_passed_over(s3, imdb_data, tmp_path):
+    client, proxy = s3
+    names = {name: f"{name}.tsv.gz" for name in REQUIRED}
+    bucket = _bucket(client, imdb_data, public=True, names=names)
+    for part in ("aa", "ab"):
+        client.put_object(Bucket=bucket, Key=f"imdb/2024/title.akas.tsv.gz.part-{part}",
+                          Body=b"x", ACL="public-read")
+    with pytest.raises(SourceError) as exc:
+        _fetch(f"s3://{bucket}/imdb/2024/", tmp_path, s3_endpoint_url=proxy.url)
+    assert _one_line(exc.value) == (
+        f"s3://{bucket}/imdb/2024/: title.akas is there only as title.akas.tsv.gz.part-aa, "
+        "title.akas.tsv.gz.part-ab: parts and folders per table are read from a folder source; "
+        "download them into a folder and pass it as --source, or upload the whole "
+        "title.akas.tsv.gz"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imdb_pipeline.home import Home
+from ingest.schemas import tables_to_ingest
 from ingest.sources import SourceError
 from ingest.stage import local_files
 from tests.conftest import SAMPLES
@@ -12,19 +13,22 @@ from tests.conftest import SAMPLES
 
 def test_folder_is_used_in_place(tmp_path):
     files = local_files(Home.resolve(tmp_path), str(SAMPLES / "imdbSpark"), log=print)
-    assert files["title.ratings"].name == "title.ratings.small.tsv.gz"
+    assert files["title.ratings"].paths == (SAMPLES / "imdbSpark" / "title.ratings.small.tsv.gz",)
     assert "title.akas" not in files
 
 
-def test_sample_source_generates_once_per_scale_and_seed(tmp_path):
+def test_sample_source_generates_once_per_scale_seed_and_file(tmp_path):
     home = Home.resolve(tmp_path)
     files = local_files(home, "sample:0.0002:3", log=print)
-    assert sorted(files) == sorted(
-        ["title.basics", "title.ratings", "title.principals", "name.basics", "title.akas",
-         "title.crew", "title.episode"]
+    assert sorted(files) == sorted(  # title.crew and title.episode only when asked for
+        ["title.basics", "title.ratings", "title.principals", "name.basics", "title.akas"]
     )
-    stamp = files["title.ratings"].stat().st_mtime_ns
-    assert local_files(home, "sample:0.0002:3", log=print)["title.ratings"].stat().st_mtime_ns == stamp
+    folder = files["title.ratings"].paths[0].parent
+    assert not (folder / "title.crew.tsv.gz").exists()
+    stamp = files["title.ratings"].paths[0].stat().st_mtime_ns
+    again = local_files(home, "sample:0.0002:3", log=print, tables=tables_to_ingest("all"))
+    assert sorted(again) == sorted([*files, "title.crew", "title.episode"])
+    assert again["title.ratings"].paths[0].stat().st_mtime_ns == stamp  # generated once
 
 
 def test_missing_required_file_is_one_line(tmp_path):

@@ -1,0 +1,93 @@
+"""The home's own PostgreSQL (the metastore of `imdb-pipeline thrift start`), started as root
+with the home inside a private folder (a 0700 `mktemp -d` folder): it must run without any
+permission outside the home being changed, keep its password in no file others can read,
+survive a restart, and its data must go once the home is gone. No Spark here: PostgreSQL alone
+(the whole server starts the same way in test_thrift.py, whose home is private too).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from imdb_pipeline import thrift
+from imdb_pipeline.home import Home
+
+pytestmark = pytest.mark.e2e
+
+
+def _modes(path: Path) -> list[tuple[str, int]]:
+    """(folder, mode) of ``path`` and every folder above it."""
+    return [(str(p), p.stat().st_mode) for p in [path, *path.parents]]
+
+
+@pytest.fixture
+def private_home():
+    if os.geteuid() != 0:
+        pytest.skip("the case is root's: PostgreSQL then runs as the postgres user")
+    try:
+        thrift.Postgres.bin_dir()
+    except Exception as exc:  # noqa: BLE001 - no server binaries: nothing to test
+        pytest.skip(str(exc))
+    root = Path(tempfile.mkdtemp(prefix="imdb-private-"))  # 0700, owned by root
+    home = Home.resolve(root / "home").make()
+    try:
+        yield root, home
+    finally:
+        postgres = thrift.Postgres(home)
+        if postgres.pid() is not None:
+            postgres.stop(lambda m: None)
+        shutil.rmtree(root, ignore_errors=True)
+        thrift.sweep_orphan_data(lambda m: None)
+
+
+def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
+    root, home = private_home
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    before = _modes(root)
+    messages: list[str] = []
+    postgres = thrift.Postgres(home)
+    metastore = postgres.ensure(messages.append)
+
+    data = postgres.data
+    assert postgres.link.is_symlink() and not data.is_relative_to(root)  # kept where postgres reaches
+    folder = data.parent
+    owner = folder.stat()
+    assert stat.S_IMODE(owner.st_mode) == 0o700 and owner.st_uid != 0  # postgres' own, private
+    assert (folder / "home").read_text().strip() == str(home.root)
+    assert any(f"PostgreSQL's data is kept in {folder}" in m for m in messages)
+    assert _modes(root) == before  # no permission outside the home changed
+    password_file = home.root / "postgres" / "password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = password_file.read_text().strip()
+    assert not list(folder.glob(".pwfile-*")) and not list((home.root / "postgres").glob(".pwfile-*"))
+    for log in (home.root / "logs").glob("*.log"):
+        assert password not in log.read_text(errors="replace")
+
+    port = int(metastore.url.split(":")[-1].split("/")[0])
+    psql = str(thrift.Postgres.bin_dir() / "psql")
+    query = [psql, "-h", "127.0.0.1", "-p", str(port), "-U", "imdb", "-d", "metastore",
+             "-tAc", "select current_user"]
+    done = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30,
+                          env={**os.environ, "PGPASSWORD": password})
+    assert done.returncode == 0 and done.stdout.strip() == "imdb", done.stderr
+    wrong = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30,
+                           env={**os.environ, "PGPASSWORD": "not-the-password"})
+    assert wrong.returncode != 0  # scram-sha-256: the password is needed
+
+    postgres.stop(messages.append)  # a restart keeps the same database
+    restarted: list[str] = []
+    thrift.Postgres(home).ensure(restarted.append)
+    assert not any("initialised" in m for m in restarted)
+    thrift.Postgres(home).stop(restarted.append)
+
+    shutil.rmtree(root)  # the home goes: its data goes at the next start of any home
+    gone: list[str] = []
+    assert thrift.sweep_orphan_data(gone.append) == [folder]
+    assert not folder.exists() and f"thrift: removed {folder}" in gone[0]
