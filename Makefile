@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run report docs test test-fast lint lock clean bench-stream bench-ingest bench-e2e
+.PHONY: help setup check-java run report docs test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench-ingest: setup ## scale-1.0 ingest vs a bare pyarrow read of the same .gz f
 
 bench-e2e: setup ## run / transform / refresh vs DuckDB on a generated dump (ARGS="--scale 0.1"): stages, peak memory, ratios
 	$(BIN)/python -m benchmarks.bench_e2e $(ARGS)
+
+bench-pruning: setup ## what the credits/titles read of the lookups, join vs literal tconsts (ARGS="--home H")
+	$(BIN)/python -m benchmarks.bench_pruning $(ARGS)
 
 lint: setup ## ruff over the Python code
 	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks

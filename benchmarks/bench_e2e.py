@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,12 +115,16 @@ def cli(home: Path, *args: str) -> dict:
     process = subprocess.Popen([CLI, *args], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     memory = PeakMemory(process.pid)
+    out: list[str] = []  # stdout read beside stderr: a full pipe would block the CLI
+    reader = threading.Thread(target=lambda: out.append(process.stdout.read()), daemon=True)
+    reader.start()
     lines = []
     for line in process.stderr:
         lines.append((round(time.monotonic() - started, 2), line.rstrip()))
         say(f"  | {line.rstrip()}")
-    stdout = process.stdout.read()
     process.wait()
+    reader.join()
+    stdout = out[0] if out else ""
     seconds = time.monotonic() - started
     memory.stop()
     if process.returncode != 0:
