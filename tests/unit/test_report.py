@@ -18,6 +18,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import altair as alt
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -25,7 +26,7 @@ from deltalake import write_deltalake
 
 from imdb_pipeline.cli import main
 from imdb_pipeline.home import Home
-from imdb_pipeline.report import REPORT_FILE, build_report, write_report
+from imdb_pipeline.report import REPORT_FILE, build_report, charts, write_report
 from imdb_pipeline.report import data as report_data
 from imdb_pipeline.report.sources import DeltaSource, ReportError, batches_path
 from imdb_pipeline.results import DeltaReader, ResultsError, collect, mart_path
@@ -279,6 +280,37 @@ def test_the_page_holds_the_results_numbers_and_asks_no_host_for_anything(tmp_pa
     assert not re.findall(r'url\(\s*["\']?(?:https?:)?//', html, re.IGNORECASE)
     assert not re.findall(r'@import|<link\b|<iframe\b', html, re.IGNORECASE)
     assert "window.vegaEmbed" in html  # the library is in the file
+
+
+def axis_labels(spec: dict) -> dict[str, list[str]]:
+    """The tick labels Vega draws (not hidden as overlapping) on each axis of a chart,
+    rendered to SVG by vl-convert's Vega (the one the page inlines), by axis title."""
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(spec, vl_version=alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0])
+    labels = {}
+    for axis in svg.split('aria-roledescription="axis"')[1:]:
+        title = re.search(r"aria-label=\"[XY]-axis (?:titled '([^']*)')?", axis).group(1) or ""
+        ticks = re.search(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', axis, re.DOTALL).group(1)
+        labels[title] = re.findall(r'<text(?![^>]*opacity="0")[^>]*>([^<]*)</text>', ticks)
+    return labels
+
+
+def test_counts_are_labelled_in_whole_numbers_once_each():
+    """(After the page test: vl-convert's runtime is then warm, the renders take ~0.1 s each.)
+    Micro-batches, ranks and credit counts are whole: on short axes (two micro-batches,
+    a top 3, counts up to 2) Vega's tickMinStep alone would tick at 0.5 and label it with a
+    rounded, repeated number ("0 1 1")."""
+    batches = [batch(0, "i0", ["tt1"], 1.0), batch(1, "i1", ["tt2", "tt1"], 2.0)]
+    content = report_data.report_data(EXPECTED, {"ingest_id": "i1"}, batches, None, None)
+    specs = charts.all_charts(content)
+    assert axis_labels(specs["chart-average"])["micro-batch"] == ["0", "1"]
+    ranks = axis_labels(specs["chart-ranks"])
+    assert ranks["micro-batch"] == ["0", "1"] and ranks["running rank"] == ["1", "2", "3"]
+    assert axis_labels(specs["chart-credits"])["count"] == ["0", "1", "2"]
+    many = [batch(i, "i1", ["tt1"], float(i)) for i in range(7)]
+    longer = charts.all_charts(report_data.report_data(EXPECTED, {}, many, None, None))
+    assert axis_labels(longer["chart-average"])["micro-batch"] == [str(i) for i in range(7)]
 
 
 def test_the_report_refuses_what_results_refuses(tmp_path):
