@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
@@ -273,17 +277,56 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+BUNDLE_END = "window.vegaEmbed="  # the bundle's last statements set the globals
+
+
+def bundle_cache(vegalite: str) -> Path:
+    """Where :func:`javascript_bundle` keeps the bundle between processes: in the virtualenv
+    (``<sys.prefix>/share/imdb-pipeline/``), named after vl-convert's and Vega-Lite's
+    versions, so a new vl-convert (a new Vega inside) bundles again and `make clean` drops it."""
+    import vl_convert
+
+    name = f"vega-embed-vl-convert-{vl_convert.__version__}-vega-lite-{vegalite}.js"
+    return Path(sys.prefix) / "share" / "imdb-pipeline" / name
+
+
+def _store(path: Path, text: str) -> None:
+    """Write ``path`` atomically (a temporary file, then a rename); a folder that cannot be
+    written leaves it out (the cache only saves time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass
+
+
 @functools.lru_cache(maxsize=2)
 def javascript_bundle(vegalite: str) -> str:
     """vega-embed with Vega and Vega-Lite ``vegalite`` (``"6.4"``) as one script that sets
-    ``window.vegaEmbed``; about 0.9 MB, built by vl-convert in 2-3 s (cached per process).
+    ``window.vegaEmbed``; about 0.9 MB. vl-convert bundles it in 3-6 s of CPU, so it is kept
+    in :func:`bundle_cache` (and per process): later reports, and every test process after
+    the first, read it instead.
 
     Raises:
         ValueError: the bundle holds ``</script`` (it could not be inlined as is).
     """
     import vl_convert
 
-    bundle = vl_convert.javascript_bundle(vl_version=vegalite)
+    cache = bundle_cache(vegalite)
+    try:
+        bundle = cache.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        bundle = ""
+    if BUNDLE_END not in bundle[-2000:]:  # absent, or not a whole bundle: make it again
+        bundle = vl_convert.javascript_bundle(vl_version=vegalite)
+        _store(cache, bundle)
     if "</script" in bundle.lower():
         raise ValueError("the vega-embed bundle contains '</script' and cannot be inlined")
     return bundle

@@ -313,6 +313,29 @@ def test_counts_are_labelled_in_whole_numbers_once_each():
     assert axis_labels(longer["chart-average"])["micro-batch"] == [str(i) for i in range(7)]
 
 
+def test_the_javascript_bundle_is_made_once_and_kept_between_processes(tmp_path, monkeypatch):
+    import vl_convert
+
+    from imdb_pipeline.report import page
+
+    script = "/* vega, vega-lite, vega-embed */ window.vegaEmbed=e;window.vega=v;"
+    made = []
+    cache = tmp_path / "share" / "bundle-9.9.js"
+    monkeypatch.setattr(page, "bundle_cache", lambda vegalite: tmp_path / "share" / f"bundle-{vegalite}.js")
+    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda vl_version: made.append(vl_version) or script)
+    page.javascript_bundle.cache_clear()
+    try:
+        assert page.javascript_bundle("9.9") == script == cache.read_text() and made == ["9.9"]
+        page.javascript_bundle.cache_clear()  # as a new process would: read, not made again
+        assert page.javascript_bundle("9.9") == script and made == ["9.9"]
+        cache.write_text("/* cut short */ window.vegaEmb")  # not a whole bundle: made again
+        page.javascript_bundle.cache_clear()
+        assert page.javascript_bundle("9.9") == script == cache.read_text() and made == ["9.9"] * 2
+        assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary file left
+    finally:
+        page.javascript_bundle.cache_clear()
+
+
 def test_the_report_refuses_what_results_refuses(tmp_path):
     home = built_home(tmp_path)
     write_marts(home.warehouse, {"top_movies": EXPECTED["top_movies"]}, invocation_id="inv-2")
