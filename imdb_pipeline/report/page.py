@@ -299,6 +299,7 @@ def _store(path: Path, text: str) -> None:
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
+            os.chmod(temporary, 0o644)  # mkstemp's 0600: readable by whoever reads the venv
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
