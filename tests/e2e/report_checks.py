@@ -6,9 +6,11 @@ What is asserted: the page read through SQL (what ``--target thrift`` does) is t
 from the Delta files; the page loaded from ``file://`` with the network blocked asked for nothing
 but itself; each of the four charts rendered an SVG with marks; the top movies' table and
 the bars drawn (their data and their lengths) hold exactly the scores of ``results --format
-json``; the average line ends at the answer's average; a dashed rule marks each change of
-ingest between micro-batches (counted by Spark); at the last micro-batch the running ranks
-are the answer's ranks; the full-page screenshot is a real PNG of the whole page.
+json``, the bars' captions its ratings and votes; the credits and titles tables and the
+run's figures are its rows and counts; the average line ends at the answer's average; a
+dashed rule marks each change of ingest between micro-batches (counted by Spark); at the
+last micro-batch the running ranks are the answer's ranks; the full-page screenshot is a
+real PNG of the whole page.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import statistics
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 
 from imdb_pipeline.report import build_report, make_report
@@ -75,6 +78,20 @@ for (const row of document.querySelectorAll("#top-movies tbody tr[data-tconst]")
   });
 }
 facts.average = JSON.parse(document.querySelector('[data-field="average_number_of_votes"]').dataset.value);
+const text = (row, f) => row.querySelector(`[data-field="${f}"]`).textContent.trim();
+facts.credits = Array.from(document.querySelectorAll("#credits tbody tr[data-nconst]"), row => ({
+  nconst: row.dataset.nconst, rank: Number(text(row, "rank")),
+  credit_count: Number(text(row, "credit_count")), movie_count: Number(text(row, "movie_count")),
+  categories: text(row, "categories"),
+}));
+facts.titles = Array.from(document.querySelectorAll("#titles tbody tr.title-row"), row => ({
+  tconst: row.dataset.tconst, title: text(row, "title"), regions: text(row, "regions"),
+  languages: text(row, "languages"),
+}));
+facts.figures = {};
+for (const f of ["ratings_processed", "duplicate_keys", "batches"]) {
+  facts.figures[f] = JSON.parse(document.querySelector(`.figure [data-field="${f}"]`).dataset.value);
+}
 return facts;
 """.replace("__CHARTS__", json.dumps(list(CHARTS)))
 
@@ -131,6 +148,19 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
          m["average_rating"]) for m in movies]
     assert [m["score_text"] for m in facts["movies"]] == [f"{m['ranking_score']:.4f}" for m in movies]
     assert facts["average"] == expected["average_number_of_votes"]
+    assert facts["figures"] == {"ratings_processed": expected["ratings_processed"],
+                                "duplicate_keys": expected["duplicate_keys"],
+                                "batches": expected["stream"]["batches"]}
+    # the credits and titles tables: the marts' rows as results prints them
+    assert facts["credits"] == [
+        {"nconst": c["nconst"], "rank": c["rank"], "credit_count": c["credit_count"],
+         "movie_count": c["movie_count"], "categories": ", ".join(c["categories"])}
+        for c in expected["top_movie_credits"]]
+    key = itemgetter("tconst", "title")  # a movie's titles are distinct
+    assert sorted(facts["titles"], key=key) == sorted((
+        {"tconst": t["tconst"], "title": t["title"], "regions": ", ".join(t["regions"]) or "-",
+         "languages": ", ".join(t["languages"]) or "-"} for t in expected["top_movie_titles"]),
+        key=key)
 
     # the bar chart: one bar per top movie, the datum is the answer's, the length its score
     top = facts["charts"]["chart-top-movies"]
@@ -140,7 +170,10 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
             for b in bars] == [(m["tconst"], m["primary_title"], m["ranking_score"]) for m in movies]
     per_unit = [b["width"] / b["datum"]["ranking_score"] for b in bars if b["datum"]["ranking_score"]]
     assert max(per_unit) - min(per_unit) <= 1e-6 * statistics.median(per_unit)  # lengths ∝ scores
-    assert top["elements"]["text"] == len(movies)  # the score at each bar's end
+    assert top["elements"]["text"] == len(movies)  # score, rating and votes at each bar's end
+    captions = [t["datum"]["caption"] for t in _items(top, "text")]
+    assert [c.split("   ", 1)[1] for c in captions] == [
+        f"{m['average_rating']:.1f} rating, {m['num_votes']:,} votes" for m in movies]
 
     credits = facts["charts"]["chart-credits"]
     people = min(len(expected["top_movie_credits"]), 20)
