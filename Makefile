@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning
+.PHONY: help setup check-java run report docs test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ $(JARS_DIR)/.stamp: $(JARS_LIST)
 
 run: setup ## the whole pipeline, embedded; SOURCE=dir|url|s3://...|sample:F (default: IMDb's files) ARGS="..."
 	$(BIN)/imdb-pipeline run $(if $(SOURCE),--source "$(SOURCE)") $(ARGS)
+
+report: setup ## the HTML report of a built home: <home>/reports/report.html (ARGS="--out DIR")
+	$(BIN)/imdb-pipeline report $(ARGS)
+
+docs: setup ## dbt docs of a built home (sources, models, seeds, tests, lineage): <home>/dbt/docs/static_index.html
+	$(BIN)/imdb-pipeline docs $(ARGS)
 
 test: setup ## every test (unit, dbt, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
