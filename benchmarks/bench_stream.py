@@ -16,6 +16,7 @@ manager included), so both sides pay the same JVM, checkpoint manager and machin
 from __future__ import annotations
 
 import argparse
+import gzip
 import resource
 import shutil
 import statistics
@@ -63,14 +64,17 @@ def ours_ms(spark, home: Home, stream_id: str) -> list[float]:
 
 
 def ratings_only(full: Path, folder: Path) -> Path:
-    """The full-scale ratings and titles, with empty credits and names (not streamed)."""
+    """The full-scale ratings and titles, with the first line of credits and names only (they
+    are not streamed; the ingest requires rows in both)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("title.ratings.tsv.gz", "title.basics.tsv.gz"):
         link = folder / name
         if not link.exists():
             link.symlink_to(full / name)
     for spec in (TITLE_PRINCIPALS, NAME_BASICS):
-        (folder / f"{spec.name}.tsv").write_text("\t".join(spec.header) + "\n")
+        with gzip.open(full / f"{spec.name}.tsv.gz", "rt", encoding="utf-8") as source:
+            head = [next(source), next(source)]
+        (folder / f"{spec.name}.tsv").write_text("".join(head), encoding="utf-8")
     return folder
 
 
