@@ -20,6 +20,7 @@ import getpass
 import json
 import textwrap
 import unicodedata
+from abc import ABC, abstractmethod
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,11 +82,12 @@ def _sort_keys(order: str) -> list[tuple[str, bool]]:
     return [(k[0], k[1:] == ["desc"]) for k in keys]
 
 
-class _SqlReader:
+class _SqlReader(ABC):
     """Rows through SQL (``query``): arrays as JSON text, ``order by`` in the engine."""
 
-    def query(self, sql: str) -> list[dict]:  # pragma: no cover - the subclasses' job
-        raise NotImplementedError
+    @abstractmethod
+    def query(self, sql: str) -> list[dict]:
+        """The rows of ``sql`` as dicts keyed by column name (Spark or the Thrift server)."""
 
     def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
         select = ", ".join(
