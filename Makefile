@@ -1,4 +1,5 @@
 # Two commands matter: `make run` and `make test`. Both set up what they need first.
+# Set-up and progress go to stderr, so `make run > answer.json` holds the JSON alone.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -18,7 +19,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
+.PHONY: help setup check-java run report docs test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,24 +32,31 @@ check-java:
 	  [ "$${v:-0}" -ge 17 ] || { echo "setup: Java $$v found, Spark 4 needs 17+ (Debian: apt-get install openjdk-17-jdk-headless)" >&2; exit 2; }
 
 $(VENV)/.stamp: requirements.lock pyproject.toml
+	@echo "setup: the virtualenv $(VENV) from requirements.lock" >&2
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)" >&2
+	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock >&2
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . >&2
 	@touch $@
 
 $(JARS_DIR)/.stamp: $(JARS_LIST)
 	@command -v mvn >/dev/null || { echo "setup: mvn not found: install Maven (Debian: apt-get install maven) to fetch the Delta jars" >&2; exit 2; }
 	@mkdir -p $(JARS_DIR)
 	@grep -vE '^\s*(#|$$)' $(JARS_LIST) | while read -r coord; do \
-	  echo "setup: fetching $$coord"; \
+	  echo "setup: fetching $$coord" >&2; \
 	  $(MVN) dependency:copy -Dartifact=$$coord -DoutputDirectory=$(abspath $(JARS_DIR)) \
 	    || { echo "setup: could not fetch $$coord from Maven Central" >&2; exit 2; }; \
 	done
 	@touch $@
 
 run: setup ## the whole pipeline, embedded; SOURCE=dir|url|s3://...|sample:F (default: IMDb's files) ARGS="..."
-	$(BIN)/imdb-pipeline run $(if $(SOURCE),--source "$(SOURCE)") $(ARGS)
+	@$(BIN)/imdb-pipeline run $(if $(SOURCE),--source "$(SOURCE)") $(ARGS)
+
+report: setup ## the HTML report of a built home: <home>/reports/report.html (ARGS="--out DIR")
+	$(BIN)/imdb-pipeline report $(ARGS)
+
+docs: setup ## dbt docs of a built home (sources, models, seeds, tests, lineage): <home>/dbt/docs/static_index.html
+	$(BIN)/imdb-pipeline docs $(ARGS)
 
 test: setup ## every test (unit, dbt, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

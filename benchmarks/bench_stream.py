@@ -5,14 +5,18 @@
 (b) ours: `imdb-pipeline stream` at 100 records per micro-batch over a generated ratings file;
 (c) full scale: the 1.67M ratings of a scale-1.0 generated dump in large micro-batches.
 
-Reports the median milliseconds per micro-batch (the listener's `triggerExecution`) of (a) and
+Reports the median milliseconds per micro-batch (the query progress's `triggerExecution`) of (a) and
 (b), their ratio, and for (c) the total time and records per second. Timings come from one
-SparkSession, so both sides pay the same JVM and machine.
+SparkSession with the project's settings (conf/spark-defaults.conf, the file-system checkpoint
+manager included), so both sides pay the same JVM, checkpoint manager and machine. Targets (issue
+#10): (b) at most 1.2x (a), and the full 1.67M ratings at 100 records per micro-batch in at most
+20 minutes, computed from (b)'s median.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import resource
 import shutil
 import statistics
@@ -60,14 +64,17 @@ def ours_ms(spark, home: Home, stream_id: str) -> list[float]:
 
 
 def ratings_only(full: Path, folder: Path) -> Path:
-    """The full-scale ratings and titles, with empty credits and names (not streamed)."""
+    """The full-scale ratings and titles, with the first line of credits and names only (they
+    are not streamed; the ingest requires rows in both)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("title.ratings.tsv.gz", "title.basics.tsv.gz"):
         link = folder / name
         if not link.exists():
             link.symlink_to(full / name)
     for spec in (TITLE_PRINCIPALS, NAME_BASICS):
-        (folder / f"{spec.name}.tsv").write_text("\t".join(spec.header) + "\n")
+        with gzip.open(full / f"{spec.name}.tsv.gz", "rt", encoding="utf-8") as source:
+            head = [next(source), next(source)]
+        (folder / f"{spec.name}.tsv").write_text("".join(head), encoding="utf-8")
     return folder
 
 
@@ -101,7 +108,7 @@ def main() -> None:
         print(f"(b) ours   {summary['records']:,} ratings, 100 records/batch, Delta flush every "
               f"{options.flush_seconds:g} s: median {ours_median:.0f} ms, mean {ours_mean:.0f} ms "
               f"(flushes included) per micro-batch over {len(ours)} batches ({small_seconds:.1f} s in all)")
-        print(f"    ratio ours/floor: median {ours_median / floor_median:.2f}x (target <= 1.5x), "
+        print(f"    ratio ours/floor: median {ours_median / floor_median:.2f}x (target <= 1.2x), "
               f"mean {ours_mean / floor_mean:.2f}x")
 
         if not args.skip_full:
@@ -119,8 +126,9 @@ def main() -> None:
                   f"micro-batches of {args.full_batch:,}: {seconds:.1f} s, "
                   f"{result['records_this_run'] / seconds:,.0f} records/s; driver peak RSS {rss:,.0f} MiB")
             at_100 = result["records_this_run"] / 100 * ours_median / 1000
-            print(f"    the same at 100 records/batch would take about {at_100 / 60:.0f} minutes "
-                  f"({result['records_this_run'] // 100:,} micro-batches x {ours_median:.0f} ms)")
+            print(f"    the same at 100 records/batch: about {at_100 / 60:.1f} minutes, computed "
+                  f"({result['records_this_run'] // 100:,} micro-batches x the median {ours_median:.0f} ms; "
+                  f"target <= 20 minutes)")
     finally:
         spark.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -15,6 +15,7 @@ Every failure ends in one ``error:`` line on stderr with the next step; tracebac
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 import traceback
@@ -100,6 +101,8 @@ KNOWN_ERRORS = [
     ("streaming.job", "StreamError", EXIT_FAILED),
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
+    ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
+    ("imdb_pipeline.docs", "DocsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
@@ -439,6 +442,30 @@ def _results(ctx: Context, output_format):
     click.echo(render_json(results) if output_format == "json" else render_table(results))
 
 
+def _report(ctx: Context, out) -> None:
+    """Write the HTML report from the marts and the stream's micro-batches: on the embedded
+    target read from their Delta files without a JVM, through the server with ``--target
+    thrift``. Refuses what ``results`` refuses, with the same line."""
+    from imdb_pipeline.report import build_report, default_folder, write_report
+    from imdb_pipeline.report.sources import DeltaSource, SqlSource
+    from imdb_pipeline.results import ThriftReader
+    from imdb_pipeline.targets import check_target
+    from imdb_pipeline.thrift import require_server
+
+    check_target(ctx.home, ctx.target)
+    started = time.monotonic()
+    log("report: reading the marts and the stream's micro-batches, drawing the charts")
+    if ctx.target == "thrift":
+        with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
+            html = build_report(SqlSource(reader), ctx.home)
+    else:
+        html = build_report(DeltaSource(_warehouse(ctx)), ctx.home)
+    path = write_report(html, out if out is not None else default_folder(ctx.home))
+    log(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+        f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")
+    return path
+
+
 @main.command()
 @with_source_options
 @reject_option
@@ -503,6 +530,58 @@ def results(ctx, output_format):
 
 
 @main.command()
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for report.html (created if needed). Default: <home>/reports.")
+@with_target
+@click.pass_obj
+def report(ctx, out):
+    """Write the answer as one HTML page with charts: top movies, credits, titles, the
+    stream's story, the run (works offline; never waits). Prints the file's path."""
+    click.echo(str(_report(ctx, out)))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for the site (index.html, static_index.html, manifest.json, "
+              "catalog.json). Default: <home>/dbt/docs.")
+@with_target
+@writes_home("docs")
+@click.pass_obj
+def docs(ctx, out):
+    """dbt docs of a built home: sources, seeds, models, tests, lineage and every column
+    (dbt docs generate --static). Prints the path of static_index.html."""
+    from imdb_pipeline.docs import DocsError, answer_vars, generate_docs
+    from imdb_pipeline.results import DeltaReader, ThriftReader
+    from imdb_pipeline.thrift import require_server
+
+    unbuilt = ("the docs need a built home (the catalog reads every table's columns from the "
+               f"warehouse) and {ctx.home.root} has no marts yet: run `imdb-pipeline run "
+               "--source DIR` first")
+    if ctx.target == "thrift":
+        address = require_server(ctx.home, ctx.port)
+        with ThriftReader(*address) as reader:
+            variables = answer_vars(reader)
+        if variables is None:
+            raise DocsError(unbuilt)
+        os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
+    else:
+        variables = answer_vars(DeltaReader.of_warehouse(_warehouse(ctx)))
+        if variables is None:
+            raise DocsError(unbuilt)
+        ctx.check_spark_setup()
+        _ = ctx.spark  # dbt's session method reuses this process's SparkSession
+    started = time.monotonic()
+    site = generate_docs(ctx.home, variables, out=out, log=log, target=ctx.target)
+    counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(site["counts"].items()))
+    log(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
+    for gap in site["not_in_catalog"] + site["undocumented"]:
+        log(f"docs: warning: {gap}" if ": " in gap else f"docs: warning: {gap}: not in the warehouse")
+    log(f"docs: open {site['index']} in a browser, or serve the site from the repository: "
+        f".venv/bin/dbt docs serve --target-path {site['folder']} --port 8080")
+    click.echo(str(site["index"]))
+
+
+@main.command()
 @with_source_options
 @reject_option
 @force_option
@@ -511,13 +590,15 @@ def results(ctx, output_format):
 @with_answer_options
 @skip_tests_option
 @format_option
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the HTML report (`imdb-pipeline report`) to <home>/reports.")
 @with_target
 @writes_home("run")
 @click.pass_obj
 def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables,
         records_per_batch, flush_seconds, min_votes, top_n, title_types, skip_tests,
-        output_format):
-    """ingest + stream + transform, then print the results."""
+        output_format, with_report):
+    """ingest + stream + transform, then print the results (and write the report)."""
     started = time.monotonic()
     if ctx.target == "thrift":  # fail before the Spark start when no server answers
         from imdb_pipeline.thrift import require_server
@@ -527,6 +608,8 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables
     _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
     _transform(ctx, min_votes, top_n, title_types, skip_tests)
     _results(ctx, output_format)
+    if with_report:
+        _report(ctx, None)
     log(f"run: done in {time.monotonic() - started:.1f}s")
 
 

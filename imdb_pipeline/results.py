@@ -20,6 +20,7 @@ import getpass
 import json
 import textwrap
 import unicodedata
+from abc import ABC, abstractmethod
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,11 +82,12 @@ def _sort_keys(order: str) -> list[tuple[str, bool]]:
     return [(k[0], k[1:] == ["desc"]) for k in keys]
 
 
-class _SqlReader:
+class _SqlReader(ABC):
     """Rows through SQL (``query``): arrays as JSON text, ``order by`` in the engine."""
 
-    def query(self, sql: str) -> list[dict]:  # pragma: no cover - the subclasses' job
-        raise NotImplementedError
+    @abstractmethod
+    def query(self, sql: str) -> list[dict]:
+        """The rows of ``sql`` as dicts keyed by column name (Spark or the Thrift server)."""
 
     def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
         select = ", ".join(
@@ -192,13 +194,22 @@ def read_marts(warehouse: str | Path) -> dict:
     return tables
 
 
+# Reader features that change nothing in how a table's Parquet files map to its rows: a
+# table that needs only these is its files, read as they are (Delta's PROTOCOL.md).
+PLAIN_READER_FEATURES = frozenset({"timestampNtz"})
+
+
 def _read_delta(table, columns: list[str]):
     """``columns`` of a Delta table's current snapshot as one Arrow table.
 
-    A plain table (not partitioned, no reader features such as deletion vectors or column
-    mapping: what dbt-spark writes for the marts) is its Parquet files, read with
-    ``pyarrow.parquet``; anything else goes through delta-rs' pyarrow dataset, which
-    imports pandas (about 1 s) and so is kept for the tables that need it.
+    A plain table (not partitioned, no reader feature beyond :data:`PLAIN_READER_FEATURES`:
+    what dbt-spark writes for the marts and delta-rs for the stream's tables) is its Parquet
+    files, read with ``pyarrow.parquet``. Anything else (deletion vectors, column mapping,
+    partitions) is read by delta-rs' own query engine (``QueryBuilder``, DataFusion), about
+    1.5 s more. Not its pyarrow dataset: that scans through a Python file system whose
+    last reference an Arrow thread can drop while the interpreter exits, which aborts the
+    process ("terminate called without an active exception", delta-io/delta-rs#2184) in
+    about half the runs of a short command such as ``results``.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -206,9 +217,20 @@ def _read_delta(table, columns: list[str]):
     from imdb_pipeline.storage import filesystem_for
 
     protocol = table.protocol()
-    if (table.metadata().partition_columns or protocol.min_reader_version > 1
-            or protocol.reader_features):
-        return table.to_pyarrow_dataset().to_table(columns=columns)
+    plain = not table.metadata().partition_columns and (
+        protocol.min_reader_version == 1
+        or (protocol.min_reader_version == 3
+            and set(protocol.reader_features or ()) <= PLAIN_READER_FEATURES))
+    if not plain:
+        from deltalake import QueryBuilder
+
+        select = ", ".join('"' + column.replace('"', '""') + '"' for column in columns)
+        read = pa.table(QueryBuilder().register("t", table).execute(
+            f"select {select} from t").read_all())
+        # DataFusion hands strings over as string_view; give them the type the files hold
+        schema = pa.schema([field.with_type(pa.string()) if field.type == pa.string_view()
+                            else field for field in read.schema])
+        return read.cast(schema)
     files = [urlsplit(uri).path if uri.startswith("file:") else uri for uri in table.file_uris()]
     parts = []
     for file in files:

@@ -95,12 +95,14 @@ def _default_log(message: str) -> None:
 
 
 def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None,
-            target: str | None = None, *, bar: bool | None = None):
+            target: str | None = None, *, bar: bool | None = None,
+            target_path: Path | None = None):
     """Invoke dbt with this project's folders and the home's target and log paths.
 
     Returns dbt's ``dbtRunnerResult`` after ``log``-ging failures and the project's own log
     lines (see :class:`DbtProgress`, kept as ``result.progress``). ``bar``: a progress bar
-    on stderr (default: when stderr is a terminal).
+    on stderr (default: when stderr is a terminal). ``target_path``: dbt's artifacts there
+    instead of the home's ``dbt/target`` (whose run_results.json then stays the build's).
     """
     from dbt.cli.main import dbtRunner
 
@@ -112,7 +114,7 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
         *args,
         "--project-dir", str(REPO_ROOT),
         "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(home.dbt_target),
+        "--target-path", str(target_path or home.dbt_target),
         "--log-path", str(home.logs),
         "--log-level", "none",  # nothing on stdout: failures reach `log` through the callback
         "--log-level-file", "debug",

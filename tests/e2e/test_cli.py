@@ -35,7 +35,7 @@ def holder_pid(home: Path) -> int | None:
 def test_run_then_results_on_a_fresh_home(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    run = subprocess.Popen([CLI, "run", "--source", SOURCE], env=env, stdout=subprocess.PIPE,
+    run = subprocess.Popen([CLI, "run", "--source", SOURCE, "--report"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -59,6 +59,9 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     ]
     assert results["parameters"] == {"min_votes": 500, "title_types": ["movie"], "top_n": 10}
     assert "stream: batch 0:" in stderr  # one progress line per micro-batch
+    report = home / "reports" / "report.html"  # --report: the page, from the same marts
+    assert f"report: wrote {report} (" in stderr
+    assert "The Shawshank Redemption" in report.read_text()
     assert "WARNING: Using incubator modules" not in stderr  # the JVM's own lines: logs/jvm.log
     assert "incubator" in (home / "logs" / "jvm.log").read_text()
     for folder in ("lake", "warehouse", "metastore", "checkpoints", "logs"):

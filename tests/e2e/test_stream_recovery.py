@@ -31,6 +31,7 @@ from ingest.generate import generate
 from ingest.stage import run_ingest
 from streaming.job import FAULT_ENV, StreamOptions, stream
 from tests.conftest import FIXTURES
+from tests.e2e.report_checks import check_report
 from tests.reference.duckdb_reference import compute
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +135,9 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     ours = collect(spark)
     assert ours["ratings_processed"] == reference["ratings_processed"]
     assert [m["tconst"] for m in ours["top_movies"]] == day2["top"]
+    # the report of this answer marks the refresh (day 1 -> day 2) in both stream charts
+    facts = check_report(spark, home, tmp_path, "refresh")
+    assert [facts["charts"][c]["elements"]["rule"] for c in ("chart-average", "chart-ranks")] == [1, 1]
 
 
 def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from imdb_pipeline import thrift
 from tests.conftest import SAMPLES
+from tests.unit.test_report import chart_specs, chart_values
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
@@ -189,6 +191,20 @@ def test_sql_clients_read_the_marts(server):
     again = server.cli("results", "--target", "thrift", "--format", "json")
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout) == expected
+
+    # `report --target thrift`: marts and micro-batches read through the server, same numbers
+    report = server.cli("report", "--target", "thrift", "--out", str(server.home / "report-thrift"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = Path(report.stdout.strip()).read_text()
+    scores = re.findall(r'<tr data-tconst="(tt\d+)">.*?data-field="ranking_score" '
+                        r'data-value="([^"]+)"', html, re.DOTALL)
+    assert [(t, json.loads(v)) for t, v in scores] == [
+        (m["tconst"], m["ranking_score"]) for m in expected["top_movies"]]
+    specs = chart_specs(html)
+    last = max(p["batch_id"] for p in chart_values(specs["chart-average"]) if "batch_id" in p)
+    ranks = {p["tconst"]: p["rank"] for p in chart_values(specs["chart-ranks"])
+             if p.get("batch_id") == last and "stint" in p}
+    assert ranks == {m["tconst"]: m["rank"] for m in expected["top_movies"]}
 
 
 def test_the_tables_survive_a_restart(server):

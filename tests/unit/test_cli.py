@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,9 +65,7 @@ def imdb_folder(root: Path, broken: str | None = None) -> Path:
 
 
 def check_fails_fast(home: Path, args: list[str], expected: str, code: int = 1):
-    started = time.monotonic()
     result = CliRunner().invoke(main, ["--home", str(home), *args])
-    seconds = time.monotonic() - started
     assert result.exit_code == code, result.output
     assert result.stdout == ""  # stdout carries only results
     lines = result.stderr.strip().splitlines()
@@ -76,7 +73,6 @@ def check_fails_fast(home: Path, args: list[str], expected: str, code: int = 1):
     assert sum(line.startswith("error:") for line in lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "spark: started" not in result.stderr and not (home / "logs" / "jvm.log").exists()
-    assert seconds < 15, f"{seconds:.1f}s"  # about 1 s; a Spark start alone takes 10-60 s here
     assert not (home / "lake" / "CURRENT").exists()  # nothing published
     return lines[-1]
 

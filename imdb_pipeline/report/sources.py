@@ -1,0 +1,133 @@
+"""What the report reads from a home, without a JVM on the embedded target.
+
+* The marts: :func:`imdb_pipeline.results.collect` over a :class:`~imdb_pipeline.results.DeltaReader`
+  (their Delta files, delta-rs) or a :class:`~imdb_pipeline.results.ThriftReader` (``--target
+  thrift``), so the report refuses exactly what ``results`` refuses.
+* The run_summary row's ingest id, dbt invocation and build time (not in the results JSON).
+* ``imdb_stream.batches``: the stream's micro-batches, from ``<warehouse>/imdb_stream.db/batches``
+  with delta-rs, or through the Thrift server.
+* Files of the home: the ingest's ``lake/<ingest_id>/_manifest.json`` and dbt's
+  ``dbt/target/run_results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from imdb_pipeline.results import MART_SCHEMA, DeltaReader, mart_path
+
+STREAM_SCHEMA = "imdb_stream"  # streaming.job.STREAM_SCHEMA (not imported: it imports pyspark)
+BATCH_COLUMNS = [
+    "stream_id", "ingest_id", "batch_id", "batches", "records", "end_row", "ratings_processed",
+    "average_number_of_votes", "duration_ms", "processed_at", "top",
+]
+SUMMARY_COLUMNS = ["stream_id", "ingest_id", "invocation_id", "built_at"]
+
+
+class ReportError(Exception):
+    pass
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def batches_path(warehouse: str | Path) -> Path:
+    """Where the stream's micro-batch log lives: ``<warehouse>/imdb_stream.db/batches``."""
+    return Path(warehouse) / f"{STREAM_SCHEMA}.db" / "batches"
+
+
+def _read_table(path: Path, columns: list[str], what: str):
+    """``columns`` of the Delta table at ``path`` as Arrow (delta-rs, no JVM)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    from imdb_pipeline.results import _read_delta
+
+    if not (path / "_delta_log").is_dir():
+        raise ReportError(f"{what} is missing at {path}: run `imdb-pipeline stream` and "
+                          "`transform` (or `run`) in this home")
+    try:
+        return _read_delta(DeltaTable(str(path)), columns)
+    except (DeltaError, OSError, ValueError, KeyError) as exc:
+        raise ReportError(f"cannot read {what} at {path}: {_first_line(exc)}; run "
+                          "`imdb-pipeline stream` again") from exc
+
+
+class DeltaSource:
+    """The embedded target: marts and micro-batches read from their Delta files."""
+
+    def __init__(self, warehouse: str | Path):
+        self.warehouse = Path(warehouse)
+        self.reader = DeltaReader.of_warehouse(self.warehouse)
+
+    def summary(self) -> dict:
+        """The run_summary row: ``{stream_id, ingest_id, invocation_id, built_at}``."""
+        rows = _read_table(mart_path(self.warehouse, "run_summary"), SUMMARY_COLUMNS,
+                           f"{MART_SCHEMA}.run_summary").to_pylist()
+        return rows[0] if rows else {}
+
+    def batches(self, stream_id: str) -> list[dict]:
+        """The micro-batches of ``stream_id`` (any order), ``top`` as a list of dicts."""
+        import pyarrow.compute as pc
+
+        table = _read_table(batches_path(self.warehouse), BATCH_COLUMNS,
+                            f"{STREAM_SCHEMA}.batches")
+        return table.filter(pc.field("stream_id") == stream_id).to_pylist()
+
+
+class SqlSource:
+    """``--target thrift``: the same rows through the Thrift server (a
+    :class:`~imdb_pipeline.results.ThriftReader`); arrays as JSON text, like ``results``."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def summary(self) -> dict:
+        select = ", ".join(f"`{c}`" for c in SUMMARY_COLUMNS)
+        rows = self.reader.query(f"select {select} from {MART_SCHEMA}.run_summary")
+        return rows[0] if rows else {}
+
+    def batches(self, stream_id: str) -> list[dict]:
+        if "'" in stream_id or "\\" in stream_id:  # ids are stream-<hex>; never quote-able text
+            raise ReportError(f"unexpected stream id {stream_id!r} in run_summary")
+        select = ", ".join("to_json(`top`) as `top`" if c == "top" else f"`{c}`"
+                           for c in BATCH_COLUMNS)
+        rows = self.reader.query(f"select {select} from {STREAM_SCHEMA}.batches "
+                                 f"where stream_id = '{stream_id}'")
+        return [{**row, "top": json.loads(row["top"]) if row["top"] else []} for row in rows]
+
+
+def current_ingest(lake: Path) -> str | None:
+    """The lake's published ingest (``lake/CURRENT``), or None."""
+    pointer = Path(lake) / "CURRENT"
+    return pointer.read_text().strip() if pointer.is_file() else None
+
+
+def ingest_manifest(lake: Path, ingest_id: str | None) -> dict | None:
+    """``lake/<ingest_id>/_manifest.json``; None when that ingest is gone from the lake.
+
+    Raises:
+        ReportError: the file is there but is not JSON.
+    """
+    if not ingest_id:
+        return None
+    path = Path(lake) / ingest_id / "_manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read the ingest manifest {path}: {_first_line(exc)}; "
+                          "ingest again with `imdb-pipeline ingest --force`") from exc
+
+
+def dbt_run_results(target: Path) -> dict | None:
+    """dbt's ``run_results.json`` in the home's dbt target folder, or None (absent or not
+    JSON: the timings are then left out, the rest of the report does not depend on it)."""
+    path = Path(target) / "run_results.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
