@@ -25,6 +25,7 @@ from ingest.lake import current_ingest
 from ingest.stage import run_ingest
 from streaming.job import StreamOptions, stream
 from tests.conftest import FIXTURES, SAMPLES
+from tests.e2e.answers import assert_same_answer
 from tests.e2e.report_checks import check_report
 from tests.reference.duckdb_reference import compute
 
@@ -42,19 +43,6 @@ def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **an
                          log=lambda m: None)
         assert result.success, result.exception
     return summary, collect(DeltaReader.of_warehouse(home.warehouse))  # as `results` reads them
-
-
-def assert_same_answer(ours: dict, reference: dict) -> None:
-    assert ours["parameters"] == reference["parameters"]
-    assert ours["ratings_processed"] == reference["ratings_processed"]
-    assert math.isclose(ours["average_number_of_votes"], reference["average_number_of_votes"],
-                        rel_tol=1e-12)
-    assert len(ours["top_movies"]) == len(reference["top_movies"])
-    for mine, theirs in zip(ours["top_movies"], reference["top_movies"]):
-        assert math.isclose(mine.pop("ranking_score"), theirs.pop("ranking_score"), rel_tol=1e-9)
-        assert mine == theirs
-    assert ours["top_movie_credits"] == reference["top_movie_credits"]
-    assert ours["top_movie_titles"] == reference["top_movie_titles"]
 
 
 def test_rule_fixtures_match_hand_computed_numbers_and_duckdb(spark, home, tmp_path):
