@@ -117,9 +117,18 @@ def metastore_settings(home: Home, metastore: Metastore | None) -> dict[str, str
     return settings
 
 
+# Settings a user's --conf adds to rather than replaces: the project's JVM options (log4j
+# config, log folder, Derby's home) and class path (the PostgreSQL driver) must stay; the
+# user's come last, so a repeated JVM flag of theirs wins.
+APPENDED = {"spark.driver.extraJavaOptions": " ", "spark.driver.extraClassPath": ":"}
+
+
 def spark_settings(
     home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None
 ) -> dict[str, str]:
+    """Every Spark setting of a start for ``home``: ``conf/spark-defaults.conf``, the home's
+    paths and metastore, then ``overrides`` (the CLI's ``--conf``), which replace a setting
+    except those in :data:`APPENDED`, which they extend."""
     settings = read_defaults()
     java_opts = settings.get("spark.driver.extraJavaOptions", "")
     settings.update(
@@ -134,7 +143,9 @@ def spark_settings(
             ).strip(),
         }
     )
-    settings.update(overrides or {})
+    for key, value in (overrides or {}).items():
+        joint = APPENDED.get(key)
+        settings[key] = f"{settings[key]}{joint}{value}" if joint and settings.get(key) else value
     return settings
 
 
