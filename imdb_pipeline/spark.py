@@ -161,13 +161,20 @@ def metastore_settings(home: Home, metastore: Metastore | None, s3: bool = False
     return settings
 
 
+# Settings a user's --conf adds to rather than replaces: the project's JVM options (log4j
+# config, log folder, Derby's home) and class path (the PostgreSQL driver) must stay; the
+# user's come last, so a repeated JVM flag of theirs wins.
+APPENDED = {"spark.driver.extraJavaOptions": " ", "spark.driver.extraClassPath": ":"}
+
+
 def spark_settings(
     home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None,
     storage: Storage | None = None,
 ) -> dict[str, str]:
     """Every setting of a Spark start for ``home``: ``conf/spark-defaults.conf``, then the
     home's paths, the metastore, the jars, the storage (warehouse; s3a connection settings
-    for an S3 storage: :meth:`Storage.spark_settings`), then ``overrides`` (``--conf``)."""
+    for an S3 storage: :meth:`Storage.spark_settings`), then ``overrides`` (``--conf``), which
+    replace a setting except those in :data:`APPENDED`, which they extend."""
     storage = storage or Storage(home.root)
     settings = read_defaults()
     java_opts = settings.get("spark.driver.extraJavaOptions", "")
@@ -183,7 +190,9 @@ def spark_settings(
             ).strip(),
         }
     )
-    settings.update(overrides or {})
+    for key, value in (overrides or {}).items():
+        joint = APPENDED.get(key)
+        settings[key] = f"{settings[key]}{joint}{value}" if joint and settings.get(key) else value
     return settings
 
 

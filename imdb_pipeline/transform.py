@@ -8,6 +8,7 @@ carries only the results). dbt's own log, every node and query, is ``<home>/logs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -145,26 +146,66 @@ def _seeds_loaded(warehouse: str | Path) -> bool:
     return all(exists(join(warehouse, f"{SEED_SCHEMA}.db", name, "_delta_log")) for name in seeds)
 
 
-def selection(home: Home, tests: bool = True, warehouse: str | Path | None = None) -> list[str]:
+UNIT_TESTS_PASSED = "unit_tests.passed"  # in seed_state(home): the fingerprint they passed on
+# What dbt's unit tests depend on: their fixtures and the SQL they test (they never read data).
+DBT_CODE = ("dbt_project.yml", "models", "macros", "seeds", "tests/dbt")
+
+
+def unit_test_fingerprint(variables: dict | None, target: str | None) -> str:
+    """sha256 (hex) of what decides dbt's unit tests: every file of the dbt project
+    (:data:`DBT_CODE`, paths and bytes), the vars, the target, and the dbt, dbt-spark and
+    pyspark versions. Equal fingerprints mean the unit tests would run the same SQL on the
+    same fixtures, so they would give the same result."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in DBT_CODE:
+        top = REPO_ROOT / name
+        for path in sorted([top] if top.is_file() else top.rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    packages = [version(p) for p in ("dbt-core", "dbt-spark", "pyspark")]
+    digest.update(json.dumps([variables, target, packages], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _unit_tests_passed(home: Home, fingerprint: str) -> bool:
+    passed = seed_state(home) / UNIT_TESTS_PASSED
+    return passed.is_file() and passed.read_text().strip() == fingerprint
+
+
+def selection(home: Home, tests: bool = True, fingerprint: str | None = None,
+              warehouse: str | Path | None = None) -> list[str]:
     """The ``dbt build`` arguments of a transform: seeds only when their CSV or config changed
     since the last successful build (dbt's ``state:modified``) or their tables are missing
-    from ``warehouse`` (default: the home's); without ``tests``, no unit or data tests."""
+    from ``warehouse`` (default: the home's); without ``tests``, no unit or data tests; unit
+    tests not again when they passed in this home on the same ``fingerprint``
+    (:func:`unit_test_fingerprint`: same code, vars, target and versions; dbt's advice is to
+    run them in development and CI, not on every production build). Data tests always run."""
     args = ["build"]
     state = seed_state(home)
     if (state / "manifest.json").is_file() and _seeds_loaded(warehouse or home.warehouse):
         args += ["--state", str(state), "--exclude", "resource_type:seed,state:unmodified"]
     if not tests:
         args += SKIP_TESTS
+    elif fingerprint is not None and _unit_tests_passed(home, fingerprint):
+        args += ["--exclude-resource-type", "unit_test"]
     return args
 
 
-def _keep_state(home: Home) -> None:
+def _keep_state(home: Home, unit_tests: str | None = None) -> None:
+    """After a successful build: its manifest (the next build's ``--state``) and, when it
+    ran the unit tests, the fingerprint they passed on."""
     state = seed_state(home)
     state.mkdir(parents=True, exist_ok=True)
     manifest = home.dbt_target / "manifest.json"
     if manifest.is_file():
         shutil.copyfile(manifest, state / "manifest.json.tmp")
         os.replace(state / "manifest.json.tmp", state / "manifest.json")
+    if unit_tests is not None:
+        (state / f"{UNIT_TESTS_PASSED}.tmp").write_text(unit_tests + "\n")
+        os.replace(state / f"{UNIT_TESTS_PASSED}.tmp", state / UNIT_TESTS_PASSED)
 
 
 def transform(home: Home, variables: dict, log=None, target: str = "local",
@@ -183,7 +224,12 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
     if address is not None:  # read by profiles.yml (env_var) when dbt loads it
         os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
     started = time.monotonic()
-    result = run_dbt(home, selection(home, tests, warehouse), variables, log, target=target)
+    fingerprint = unit_test_fingerprint(variables, target)
+    args = selection(home, tests, fingerprint, warehouse)
+    reran = tests and "unit_test" not in args
+    if tests and not reran:
+        log("dbt: unit tests: passed in this home on the same code, vars and target, not rerun")
+    result = run_dbt(home, args, variables, log, target=target)
     details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None:
         _record_failure(home, variables, target, str(result.exception))
@@ -193,7 +239,7 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
         failed = ", ".join(result.progress.failures) or "see the log"
         raise TransformError(f"dbt build failed: {failed}; the published answer is unchanged; "
                              f"{details}")
-    _keep_state(home)
+    _keep_state(home, fingerprint if reran else None)
     log(f"dbt: build: {result.progress.summary()} in {time.monotonic() - started:.1f}s")
 
 

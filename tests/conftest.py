@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 # plain asserts in these helper modules report their values like a test module's own
-pytest.register_assert_rewrite("tests.browser", "tests.e2e.report_checks")
+pytest.register_assert_rewrite("tests.browser", "tests.e2e.report_checks", "tests.e2e.answers")
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb-samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

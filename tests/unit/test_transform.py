@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import imdb_pipeline.transform as transform_module
 from imdb_pipeline.home import REPO_ROOT, Home
-from imdb_pipeline.transform import SKIP_TESTS, DbtProgress, dbt_vars, seed_state, selection
+from imdb_pipeline.transform import (
+    SKIP_TESTS,
+    DbtProgress,
+    _keep_state,
+    dbt_vars,
+    seed_state,
+    selection,
+    unit_test_fingerprint,
+)
 
 
 def test_vars_are_the_options_with_sorted_title_types():
@@ -30,6 +39,40 @@ def test_seeds_are_loaded_until_a_build_kept_its_state_and_their_tables_exist(tm
         "--exclude", "resource_type:seed,state:unmodified",
     ]
     assert selection(home, tests=False)[-len(SKIP_TESTS):] == SKIP_TESTS
+
+
+def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path):
+    home = Home.resolve(tmp_path / "home").make()
+    variables = dbt_vars(500, 10, ["movie"])
+    fingerprint = unit_test_fingerprint(variables, "local")
+    assert selection(home, fingerprint=fingerprint) == ["build"]  # never passed here
+    _keep_state(home, unit_tests=fingerprint)  # a build that ran them passed
+    assert selection(home, fingerprint=fingerprint) == [
+        "build", "--exclude-resource-type", "unit_test"]
+    for other in (unit_test_fingerprint(dbt_vars(501, 10, ["movie"]), "local"),
+                  unit_test_fingerprint(variables, "thrift")):
+        assert selection(home, fingerprint=other) == ["build"]
+    _keep_state(home)  # a later build that skipped them keeps the fingerprint they passed on
+    assert selection(home, fingerprint=fingerprint)[-1] == "unit_test"
+    assert selection(home, tests=False, fingerprint=fingerprint) == ["build", *SKIP_TESTS]
+
+
+def test_the_fingerprint_covers_every_file_of_the_dbt_project(tmp_path, monkeypatch):
+    monkeypatch.setattr(transform_module, "REPO_ROOT", tmp_path)
+    (tmp_path / "dbt_project.yml").write_text("name: imdb\n")
+    for folder in ("models/marts", "macros", "seeds", "tests/dbt"):
+        (tmp_path / folder).mkdir(parents=True)
+    seen = {unit_test_fingerprint({}, "local")}
+    for path in ("models/marts/top.sql", "macros/m.sql", "seeds/s.csv", "tests/dbt/t.sql",
+                 "tests/dbt/t.sql", "dbt_project.yml"):
+        with open(tmp_path / path, "a") as f:
+            f.write("-- changed\n")
+        seen.add(unit_test_fingerprint({}, "local"))
+    (tmp_path / "models/marts/top.sql").rename(tmp_path / "models/marts/top2.sql")
+    seen.add(unit_test_fingerprint({}, "local"))
+    (tmp_path / "README.md").write_text("not dbt's")  # outside the project's dbt folders
+    seen.add(unit_test_fingerprint({}, "local"))
+    assert len(seen) == 8  # each change to the project gave a new fingerprint, README none
 
 
 def event(name: str, **data):
