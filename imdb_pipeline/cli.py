@@ -457,9 +457,9 @@ def _report(ctx: Context, out) -> None:
     log("report: reading the marts and the stream's micro-batches, drawing the charts")
     if ctx.target == "thrift":
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
-            html = build_report(SqlSource(reader), ctx.home)
+            html = build_report(SqlSource(reader), ctx.home, lake=ctx.storage.lake)
     else:
-        html = build_report(DeltaSource(_warehouse(ctx)), ctx.home)
+        html = build_report(DeltaSource(_warehouse(ctx)), ctx.home, lake=ctx.storage.lake)
     path = write_report(html, out if out is not None else default_folder(ctx.home))
     log(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
         f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")

@@ -31,7 +31,7 @@ def default_folder(home) -> Path:
     return home.root / "reports"
 
 
-def build_report(source, home, *, now: datetime | None = None) -> str:
+def build_report(source, home, *, now: datetime | None = None, lake: str | None = None) -> str:
     """The report's HTML for the answer a home holds.
 
     Args:
@@ -39,6 +39,7 @@ def build_report(source, home, *, now: datetime | None = None) -> str:
             :class:`~imdb_pipeline.report.sources.SqlSource` (Thrift server).
         home: the :class:`~imdb_pipeline.home.Home` (its lake's manifest, dbt's run results).
         now: the time written in the footer (default: now, UTC).
+        lake: where the ingests are (default the home's; ``--storage``'s ``s3://`` lake).
 
     Raises:
         ResultsError: what ``results`` refuses (no marts, marts of two builds, an older
@@ -52,11 +53,12 @@ def build_report(source, home, *, now: datetime | None = None) -> str:
     summary = source.summary()
     batches = source.batches(results["stream"]["stream_id"])
     ingest_id = summary.get("ingest_id")
+    lake = lake or str(home.lake)
     try:
         content = data.report_data(
-            results, summary, batches, sources.ingest_manifest(home.lake, ingest_id),
+            results, summary, batches, sources.ingest_manifest(lake, ingest_id),
             sources.dbt_run_results(home.dbt_target),
-            current_ingest=sources.current_ingest(home.lake),
+            current_ingest=sources.current_ingest(lake),
         )
     except ValueError as exc:
         raise ReportError(f"{exc}; run `imdb-pipeline stream` then `transform` again") from exc

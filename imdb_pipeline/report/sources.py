@@ -33,23 +33,28 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def batches_path(warehouse: str | Path) -> Path:
-    """Where the stream's micro-batch log lives: ``<warehouse>/imdb_stream.db/batches``."""
-    return Path(warehouse) / f"{STREAM_SCHEMA}.db" / "batches"
+def batches_path(warehouse: str | Path) -> str:
+    """Where the stream's micro-batch log lives: ``<warehouse>/imdb_stream.db/batches`` (a
+    local path, or an ``s3://`` URI for a warehouse on S3)."""
+    from imdb_pipeline.storage import join, s3_uri
+
+    return join(s3_uri(str(warehouse)), f"{STREAM_SCHEMA}.db", "batches")
 
 
-def _read_table(path: Path, columns: list[str], what: str):
-    """``columns`` of the Delta table at ``path`` as Arrow (delta-rs, no JVM)."""
+def _read_table(path: str, columns: list[str], what: str):
+    """``columns`` of the Delta table at ``path`` (local or ``s3://``) as Arrow (delta-rs,
+    no JVM)."""
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError
 
     from imdb_pipeline.results import _read_delta
+    from imdb_pipeline.storage import delta_options, exists, join
 
-    if not (path / "_delta_log").is_dir():
+    if not exists(join(path, "_delta_log")):
         raise ReportError(f"{what} is missing at {path}: run `imdb-pipeline stream` and "
                           "`transform` (or `run`) in this home")
     try:
-        return _read_delta(DeltaTable(str(path)), columns)
+        return _read_delta(DeltaTable(path, storage_options=delta_options(path)), columns)
     except (DeltaError, OSError, ValueError, KeyError) as exc:
         raise ReportError(f"cannot read {what} at {path}: {_first_line(exc)}; run "
                           "`imdb-pipeline stream` again") from exc
@@ -59,7 +64,7 @@ class DeltaSource:
     """The embedded target: marts and micro-batches read from their Delta files."""
 
     def __init__(self, warehouse: str | Path):
-        self.warehouse = Path(warehouse)
+        self.warehouse = warehouse
         self.reader = DeltaReader.of_warehouse(self.warehouse)
 
     def summary(self) -> dict:
@@ -99,13 +104,16 @@ class SqlSource:
         return [{**row, "top": json.loads(row["top"]) if row["top"] else []} for row in rows]
 
 
-def current_ingest(lake: Path) -> str | None:
-    """The lake's published ingest (``lake/CURRENT``), or None."""
-    pointer = Path(lake) / "CURRENT"
-    return pointer.read_text().strip() if pointer.is_file() else None
+def current_ingest(lake: str | Path) -> str | None:
+    """The lake's published ingest (``lake/CURRENT``; a folder or an ``s3://`` prefix), or
+    None."""
+    from imdb_pipeline.storage import join, read_text
+
+    text = read_text(join(lake, "CURRENT"))
+    return text.strip() if text else None
 
 
-def ingest_manifest(lake: Path, ingest_id: str | None) -> dict | None:
+def ingest_manifest(lake: str | Path, ingest_id: str | None) -> dict | None:
     """``lake/<ingest_id>/_manifest.json``; None when that ingest is gone from the lake.
 
     Raises:
@@ -113,11 +121,12 @@ def ingest_manifest(lake: Path, ingest_id: str | None) -> dict | None:
     """
     if not ingest_id:
         return None
-    path = Path(lake) / ingest_id / "_manifest.json"
-    if not path.is_file():
-        return None
+    from imdb_pipeline.storage import join, read_text
+
+    path = join(lake, ingest_id, "_manifest.json")
     try:
-        return json.loads(path.read_text())
+        text = read_text(path)
+        return None if text is None else json.loads(text)
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read the ingest manifest {path}: {_first_line(exc)}; "
                           "ingest again with `imdb-pipeline ingest --force`") from exc
