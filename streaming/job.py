@@ -39,11 +39,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-from pyspark.errors import AnalysisException, StreamingQueryException
-from pyspark.sql import functions as F
-from pyspark.sql.window import Window
+import pyarrow.compute as pc
+from pyspark.errors import StreamingQueryException
 
-from imdb_pipeline import storage
+from imdb_pipeline import delta, storage
 from imdb_pipeline.storage import Storage, join, spark_location
 from ingest.lake import current_ingest
 from streaming import feeds as feeds_registry
@@ -53,6 +52,7 @@ from streaming.source import (
     SOURCE_NAME,
     FeedReader,
     RatingsFeedSource,
+    caught_up,
     last_committed,
     planned_end,
 )
@@ -118,53 +118,68 @@ def fault(point: str, batch_id: int) -> None:
 
 def ensure_tables(spark) -> dict[str, str]:
     """Create the stream's tables if needed; return their locations (micro-batches write by
-    path: a name would cost metastore look-ups on every append)."""
-    spark.sql(f"create database if not exists {STREAM_SCHEMA}")
+    path: a name would cost metastore look-ups on every append).
+
+    Existing tables are looked up in the metastore only (``delta.table_location``): a Delta
+    statement on them (``create table if not exists``, ``describe detail``) costs Spark a job
+    each to rebuild the table's state from a log that delta-rs appends to (2-3 s each)."""
     locations = {}
     for table, ddl in ((RATINGS_TABLE, RATINGS_DDL), (BATCHES_TABLE, BATCHES_DDL),
                        (PROGRESS_TABLE, PROGRESS_DDL)):
-        # One Delta log checkpoint per 100 commits, not 10 (a checkpoint is a Spark job and
-        # 100-record micro-batches commit often); file statistics only for the leading id
-        # columns (stream_id, ingest_id, batch_id), the ones the state rebuild filters on.
-        spark.sql(
-            f"create table if not exists {table} ({ddl}) using delta tblproperties ("
-            "'delta.checkpointInterval' = '100', 'delta.dataSkippingNumIndexedCols' = '3')"
-        )
-        locations[table] = spark.sql(f"describe detail {table}").first().location
+        location = delta.table_location(spark, table)
+        if location is None:
+            spark.sql(f"create database if not exists {STREAM_SCHEMA}")
+            # One Delta log checkpoint per 100 commits, not 10 (a checkpoint is a Spark job
+            # and 100-record micro-batches commit often); file statistics only for the leading
+            # id columns (stream_id, ingest_id, batch_id), the ones the state rebuild filters on.
+            spark.sql(
+                f"create table if not exists {table} ({ddl}) using delta tblproperties ("
+                "'delta.checkpointInterval' = '100', 'delta.dataSkippingNumIndexedCols' = '3')"
+            )
+            location = spark.sql(f"describe detail {table}").first().location
+        locations[table] = location
     return locations
 
 
-def load_state(spark, stream_id: str, before_batch: int) -> RunningState:
-    """The running state after the micro-batches before ``before_batch``, from the tables."""
-    last = (
-        spark.table(BATCHES_TABLE)
-        .where((F.col("stream_id") == stream_id) & (F.col("batch_id") < before_batch))
-        .orderBy(F.col("batch_id").desc())
-        .limit(1)
-        .collect()
-    )
-    if not last:
+def latest_per_title(log: pa.Table) -> pa.Table:
+    """Per tconst its record with the largest ``feed_row`` (the log's columns, tconst order):
+    the current titles once the deletions among them are dropped."""
+    if log.num_rows == 0:
+        return log
+    ordered = log.sort_by([("tconst", "ascending"), ("feed_row", "descending")])
+    tconst = ordered["tconst"].combine_chunks()
+    first = pa.concat_arrays([pa.array([True]),
+                              pc.not_equal(tconst.slice(1), tconst.slice(0, len(tconst) - 1))])
+    return ordered.filter(first)
+
+
+def load_state(locations: dict[str, str], stream_id: str, before_batch: int) -> RunningState:
+    """The running state after the micro-batches before ``before_batch``, from the tables
+    (``locations``: :func:`ensure_tables`'s); an empty state before the first one.
+
+    Raises StreamError when the two tables disagree on the number of titles."""
+    mine = (pc.field("stream_id") == stream_id) & (pc.field("batch_id") < before_batch)
+    batches = delta.read(locations[BATCHES_TABLE],
+                       ["batch_id", "batches", "end_row", "ratings_processed", "votes_sum", "top"],
+                       mine)
+    if batches.num_rows == 0:
         return RunningState()
-    row = last[0]
-    latest = Window.partitionBy("tconst").orderBy(F.col("feed_row").desc())
-    current = (
-        spark.table(RATINGS_TABLE)
-        .where((F.col("stream_id") == stream_id) & (F.col("batch_id") < before_batch))
-        .withColumn("_latest", F.row_number().over(latest))
-        .where("_latest = 1 and not is_deleted")
-        .select("tconst", "num_votes", "average_rating")
-        .toArrow()
-    )
+    row = batches.sort_by([("batch_id", "descending")]).slice(0, 1).to_pylist()[0]
+    log = delta.read(locations[RATINGS_TABLE],
+                   ["tconst", "feed_row", "num_votes", "average_rating", "is_deleted"], mine)
+    current = latest_per_title(log)
+    current = current.filter(pc.invert(current["is_deleted"]))
     titles = dict(
         zip(
             current["tconst"].to_pylist(),
             zip(current["num_votes"].to_pylist(), tenths(current["average_rating"]).to_pylist()),
         )
     )
-    top = tuple(Rated(t.tconst, t.num_votes, int(t.average_rating * 10)) for t in row.top)
+    top = tuple(Rated(t["tconst"], t["num_votes"], int(t["average_rating"] * 10))
+                for t in row["top"] or ())
     state = RunningState(
-        batches=row.batches, records=row.end_row, ratings_processed=row.ratings_processed,
-        votes_sum=row.votes_sum, top=top, titles=titles,
+        batches=row["batches"], records=row["end_row"], ratings_processed=row["ratings_processed"],
+        votes_sum=row["votes_sum"], top=top, titles=titles,
     )
     if state.ratings_processed != len(titles):
         raise StreamError(
@@ -174,14 +189,16 @@ def load_state(spark, stream_id: str, before_batch: int) -> RunningState:
     return state
 
 
-def eligible_titles(spark, title_types) -> frozenset[str]:
-    """The tconsts of the chosen title types, collected once per stream run (driver side)."""
-    ids = (
-        spark.table("imdb_lookup.title_basics")
-        .where(F.col("title_type").isin(list(title_types)))
-        .select("tconst")
-        .toArrow()
-    )
+def eligible_titles(lake: str, ingest_id: str, title_types) -> frozenset[str]:
+    """The tconsts of the chosen title types in ingest ``ingest_id``'s title.basics, read
+    from the lake (``lake/<ingest_id>/title_basics``, immutable once published) by pyarrow,
+    collected once per stream run and per new ingest (driver side)."""
+    import pyarrow.dataset as ds
+
+    filesystem, path = storage.filesystem_for(join(lake, ingest_id, "title_basics"))
+    basics = ds.dataset(path, format="parquet", filesystem=filesystem)
+    ids = basics.to_table(columns=["tconst"],
+                          filter=pc.field("title_type").isin(list(title_types)))
     return frozenset(ids["tconst"].to_pylist())
 
 
@@ -239,7 +256,7 @@ class BatchSink:
             # First micro-batch of this run: it may be a replay of one that died after
             # staging. Land what is staged, rebuild the state from the batches before it.
             self.flush()
-            self.state = load_state(self.spark, self.stream_id, batch_id)
+            self.state = load_state(self.locations, self.stream_id, batch_id)
             replay = self._landed(batch_id)
         state = self._fold(batch_id, planned_end(self.checkpoint, batch_id), started,
                            stage=not replay)
@@ -326,7 +343,7 @@ class BatchSink:
         if committed is None or committed[0] <= last_batch:
             return 0
         batch_id, end_row = committed
-        self.state = load_state(self.spark, self.stream_id, batch_id + 1)
+        self.state = load_state(self.locations, self.stream_id, batch_id + 1)
         first_row, last_landed = self.state.records, self.state.batches - 1
         self.state.batches = batch_id  # the lost micro-batches count as Spark counted them
         self.state = self._fold(batch_id, end_row, time.monotonic())
@@ -343,18 +360,15 @@ class BatchSink:
     def _drop_unpaired_log_rows(self) -> int:
         """Delete this stream's ratings-log rows past the batches table's last micro-batch
         (see :meth:`recover`); returns that micro-batch's id (-1 for none)."""
+        mine = pc.field("stream_id") == self.stream_id
         last = {
-            table: self.spark.read.format("delta").load(self.locations[table])
-            .where(F.col("stream_id") == self.stream_id).agg(F.max("batch_id")).first()[0]
+            table: pc.max(delta.read(self.locations[table], ["batch_id"], mine)["batch_id"]).as_py()
             for table in (BATCHES_TABLE, RATINGS_TABLE)
         }
         last_batch = -1 if last[BATCHES_TABLE] is None else last[BATCHES_TABLE]
         if last[RATINGS_TABLE] is not None and last[RATINGS_TABLE] > last_batch:
-            from deltalake import DeltaTable
-
-            path = storage.s3_uri(self.locations[RATINGS_TABLE].removeprefix("file:"))
-            table = DeltaTable(path, storage_options=storage.delta_options(path))
-            deleted = table.delete(f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}")
+            deleted = delta.delta_table(self.locations[RATINGS_TABLE]).delete(
+                f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}")
             self.log(
                 f"stream: {deleted.get('num_deleted_rows', '?')} ratings-log rows of micro-batches "
                 f"{last_batch + 1}-{last[RATINGS_TABLE]} had no batches row (a flush cut short, "
@@ -384,20 +398,17 @@ class BatchSink:
             keep = pa.array([b not in in_log for b in log_rows["batch_id"].to_pylist()])
             log_rows = log_rows.filter(keep)
         if log_rows.num_rows:
-            append(self.locations[RATINGS_TABLE], log_rows)
+            delta.append(self.locations[RATINGS_TABLE], log_rows)
         fault("mid_flush", ids[-1])
         rows = [batch_record(r) for r in batch_rows if r["batch_id"] not in in_batches]
         if rows:
-            append(self.locations[BATCHES_TABLE], rows)
+            delta.append(self.locations[BATCHES_TABLE], rows)
         self.staging.drop(ids)
 
     def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
-        found = (
-            self.spark.read.format("delta").load(self.locations[table])
-            .where((F.col("stream_id") == self.stream_id) & F.col("batch_id").between(ids[0], ids[-1]))
-            .select("batch_id").distinct().collect()
-        )
-        return {r.batch_id for r in found}
+        mine = ((pc.field("stream_id") == self.stream_id) & (pc.field("batch_id") >= ids[0])
+                & (pc.field("batch_id") <= ids[-1]))
+        return set(delta.read(self.locations[table], ["batch_id"], mine)["batch_id"].to_pylist())
 
     def _landed(self, batch_id: int) -> bool:
         """Whether this micro-batch is in the tables (after ``flush``: in both or neither)."""
@@ -432,30 +443,6 @@ def batch_record(row: dict) -> dict:
         "top": [{**r, "average_rating": Decimal(r["average_rating"])} for r in row["top"]],
         "processed_at": datetime.fromisoformat(row["processed_at"]),
     }
-
-
-_SCHEMAS: dict[str, pa.Schema] = {}
-
-
-def append(location: str, rows: pa.Table | list[dict]) -> None:
-    """Append rows to the Delta table at ``location`` with delta-rs: one commit, no Spark job.
-
-    ``rows``: an Arrow table or a list of dicts, with the table's columns (any order). The
-    stream's appends are a few hundred to a hundred thousand rows built in the driver: as
-    a Spark DataFrame (a local relation written by one task) 900k log rows took 22-67 s
-    here, with delta-rs 0.4 s. The tables are created by Spark (``ensure_tables``) and read
-    by Spark and dbt; delta-rs writes the same protocol (reader 1, writer 2).
-    """
-    from deltalake import DeltaTable, write_deltalake
-
-    path = storage.s3_uri(location.removeprefix("file:"))
-    target = DeltaTable(path, storage_options=storage.delta_options(path))
-    schema = _SCHEMAS.get(path)
-    if schema is None:
-        schema = _SCHEMAS[path] = pa.schema(target.schema().to_arrow())
-    table = (pa.Table.from_pylist(rows, schema=schema) if isinstance(rows, list)
-             else rows.select(schema.names).cast(schema))
-    write_deltalake(target, table, mode="append")
 
 
 def _ingest_of_rows(feeds, first_row: int, count: int) -> list[str]:
@@ -557,7 +544,7 @@ class ProgressReporter:
         """Write the collected progress rows (called between micro-batches, never concurrently)."""
         rows, self.rows = self.rows, []
         if rows:
-            append(self.sink.locations[PROGRESS_TABLE], rows)
+            delta.append(self.sink.locations[PROGRESS_TABLE], rows)
 
 
 def stream(
@@ -587,28 +574,28 @@ def stream(
                   records_per_batch=options.records_per_batch)
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
-    sink = BatchSink(spark, options, root, eligible_titles(spark, options.title_types),
+    sink = BatchSink(spark, options, root, eligible_titles(lake, ingest_id, options.title_types),
                      locations, log, staged=staged)
     if landed := sink.flush():
         plural = "es" if landed != 1 else ""
         log(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
     sink.recover()
-    before = _position(spark, options.stream_id)
+    before = _position(locations, options.stream_id)
     reporter = ProgressReporter(sink, status, log)
     try:
-        if feeds_registry.load(registry):  # finish what an earlier run left (after a crash)
-            _run(spark, sink, reporter, root, options)
+        if not caught_up(sink.checkpoint, feeds_registry.total_rows(feeds_registry.load(registry))):
+            _run(spark, sink, reporter, root, options)  # what an earlier run left (a crash)
         _register(spark, lake, sink, registry, ingest_id, log)
         if follow:
             _follow(spark, lake, sink, reporter, root, options, registry, stop, log)
         else:
             _run(spark, sink, reporter, root, options)
-        _tidy(spark, options.stream_id)
+        _tidy(spark, locations)
     except BaseException as exc:
         status.update(state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc))
         raise
     # the sink's state is the tables' (everything staged has landed); rebuilt if no run made one
-    state = sink.state if sink.state is not None else load_state(spark, options.stream_id, sys.maxsize)
+    state = sink.state if sink.state is not None else load_state(locations, options.stream_id, sys.maxsize)
     total = feeds_registry.total_rows(feeds_registry.load(registry))
     status.update(  # also after a run that had nothing new: the stream's answer as it stands
         state="finished", records_done=state.records, records_total=total, eta_seconds=0,
@@ -629,13 +616,11 @@ def stream(
     }
 
 
-def _position(spark, stream_id: str) -> tuple[int, int]:
+def _position(locations: dict[str, str], stream_id: str) -> tuple[int, int]:
     """(micro-batches, feed records) the stream has processed so far."""
-    last = (
-        spark.table(BATCHES_TABLE).where(F.col("stream_id") == stream_id)
-        .agg(F.max("batches").alias("batches"), F.max("end_row").alias("records")).first()
-    )
-    return (last.batches or 0, last.records or 0)
+    rows = delta.read(locations[BATCHES_TABLE], ["batches", "end_row"],
+                    pc.field("stream_id") == stream_id)
+    return (pc.max(rows["batches"]).as_py() or 0, pc.max(rows["end_row"]).as_py() or 0)
 
 
 def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str, log) -> None:
@@ -643,7 +628,7 @@ def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str, 
     if any(f.ingest_id == ingest_id for f in feeds_registry.load(registry)):
         return
     if sink.state is None:  # kept: the next micro-batch folds on from it (see BatchSink)
-        sink.state = load_state(spark, sink.stream_id, sys.maxsize)
+        sink.state = load_state(sink.locations, sink.stream_id, sys.maxsize)
     state = sink.state
     current = pa.table(
         {
@@ -705,17 +690,14 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> 
             query.awaitTermination(1)
             reporter.poll(query)
             ingest_id = current_ingest(lake)
-            caught_up = sink.state is not None and sink.state.records == feeds_registry.total_rows(
+            idle = sink.state is not None and sink.state.records == feeds_registry.total_rows(
                 feeds_registry.load(registry)
             )
-            if ingest_id and caught_up and not any(
+            if ingest_id and idle and not any(
                 f.ingest_id == ingest_id for f in feeds_registry.load(registry)
             ):
                 with sink.busy:
-                    try:
-                        eligible = eligible_titles(spark, options.title_types)
-                    except AnalysisException:  # an ingest is re-pointing the tables: next tick
-                        continue
+                    eligible = eligible_titles(lake, ingest_id, options.title_types)
                     sink.rules = Rules(eligible, options.min_votes, options.top_n)
                     _register(spark, lake, sink, registry, ingest_id, log)
             if sink.flush_due():  # idle: no micro-batch has flushed what is staged
@@ -737,10 +719,9 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> 
         raise StreamError(f"stream {options.stream_id} failed: {_reason(query.exception())}")
 
 
-def _tidy(spark, stream_id: str) -> None:
+def _tidy(spark, locations: dict[str, str]) -> None:
     """Compact the small files of 100-record appends and drop files no version needs."""
     for table in (RATINGS_TABLE, BATCHES_TABLE):
-        files = spark.sql(f"describe detail {table}").first().numFiles
-        if files > 200:
+        if len(delta.delta_table(locations[table]).file_uris()) > 200:  # the log only: no Spark job
             spark.sql(f"optimize {table}")
             spark.sql(f"vacuum {table}")  # default retention: 7 days of versions stay readable

@@ -100,6 +100,20 @@ def last_committed(checkpoint: str | Path) -> tuple[int, int] | None:
     return max(ids), planned_end(checkpoint, max(ids))
 
 
+def caught_up(checkpoint: str | Path, feed_rows: int) -> bool:
+    """Whether Spark's checkpoint has nothing left for the feeds: every micro-batch it
+    planned (``offsets/``) is committed (``commits/``) and the last one ends at ``feed_rows``
+    (the registered feeds' total). A query started then would only plan nothing, for
+    ~5 s of Spark's query start and stop."""
+    from imdb_pipeline.storage import join, list_names
+
+    planned = [int(name) for name in list_names(join(checkpoint, "offsets")) if name.isdigit()]
+    if not planned:
+        return feed_rows == 0
+    committed = last_committed(checkpoint)
+    return committed is not None and committed == (max(planned), feed_rows)
+
+
 class FeedReader:
     """Rows of the feeds by global range, as one Arrow table (``FEED_SCHEMA``).
 

@@ -10,7 +10,14 @@ import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
 
 from streaming.feeds import FEED_SCHEMA, Feed
-from streaming.source import FeedReader, RatingsFeedReader, next_end, pieces_of, planned_end
+from streaming.source import (
+    FeedReader,
+    RatingsFeedReader,
+    caught_up,
+    next_end,
+    pieces_of,
+    planned_end,
+)
 
 
 def test_next_end_takes_at_most_the_limit_and_never_passes_the_end():
@@ -88,3 +95,17 @@ def test_planned_end_reads_the_offset_spark_logged_for_the_micro_batch(tmp_path)
     (offsets / "4").write_text("v1\n")
     with pytest.raises(ValueError, match="not a Structured Streaming offset log entry"):
         planned_end(tmp_path, 4)
+
+
+def test_caught_up_only_when_every_planned_micro_batch_is_committed_up_to_the_feeds_end(tmp_path):
+    assert caught_up(tmp_path, 0)  # no query ever ran, nothing registered
+    assert not caught_up(tmp_path, 30)  # feeds registered, no micro-batch planned yet
+    (tmp_path / "offsets").mkdir()
+    (tmp_path / "commits").mkdir()
+    for batch_id, end in ((0, 10), (1, 20)):
+        (tmp_path / "offsets" / str(batch_id)).write_text(f'v1\n{{}}\n{{"row": {end}}}')
+    (tmp_path / "commits" / "0").write_text("v1\n{}")
+    assert not caught_up(tmp_path, 20)  # micro-batch 1 planned, not committed: Spark replays it
+    (tmp_path / "commits" / "1").write_text("v1\n{}")
+    assert caught_up(tmp_path, 20)
+    assert not caught_up(tmp_path, 30)  # a newer feed's rows are still to come
