@@ -33,6 +33,9 @@ CHECKS_DDL = (
 )
 
 
+INGESTS_DDL = "ingest_id string, created_at timestamp, location string"
+
+
 def _columns_ddl(spec: ImdbFile) -> tuple[str, str | None]:
     columns = [f"`{c.name}` {SQL_TYPES[c.kind]}" for c in spec.columns]
     partition, arrow_type = PARTITION_COLUMNS.get(spec.table, (None, None))
@@ -85,12 +88,25 @@ def register(spark, folder: Path | str, manifest: dict | None = None) -> None:
     _create(spark, "ingest_checks", CHECKS_DDL, None, join(base, "_checks"))
     if manifest is None:
         manifest = json.loads((Path(folder) / "_manifest.json").read_text())
-    spark.createDataFrame(
-        [(manifest["ingest_id"], manifest["created_at"], str(folder))],
-        "ingest_id string, created_at string, location string",
-    ).selectExpr(
-        "ingest_id", "cast(created_at as timestamp) as created_at", "location"
-    ).write.format("delta").mode("append").saveAsTable(f"{LOOKUP_SCHEMA}.ingests")
+    _log_ingest(spark, manifest, str(folder))
+
+
+def _log_ingest(spark, manifest: dict, folder: str) -> None:
+    """Append the ingest to ``imdb_lookup.ingests`` (Delta; dbt's source freshness reads
+    it): created by Spark the first time, appended by delta-rs (a Spark append of one row
+    costs a Delta state rebuild and a write job, 3-5 s here)."""
+    from datetime import datetime
+
+    from imdb_pipeline import delta
+
+    table = f"{LOOKUP_SCHEMA}.ingests"
+    location = delta.table_location(spark, table)
+    if location is None:
+        spark.sql(f"create table if not exists {table} ({INGESTS_DDL}) using delta")
+        location = delta.table_location(spark, table)
+    created_at = datetime.fromisoformat(manifest["created_at"])
+    delta.append(location, [{"ingest_id": manifest["ingest_id"], "created_at": created_at,
+                             "location": folder}])
 
 
 def _create(spark, table: str, columns: str, partition: str | None, location: str) -> None:
