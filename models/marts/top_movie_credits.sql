@@ -40,9 +40,10 @@ counted as (
 ),
 
 named as (
-    -- an inner join first: Spark can broadcast the few counted people instead of shuffling
-    -- every name
-    select
+    -- an inner join first, the few counted people broadcast (the hint): every name is read
+    -- once and none is shuffled (adaptive execution alone planned a shuffle of all 15M
+    -- names before it knew how few people were counted: 18 s against 12 s at full size)
+    select /*+ broadcast(counted) */
         counted.nconst,
         names.primary_name
     from counted
