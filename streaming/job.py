@@ -160,13 +160,13 @@ def load_state(locations: dict[str, str], stream_id: str, before_batch: int) -> 
     Raises StreamError when the two tables disagree on the number of titles."""
     mine = (pc.field("stream_id") == stream_id) & (pc.field("batch_id") < before_batch)
     batches = delta.read(locations[BATCHES_TABLE],
-                       ["batch_id", "batches", "end_row", "ratings_processed", "votes_sum", "top"],
-                       mine)
+                         ["batch_id", "batches", "end_row", "ratings_processed", "votes_sum", "top"],
+                         mine)
     if batches.num_rows == 0:
         return RunningState()
     row = batches.sort_by([("batch_id", "descending")]).slice(0, 1).to_pylist()[0]
     log = delta.read(locations[RATINGS_TABLE],
-                   ["tconst", "feed_row", "num_votes", "average_rating", "is_deleted"], mine)
+                     ["tconst", "feed_row", "num_votes", "average_rating", "is_deleted"], mine)
     current = latest_per_title(log)
     current = current.filter(pc.invert(current["is_deleted"]))
     titles = dict(
