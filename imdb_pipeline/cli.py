@@ -39,7 +39,8 @@ _LOG_FILE: list = []  # <home>/logs/pipeline.log once the home is known
 def _append_to_log(text: str) -> None:
     if _LOG_FILE:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        with open(_LOG_FILE[0], "a", encoding="utf-8") as out:
+        _LOG_FILE[0].parent.mkdir(parents=True, exist_ok=True)  # on the first line: a usage
+        with open(_LOG_FILE[0], "a", encoding="utf-8") as out:  # error leaves no empty logs/
             out.write(f"{stamp} {text}\n")
 
 
@@ -150,12 +151,45 @@ def failures():
         sys.exit(EXIT_FAILED)
 
 
+def usage_line(exc: click.UsageError) -> str:
+    """Click's usage error (unknown option, bad value, missing argument) as the project's one
+    ``error:`` line with the next step. A bad value that came from an environment variable
+    (``IMDB_PIPELINE_STORAGE``, ``IMDB_PIPELINE_HOME``, ``IMDB_TARGET``) is named by it, not
+    by the option the user never typed."""
+    from click.core import ParameterSource
+
+    ctx, param = exc.ctx, getattr(exc, "param", None)
+    if (ctx is not None and param is not None and getattr(param, "envvar", None)
+            and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT):
+        exc.param_hint = f"${param.envvar}"
+    where = ctx.command_path if ctx is not None else "imdb-pipeline"
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    return f"error: {message[:1].lower()}{message[1:]} (see '{where} --help')"
+
+
 class PipelineGroup(click.Group):
-    """The command group: every command body runs inside :func:`failures`."""
+    """The command group: every command body runs inside :func:`failures`; click's usage
+    errors end in one ``error:`` line (exit 2) instead of click's usage block."""
 
     def invoke(self, ctx):
         with failures():
             return super().invoke(ctx)
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:  # nothing started: stderr only, no home log
+            click.echo(usage_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo("error: " + " ".join(exc.format_message().split()), err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(EXIT_FAILED)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _title_types(ctx, param, value: str) -> tuple[str, ...]:
@@ -338,7 +372,7 @@ def writes_home(command: str, target: str | None = None):
     "--storage", envvar="IMDB_PIPELINE_STORAGE", metavar="s3://BUCKET/PREFIX",
     help="Keep the lake, the warehouse and the stream checkpoints under this S3 prefix "
     "(endpoint: AWS_ENDPOINT_URL; region and credentials: the AWS configuration). Default: "
-    "in the home.",
+    "$IMDB_PIPELINE_STORAGE, else in the home.",
 )
 @click.pass_context
 def main(ctx, home, conf, storage):
@@ -355,12 +389,14 @@ def main(ctx, home, conf, storage):
     try:
         chosen = Storage.resolve(resolved, storage)
     except StorageError as exc:
-        raise click.BadParameter(str(exc), param_hint="--storage") from None
+        option = next(param for param in ctx.command.params if param.name == "storage")
+        raise click.BadParameter(str(exc), ctx=ctx, param=option) from None
     ctx.obj = Context(resolved, settings, chosen)
-    if ctx.invoked_subcommand not in (None, "generate", "status"):
-        ctx.obj.home.logs.mkdir(parents=True, exist_ok=True)
-    # status and generate only log into a home that has logs
-    _LOG_FILE[:] = [ctx.obj.home.logs / "pipeline.log"] if ctx.obj.home.logs.is_dir() else []
+    # status and generate only log into a home that has logs; the others create logs/ with
+    # their first line
+    logs = ctx.obj.home.logs
+    writes_log = ctx.invoked_subcommand not in (None, "generate", "status") or logs.is_dir()
+    _LOG_FILE[:] = [logs / "pipeline.log"] if writes_log else []
 
 
 def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,

@@ -285,12 +285,12 @@ def parse_storage(value: str) -> str:
         text = s3_uri(text)
     if not text.startswith("s3://"):
         raise StorageError(
-            f"--storage {value!r}: give s3://BUCKET/PREFIX (without --storage the lake, "
+            f"{value!r}: give s3://BUCKET/PREFIX (without --storage the lake, "
             "warehouse and checkpoints stay in the home)"
         )
     bucket, key = bucket_and_key(text)
     if not _BUCKET.match(bucket or ""):
-        raise StorageError(f"--storage {value!r}: {bucket!r} is not a valid S3 bucket name")
+        raise StorageError(f"{value!r}: {bucket!r} is not a valid S3 bucket name")
     key = key.strip("/")
     return f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
 

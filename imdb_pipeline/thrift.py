@@ -674,6 +674,7 @@ def _start_server(home: Home, host: str, port: int, overrides: dict[str, str], l
     if password:
         env[PASSWORD_ENV] = password
     log_file = home.logs / "thrift.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     if foreground:  # docker compose: the JVM becomes this process, logs to stdout
         os.execvpe(command[0], command, env)
 

@@ -32,6 +32,39 @@ def test_bad_option_values_are_usage_errors(tmp_path):
     assert runner.invoke(main, ["--conf", "no-equals", "results"]).exit_code == 2
 
 
+@pytest.mark.parametrize("args, env, expected", [
+    (["run", "--format", "xml"], {},
+     ("error: invalid value for '--format': 'xml' is not one of 'json', 'table' "
+      "(see 'imdb-pipeline run --help')")),
+    (["run", "--bogus"], {}, "error: no such option '--bogus' (see 'imdb-pipeline run --help')"),
+    (["nosuch"], {}, "error: no such command 'nosuch' (see 'imdb-pipeline --help')"),
+    (["--storage", "notaurl", "results"], {},
+     "error: invalid value for '--storage': 'notaurl': give s3://BUCKET/PREFIX"),
+    (["results"], {"IMDB_PIPELINE_STORAGE": "notaurl"},
+     "error: invalid value for $IMDB_PIPELINE_STORAGE: 'notaurl': give s3://BUCKET/PREFIX"),
+    (["results"], {"IMDB_TARGET": "nowhere"},
+     "error: invalid value for $IMDB_TARGET: 'nowhere' is not one of 'local', 'thrift'"),
+])
+def test_a_usage_error_is_one_error_line_naming_what_the_user_set(tmp_path, monkeypatch, args,
+                                                                    env, expected):
+    """Click's usage block (Usage:, Try ..., Error: ...) becomes the one ``error:`` line; a
+    value read from an environment variable is named by that variable. Nothing is written to
+    the home: nothing started."""
+    for name in ("IMDB_PIPELINE_STORAGE", "IMDB_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    result = CliRunner().invoke(main, ["--home", str(home), *args], env=env,
+                                prog_name="imdb-pipeline")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(expected), result.stderr
+    assert result.stderr.count("\n") == 1 and "Usage:" not in result.stderr
+    assert result.stdout == "" and not (home / "logs").exists()
+
+
+def test_help_names_the_storage_variable():
+    assert "$IMDB_PIPELINE_STORAGE" in CliRunner().invoke(main, ["--help"]).output
+
+
 def test_help_lists_every_stage():
     output = CliRunner().invoke(main, ["--help"]).output
     for command in ("ingest", "stream", "transform", "run", "results", "generate", "status"):
