@@ -170,10 +170,10 @@ def read_marts(warehouse: str | Path) -> dict:
     Raises:
         ResultsError: a mart's folder exists but cannot be read as a Delta table.
     """
-    from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, TableNotFoundError
 
-    from imdb_pipeline.storage import delta_options, exists, join
+    from imdb_pipeline.delta import delta_table
+    from imdb_pipeline.storage import exists, join
 
     tables = {}
     for table, (columns, _) in MARTS.items():
@@ -181,8 +181,7 @@ def read_marts(warehouse: str | Path) -> dict:
         if not exists(join(path, "_delta_log")):
             continue
         try:
-            tables[table] = _read_delta(DeltaTable(path, storage_options=delta_options(path)),
-                                        columns)
+            tables[table] = _read_delta(delta_table(path), columns)
         except TableNotFoundError:
             continue
         except (DeltaError, OSError, ValueError) as exc:

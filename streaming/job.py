@@ -136,7 +136,7 @@ def ensure_tables(spark) -> dict[str, str]:
                 f"create table if not exists {table} ({ddl}) using delta tblproperties ("
                 "'delta.checkpointInterval' = '100', 'delta.dataSkippingNumIndexedCols' = '3')"
             )
-            location = spark.sql(f"describe detail {table}").first().location
+            location = delta.table_location(spark, table)
         locations[table] = location
     return locations
 

@@ -44,17 +44,17 @@ def batches_path(warehouse: str | Path) -> str:
 def _read_table(path: str, columns: list[str], what: str):
     """``columns`` of the Delta table at ``path`` (local or ``s3://``) as Arrow (delta-rs,
     no JVM)."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError
 
+    from imdb_pipeline.delta import delta_table
     from imdb_pipeline.results import _read_delta
-    from imdb_pipeline.storage import delta_options, exists, join
+    from imdb_pipeline.storage import exists, join
 
     if not exists(join(path, "_delta_log")):
         raise ReportError(f"{what} is missing at {path}: run `imdb-pipeline stream` and "
                           "`transform` (or `run`) in this home")
     try:
-        return _read_delta(DeltaTable(path, storage_options=delta_options(path)), columns)
+        return _read_delta(delta_table(path), columns)
     except (DeltaError, OSError, ValueError, KeyError) as exc:
         raise ReportError(f"cannot read {what} at {path}: {_first_line(exc)}; run "
                           "`imdb-pipeline stream` again") from exc
