@@ -61,7 +61,7 @@ from ingest.convert import (
 from ingest.keys import KEY_COLUMNS, TITLE_NAMES_KEY, KeyCounter, KeyCounts, latest_rows
 from ingest.names import TCONST_BUCKETS, KnownForSpill, split_by_bucket, tconst_bucket
 from ingest.progress import FileProgress
-from ingest.schemas import ALL_FILES, NAME_BASICS, TITLE_RATINGS, ImdbFile
+from ingest.schemas import ALL_FILES, NAME_BASICS, TITLE_AKAS, TITLE_RATINGS, ImdbFile
 
 # Lower bounds of the numVotes ranges the ratings are partitioned by: `votes_floor >= 500`
 # keeps every rating with numVotes >= 500 and skips the long tail of small titles.
@@ -108,6 +108,15 @@ _STATISTICS_NAMES = {"tconst", "nconst", "parent_tconst"}
 
 class RejectLimitError(InputError):
     pass
+
+
+class LookupKeyError(InputError):
+    """A lookup's key repeated or incomplete (title.ratings may repeat a tconst: the later
+    line wins; no other file may repeat its key). ``report``: the file's counts."""
+
+    def __init__(self, message: str, report: FileReport):
+        super().__init__(message)
+        self.report = report
 
 
 class _Stopped(Exception):
@@ -356,8 +365,9 @@ def convert_file(
     title.ratings: the feed keeps every row in file order; the lookup keeps the later row of
     a duplicated tconst (the later line wins, as in the stream). ``stop`` set (another file
     failed) ends the conversion at the next batch. Raises ``RejectLimitError`` (rejects above
-    ``max_reject_share``), ``NoRowsError`` (a required table with no row written) and the
-    reading errors of ``ingest.convert``.
+    ``max_reject_share``), ``NoRowsError`` (a required table with no row written),
+    ``LookupKeyError`` (another file's key repeated, or with a null part) and the reading
+    errors of ``ingest.convert``.
     """
     started = time.monotonic()
     files = TableFiles.of(path)
@@ -427,7 +437,7 @@ def convert_file(
                 f"all {stats.rows_rejected} rejected, see the rejects" if stats.rows_rejected
                 else "only the header line") + f"); {spec.name} must have rows: fetch the file again"
         )
-    return FileReport(
+    report = FileReport(
         file=files.name,
         table=spec.table,
         source=origin.url,
@@ -443,6 +453,9 @@ def convert_file(
         keys=counts.as_dict(),
         parts=[files.display(p) for p in files.paths] if files.is_parts else [],
     )
+    if spec is not TITLE_RATINGS and (counts.duplicate_keys or counts.null_keys):
+        raise LookupKeyError(_key_problem(files, spec, counts), report)
+    return report
 
 
 def _write_ratings(table: pa.Table, counts: KeyCounts, writer: PartitionedWriter,
@@ -683,6 +696,18 @@ def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Pa
     report.reused_from = manifest["ingest_id"]
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _key_problem(files: TableFiles, spec: ImdbFile, counts: KeyCounts) -> str:
+    """The one line of a lookup whose key repeats or has a null part, in IMDb's column names
+    (title.akas' ``titleId``)."""
+    names = ", ".join("titleId" if spec is TITLE_AKAS and c == "tconst" else c
+                      for c in counts.columns)
+    found = [f"{n:,} {what} key{'s' if n != 1 else ''}" for n, what in
+             ((counts.duplicate_keys, "repeated"), (counts.null_keys, "null")) if n]
+    return (f"{files}: {' and '.join(found)} ({names}): each {spec.name} row needs its own "
+            f"complete key (only title.ratings may repeat a tconst: the later line wins); "
+            "remove the repeated lines or fetch the file again")
 
 
 def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from imdb_pipeline import cli
 from imdb_pipeline.home import Home
-from ingest.lake import land
+from ingest.lake import LookupKeyError, land
 from ingest.stage import fetch_source
 from streaming.process import Rules, RunningState, fold
 from tests.conftest import SAMPLES
@@ -254,9 +254,12 @@ def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_pa
     source = copy_sample(tmp_path / "src")
     ratings = source / "title.ratings.tsv"
     lines = ratings.read_text().splitlines()
-    lines.append(lines[5])  # the same title and numbers again, later (26 rows, 25 titles)
+    tconst, _, votes = lines[5].split("\t")
+    lines.append(f"{tconst}\t9.9\t{int(votes) * 2}")  # the same title later, other numbers
     ratings.write_text("\n".join(lines) + "\n")
     folder, reports, messages = ingest(source, tmp_path)
+    (kept,) = [r for r in lookup(folder, "title_ratings") if r["tconst"] == tconst]
+    assert (str(kept["average_rating"]), kept["num_votes"]) == ("9.9", int(votes) * 2)
     report = next(r for r in reports if r.table == "title_ratings")
     assert (report.rows_read, report.keys["duplicate_keys"]) == (26, 1)
     assert any(m.startswith("ingest: title.ratings: 26 rows, 0 rejected") and
@@ -266,6 +269,41 @@ def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_pa
     assert len(lookup(folder, "title_ratings")) == 25
     assert same_answer(answer(folder), reference(source))
     assert reference(source)[0] == 25  # ratings_processed: 25 titles for 26 rows
+
+
+@pytest.mark.parametrize("name, line, expected", [
+    ("title.basics", 3, "1 repeated key (tconst)"),
+    ("name.basics", 7, "1 repeated key (nconst)"),
+    ("title.principals", 40, "1 repeated key (tconst, ordering)"),
+    ("title.akas", 12, "1 repeated key (titleId, ordering)"),
+])
+def test_a_repeated_lookup_key_stops_the_ingest_naming_the_file(tmp_path, name, line, expected):
+    """Only title.ratings may repeat its key: a lookup's repeated key stops the ingest with one
+    line (before anything is published), not dbt's key test minutes later."""
+    source = copy_sample(tmp_path / "src")
+    path = source / f"{name}.tsv"
+    lines = path.read_text().splitlines()
+    lines.append(lines[line])  # the same key once more, at the end (out of key order)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LookupKeyError) as stopped:
+        ingest(source, tmp_path)
+    message = str(stopped.value)
+    assert message.startswith(f"{path}: {expected}: each {name} row needs its own complete "
+                              "key"), message
+    assert "\n" not in message and message.endswith("fetch the file again")
+    lake = tmp_path / "home" / "lake"
+    assert not (lake / "CURRENT").exists() and not list(lake.glob(".*.partial"))
+
+
+def test_a_null_ordering_in_principals_is_a_key_problem_too(tmp_path):
+    source = copy_sample(tmp_path / "src")
+    path = source / "title.principals.tsv"
+    lines = path.read_text().splitlines()
+    fields = lines[1].split("\t")
+    lines[1] = "\t".join([fields[0], "\\N", *fields[2:]])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LookupKeyError, match=r"1 null key \(tconst, ordering\)"):
+        ingest(source, tmp_path)
 
 
 # --- case C: only what the marts need ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from ingest.convert import CorruptFileError, HeaderError, NoRowsError, TableFiles
 from ingest.lake import (
     CHECKS_SCHEMA,
+    LookupKeyError,
     Origin,
     PartitionedWriter,
     RejectLimitError,
@@ -248,26 +249,42 @@ def test_a_corrupt_file_stops_the_ingest_and_the_other_conversion(tmp_path):
 
 # --------------------------------------------------------------------------- key checks
 
-def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
+def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_path):
     principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
     principals.insert(2, "tt0000001\t2\tnm0000002\tactor\t\\N\t\\N")  # (tt1, 2) twice
     principals.append("tt0000017\t\\N\tnm0000002\tdirector\t\\N\t\\N")  # a null ordering
     files = imdb_folder(tmp_path / "src", {"title.principals": principals})
+    with pytest.raises(LookupKeyError) as stopped:
+        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+    assert str(stopped.value).startswith(
+        f"{files['title.principals']}: 1 repeated key and 1 null key (tconst, ordering): each "
+        "title.principals row needs its own complete key")
+    assert stopped.value.report.keys == {"columns": ["tconst", "ordering"], "null_keys": 1,
+                                         "duplicate_keys": 1, "in_order": True}
+    assert list((tmp_path / "lake").iterdir()) == []  # nothing staged is left
+
+
+def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
+    principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
+    ratings = ["tt0000001\t7.0\t600", "tt0000017\t8.0\t900", "tt0000001\t7.5\t700"]
+    files = imdb_folder(tmp_path / "src", {"title.principals": principals,
+                                           "title.ratings": ratings})
     messages = []
     ingest_id, folder, reports = land(files, tmp_path / "lake", log=messages.append,
                                       progress=False, skipped=["title.crew", "title.episode"])
     manifest = json.loads((folder / "_manifest.json").read_text())
     keys = {f["table"]: f["keys"] for f in manifest["files"]}
-    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 1,
-                                        "duplicate_keys": 1, "in_order": True}
+    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
+                                        "duplicate_keys": 0, "in_order": True}
+    assert keys["title_ratings"] == {"columns": ["tconst"], "null_keys": 0,
+                                     "duplicate_keys": 1, "in_order": False}
     assert keys["title_basics"] == {"columns": ["tconst"], "null_keys": 0, "duplicate_keys": 0,
                                     "in_order": True}
     assert manifest["title_names"]["keys"]["duplicate_keys"] == 0
     assert (manifest["absent"], manifest["skipped"]) == (["title.akas"],
                                                         ["title.crew", "title.episode"])
-    assert any(m.startswith("ingest: title.principals: 6 rows, 0 rejected") and
-               m.endswith(", 1 duplicate keys (tconst, ordering), 1 null keys (tconst, ordering)")
-               for m in messages)
+    assert any(m.startswith("ingest: title.ratings: 3 rows, 0 rejected") and
+               m.endswith(", 1 duplicate keys (tconst; the later line wins)") for m in messages)
     assert "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), " \
            "empty table" in messages
     assert "ingest: title.akas: absent (optional), empty table" in messages
@@ -282,8 +299,12 @@ def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
                           "title_akas", "title_crew", "title_episode", "title_names"]
     assert rows["title_principals"] == {
         "ingest_id": ingest_id, "imdb_file": "title.principals", "lookup_table": "title_principals",
-        "key_columns": ["tconst", "ordering"], "rows_read": 6, "rows_written": 6,
-        "rows_rejected": 0, "null_keys": 1, "duplicate_keys": 1}
+        "key_columns": ["tconst", "ordering"], "rows_read": 4, "rows_written": 4,
+        "rows_rejected": 0, "null_keys": 0, "duplicate_keys": 0}
+    assert rows["title_ratings"] == {
+        "ingest_id": ingest_id, "imdb_file": "title.ratings", "lookup_table": "title_ratings",
+        "key_columns": ["tconst"], "rows_read": 3, "rows_written": 3, "rows_rejected": 0,
+        "null_keys": 0, "duplicate_keys": 1}
     assert rows["title_akas"]["key_columns"] == ["tconst", "ordering"]
     assert all(rows[t]["rows_read"] == 0 and rows[t]["duplicate_keys"] == 0
                for t in ("title_akas", "title_crew", "title_episode"))
@@ -351,9 +372,12 @@ def test_keys_out_of_order_are_counted_again_from_the_lookup(tmp_path):
     principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N"
                   for t in (17, 1, 33, 1, 17) for o in (1, 2)]  # tt17 and tt1 come back
     names = [f"nm{i:07d}\tN{i}\t\\N\t\\N\tactor\ttt0000001" for i in (3, 1, 2, 1)]
-    files = imdb_folder(tmp_path / "src", {"title.principals": principals, "name.basics": names})
-    _, _, reports = land(files, tmp_path / "lake", log=lambda m: None, progress=False)
-    keys = {r.table: r.keys for r in reports}
+    keys = {}
+    for name, rows in (("title.principals", principals), ("name.basics", names)):
+        files = imdb_folder(tmp_path / name, {name: rows})
+        with pytest.raises(LookupKeyError) as stopped:
+            land(files, tmp_path / name / "lake", log=lambda m: None, progress=False)
+        keys[stopped.value.report.table] = stopped.value.report.keys
     assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
                                         "duplicate_keys": 4, "in_order": False}
     assert keys["name_basics"] == {"columns": ["nconst"], "null_keys": 0, "duplicate_keys": 1,
@@ -371,8 +395,9 @@ def test_duplicates_across_parts_and_batches(tmp_path):
     (src / "title.basics.tsv.part-ab").write_text("\n".join(rows[1500:]) + "\n")
     files["title.basics"] = TableFiles((src / "title.basics.tsv.part-aa",
                                         src / "title.basics.tsv.part-ab"), root=src)
-    _, _, reports = land(files, tmp_path / "lake", log=lambda m: None, progress=False)
-    report = next(r for r in reports if r.table == "title_basics")
+    with pytest.raises(LookupKeyError) as stopped:
+        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+    report = stopped.value.report
     assert report.file == "title.basics.tsv.part-aa .. title.basics.tsv.part-ab (2 parts)"
     assert report.parts == ["title.basics.tsv.part-aa", "title.basics.tsv.part-ab"]
     assert (report.rows_written, report.keys["duplicate_keys"], report.keys["in_order"]) == (
