@@ -124,6 +124,25 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def header_difference(found: list[str], expected: list[str]) -> str:
+    """Where a header line's columns first differ from IMDb's, each column quoted, so that
+    what the ``a|b|c`` summary cannot show is told: a trailing space, a ``|``-separated line
+    (one column where three are expected), a missing or extra column."""
+    if len(found) != len(expected):
+        what = (f"{len(found)} tab-separated column{'s' if len(found) != 1 else ''} where "
+                f"{len(expected)} are expected")
+        if len(found) == 1:
+            return f"{what}: '{escape(found[0])}'"
+    else:
+        what = ""
+    for number, (got, wanted) in enumerate(zip(found, expected, strict=False), start=1):
+        if got != wanted:
+            column = f"column {number} is '{escape(got)}' where '{wanted}' is expected"
+            return f"{what}; {column}" if what else column
+    extra = found[len(expected):]
+    return f"{what}; extra: " + ", ".join(f"'{escape(c)}'" for c in extra) if extra else what
+
+
 def _as_text(raw: bytes) -> str:
     """Bytes of a line as text; bytes that are not UTF-8 as ``\\xNN``."""
     return raw.decode("utf-8", errors="backslashreplace")
@@ -458,7 +477,8 @@ def check_header(files: TableFiles | Path | str, spec: ImdbFile) -> bool:
     if found != spec.header:
         raise HeaderError(
             f"{files}: header does not match {spec.name}: expected {'|'.join(spec.header)} "
-            f"found {escape('|'.join(found))}"
+            f"found {escape('|'.join(found))} ({header_difference(found, spec.header)}); "
+            f"check that the file is {spec.name}, else fetch it again"
         )
     if spec.required and not rest.strip() and len(start) < PEEK_BYTES:
         raise NoRowsError(

@@ -30,6 +30,7 @@ largest first, each by one thread (parse, check, write): both cores stay busy.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -428,8 +429,9 @@ def convert_file(
         where = f"{first['file']} line" if files.is_parts else "line"
         raise RejectLimitError(
             f"{files}: {stats.rows_rejected} of {stats.rows_read} rows rejected "
-            f"({stats.rows_rejected / stats.rows_read:.2%} > --max-reject-share "
-            f"{max_reject_share:.2%}); first at {where} {first['line']}: {first['reason']}"
+            f"({_share_over_limit(stats.rows_rejected / stats.rows_read, max_reject_share)}); "
+            f"first at {where} {first['line']}: {first['reason']}; "
+            + _reject_next_step(stats.rows_rejected / stats.rows_read, first["reason"])
         )
     if spec.required and stats.rows_written == 0:
         raise NoRowsError(
@@ -696,6 +698,25 @@ def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Pa
     report.reused_from = manifest["ingest_id"]
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _share_over_limit(share: float, limit: float) -> str:
+    """``0.66% > --max-reject-share 0.10%``, with as many decimals as it takes for the two
+    to differ (1 of 997 rows is ``0.1003% > 0.1000%``, not ``0.10% > 0.10%``)."""
+    digits = 2
+    while f"{share:.{digits}%}" == f"{limit:.{digits}%}" and digits < 8:
+        digits += 1
+    return f"{share:.{digits}%} > --max-reject-share {limit:.{digits}%}"
+
+
+def _reject_next_step(share: float, reason: str) -> str:
+    """What to do about a file with too many bad rows: re-encode it when its bytes are not
+    UTF-8, else fix or fetch it, or accept the share (rounded up to 0.01%)."""
+    allow = f"--max-reject-share {math.ceil(share * 10_000) / 10_000:g}"
+    if "not valid UTF-8" in reason:
+        return (f"the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv -f "
+                f"cp1252 -t utf-8`, or fetch it again; or drop those rows with {allow}")
+    return f"fix those lines or fetch the file again; or drop those rows with {allow}"
 
 
 def _key_problem(files: TableFiles, spec: ImdbFile, counts: KeyCounts) -> str:

@@ -46,6 +46,7 @@ _DIGITS_ID = re.compile(r"(?P<stem>.*?)(?P<id>\d+)")
 _LETTERS_ID = re.compile(r"(?P<stem>.*)(?P<id>[a-z]{2})")
 _SKIPPED_SUFFIXES = (".part", ".meta.json", ".tmp", ".crc")
 _MARKERS = {"_SUCCESS", "_committed", "_started"}
+_ARCHIVES = (".zip", ".7z", ".rar", ".tar", ".tgz", ".bz2", ".xz", ".zst")
 PEEK_BYTES = 1 << 16
 
 
@@ -215,7 +216,17 @@ def folder_files(folder: Path, imdb_name: str) -> TableFiles:
             f"or pass the file itself as {folder.parent}/{imdb_name}.tsv[.gz]"
         )
     if len(files) == 1:
-        return TableFiles((files[0],), root=folder.parent)
+        (only,) = files
+        data_name = only.name.lower().endswith((".tsv", ".gz"))
+        if not data_name and peek_header(only) != imdb_name:
+            hint = ("unpack it into the folder" if only.name.lower().endswith(_ARCHIVES)
+                    else "put that table's .tsv or .tsv.gz file in it")
+            raise LayoutError(
+                f"{label} holds only {escape(only.name)}, which is neither a .tsv or .gz file "
+                f"nor begins with the {imdb_name} header; {hint}, or pass the file itself as "
+                f"{folder.parent}/{imdb_name}.tsv[.gz]"
+            )
+        return TableFiles((only,), root=folder.parent)
     parts = [(part_name(p.name), p) for p in files]
     series = {n.series for n, _ in parts if n is not None}
     if any(n is None for n, _ in parts) or len(series) != 1:

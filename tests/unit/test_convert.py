@@ -120,6 +120,23 @@ def test_header_mismatch_names_file_expected_and_found(tmp_path):
     assert "found tconst|rating|votes" in message
 
 
+@pytest.mark.parametrize("header, difference", [
+    ("tconst\taverageRating\tnumVotes ", "column 3 is 'numVotes ' where 'numVotes' is expected"),
+    ("tconst|averageRating|numVotes",
+     "1 tab-separated column where 3 are expected: 'tconst|averageRating|numVotes'"),
+    ("tconst\taverageRating", "2 tab-separated columns where 3 are expected"),
+    ("tconst\taverageRating\tnumVotes\textra", ("4 tab-separated columns where 3 are expected; "
+     "extra: 'extra'")),
+    ("tconst\tnumVotes\taverageRating\tx", ("4 tab-separated columns where 3 are expected; "
+     "column 2 is 'numVotes' where 'averageRating' is expected")),
+])
+def test_a_header_message_says_what_the_summary_cannot_show(tmp_path, header, difference):
+    path = write(tmp_path / "title.ratings.tsv", header + "\ntt0000001\t7.0\t5\n")
+    with pytest.raises(HeaderError) as error:
+        convert.check_header(path, TITLE_RATINGS)
+    assert f"({difference}); check that the file is title.ratings" in str(error.value)
+
+
 def test_code_exercise_mangled_header_is_rejected():
     from tests.conftest import SAMPLES
 
@@ -251,7 +268,9 @@ def test_messages_quoting_file_content_escape_invisible_characters(tmp_path):
         convert.check_header(path, TITLE_RATINGS)
     assert str(error.value) == (
         f"{path}: header does not match title.ratings: expected tconst|averageRating|numVotes "
-        "found tconst|average\\x02Rating\\xa0|numVotes"
+        "found tconst|average\\x02Rating\\xa0|numVotes (column 2 is 'average\\x02Rating\\xa0' "
+        "where 'averageRating' is expected); check that the file is title.ratings, else fetch it "
+        "again"
     )
     path = write(tmp_path / "title.ratings.tsv", RATINGS_HEADER + "\ntt0000001\t7\u200b.3\t5\n")
     _, stats = rows(path, TITLE_RATINGS)

@@ -121,6 +121,35 @@ def test_a_folder_per_table_that_holds_no_data_stops_saying_what_to_pass(tmp_pat
     )
 
 
+@pytest.mark.parametrize("held, content, hint", [
+    ("data.tsv.zip", b"PK\x03\x04", "unpack it into the folder"),
+    ("README.txt", b"IMDb ratings, downloaded today\n", "put that table's .tsv or .tsv.gz file"),
+])
+def test_a_folder_per_table_holding_one_other_file_says_what_it_holds(tmp_path, monkeypatch,
+                                                                       held, content, hint):
+    source = copy_sample(tmp_path / "src")
+    (source / "title.ratings.tsv").unlink()
+    (source / "title.ratings.tsv").mkdir()
+    (source / "title.ratings.tsv" / held).write_bytes(content)
+    result = run_cli(["--source", str(source)], monkeypatch, tmp_path)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {source}/title.ratings.tsv: a folder named like title.ratings holds only {held}, "
+        f"which is neither a .tsv or .gz file nor begins with the title.ratings header; {hint}"
+        f"{' in it' if hint.startswith('put') else ''}, or pass the file itself as "
+        f"{source}/title.ratings.tsv[.gz]"
+    )
+
+
+def test_a_folder_per_table_holding_one_headed_file_of_any_name_is_read(tmp_path, plain):
+    source = copy_sample(tmp_path / "src")
+    (source / "title.ratings.tsv").rename(tmp_path / "ratings")
+    (source / "title.ratings.tsv").mkdir()
+    (tmp_path / "ratings").rename(source / "title.ratings.tsv" / "part-00000")  # Spark's name
+    folder, _, _ = ingest(source, tmp_path)
+    assert lookup(folder, "title_ratings") == lookup(plain, "title_ratings")
+
+
 # --- case 2: a table cut into parts ----------------------------------------------------------
 
 def split(path, lines, prefix):

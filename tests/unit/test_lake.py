@@ -20,6 +20,8 @@ from ingest.lake import (
     Origin,
     PartitionedWriter,
     RejectLimitError,
+    _reject_next_step,
+    _share_over_limit,
     clean_stale,
     current_ingest,
     first_element,
@@ -113,6 +115,14 @@ def test_bad_rows_are_quarantined_and_counted_per_file(tmp_path):
     assert kept.num_rows == 1998 and "tt0000500" not in kept.column("tconst").to_pylist()
 
 
+def test_a_share_just_over_the_limit_is_shown_with_the_decimals_that_tell_them_apart():
+    assert _share_over_limit(1 / 997, 0.001) == "0.1003% > --max-reject-share 0.1000%"
+    assert _share_over_limit(1 / 152, 0.0) == "0.66% > --max-reject-share 0.00%"
+    assert _reject_next_step(170 / 997, "title is not valid UTF-8: 'Krstn\\xfd'").startswith(
+        "the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv")
+    assert _reject_next_step(1 / 997, "x").endswith("--max-reject-share 0.0011")
+
+
 def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
     ratings = [f"tt{i:07d}\t5.0\t{i}" for i in range(1, 1001)]
     ratings[10] = "tt0000011\t5.0"  # 2 of 1000 = 0.2% > 0.1%
@@ -125,6 +135,9 @@ def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
     assert "\n" not in message and "title.ratings.tsv.gz" in message
     assert "2 of 1000 rows rejected" in message and "--max-reject-share" in message
     assert "first at line 12" in message
+    assert "(0.20% > --max-reject-share 0.10%)" in message
+    assert message.endswith("; fix those lines or fetch the file again; or drop those rows with "
+                            "--max-reject-share 0.002")
     assert not any(lake.iterdir())  # the unpublished folder is gone
     _, _, reports = land(files, lake, max_reject_share=0.005, log=lambda m: None, progress=False)
     assert next(r for r in reports if r.table == "title_ratings").rows_rejected == 2
