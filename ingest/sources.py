@@ -253,6 +253,11 @@ def locate_files(directory: str | os.PathLike[str], tables=None) -> dict[str, Ta
 
 def _scan(d: Path, tables=None):
     """(IMDb name -> TableFiles, notes, subfolders holding IMDb files) of a folder source."""
+    if d.is_file():
+        raise SourceError(
+            f"{d}: a file, not a folder; give the folder that holds it and the other IMDb "
+            f".tsv[.gz] files (--source {d.parent}), or {_HINT_HTTPS}"
+        )
     if not d.is_dir():
         raise SourceError(
             f"{d}: no such directory; give a folder with the IMDb .tsv[.gz] files, or {_HINT_HTTPS}"
