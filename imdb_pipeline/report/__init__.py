@@ -59,6 +59,7 @@ def build_report(source, home, *, now: datetime | None = None, lake: str | None 
             results, summary, batches, sources.ingest_manifest(lake, ingest_id),
             sources.dbt_run_results(home.dbt_target),
             current_ingest=sources.current_ingest(lake),
+            trigger_ms=source.trigger_ms(results["stream"]["stream_id"]),
         )
     except ValueError as exc:
         raise ReportError(f"{exc}; run `imdb-pipeline stream` then `transform` again") from exc

@@ -22,8 +22,9 @@ WIDTH = 640
 BAR_WIDTH = 460  # the top movies' bars: room for their titles on the left and captions on the right
 ROW_HEIGHT = 26
 LABEL_PIXELS = 40  # about one axis label per this many pixels (Vega-Lite's default)
-BAR_CAPTION = ("format(datum.ranking_score, '.4f') + '   ' + format(datum.average_rating, '.1f')"
-               " + ' rating, ' + format(datum.num_votes, ',') + ' votes'")
+BAR_CAPTION = ("'score ' + format(datum.ranking_score, '.4f') + ' · ' + "
+               "format(datum.average_rating, '.1f') + ' rating, ' + format(datum.num_votes, ',')"
+               " + ' votes'")
 
 
 def _data(rows: list[dict]) -> alt.Data:

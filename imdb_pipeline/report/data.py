@@ -224,14 +224,21 @@ def rank_lines(batches: list[dict], final_labels: dict[str, str]) -> list[dict]:
     return sorted(points, key=lambda p: (p["stint"], p["batch_id"]))
 
 
-def stream_segments(batches: list[dict]) -> list[dict]:
+def stream_segments(batches: list[dict], trigger_ms: dict[int, int] | None = None) -> list[dict]:
     """The stream cut where it moved to a new ingest: per run of micro-batches over the same
-    ingest, how many, the records, and the micro-batches' processing time.
+    ingest, how many, the records, and the micro-batches' time.
+
+    ``trigger_ms``: batch_id -> Spark's duration of the micro-batch's trigger in ms
+    (``imdb_stream.stream_progress``: reading the source, the fold, staging and Delta commits).
+    A micro-batch missing from it counts its ``duration_ms`` of ``imdb_stream.batches``, the
+    driver's read and fold only.
 
     Returns:
         ``[{ingest_id, first_batch, last_batch, batches, records, duration_ms,
-        median_ms, max_ms}]`` (durations in milliseconds as the stream logged them).
+        median_ms, max_ms, source}]`` (durations in milliseconds; ``source``: "trigger" when
+        every micro-batch had its trigger time, else "fold").
     """
+    trigger_ms = trigger_ms or {}
     segments: list[list[dict]] = []
     for b in batches:
         if segments and segments[-1][-1]["ingest_id"] == b["ingest_id"]:
@@ -240,7 +247,8 @@ def stream_segments(batches: list[dict]) -> list[dict]:
             segments.append([b])
     out = []
     for seg in segments:
-        durations = [b["duration_ms"] for b in seg if b.get("duration_ms") is not None]
+        durations = [trigger_ms.get(b["batch_id"], b.get("duration_ms")) for b in seg]
+        durations = [d for d in durations if d is not None]
         out.append({
             "ingest_id": seg[0]["ingest_id"],
             "first_batch": seg[0]["batch_id"],
@@ -250,6 +258,7 @@ def stream_segments(batches: list[dict]) -> list[dict]:
             "duration_ms": sum(durations),
             "median_ms": statistics.median(durations) if durations else None,
             "max_ms": max(durations) if durations else None,
+            "source": "trigger" if all(b["batch_id"] in trigger_ms for b in seg) else "fold",
         })
     return out
 
@@ -316,7 +325,8 @@ def dbt_timings(run_results: dict | None, invocation_id: str | None) -> dict | N
 
 def report_data(results: dict, summary: dict, batches: list[dict], manifest: dict | None,
                 run_results: dict | None, *, current_ingest: str | None = None,
-                line_limit: int = MAX_LINE_POINTS) -> dict:
+                line_limit: int = MAX_LINE_POINTS,
+                trigger_ms: dict[int, int] | None = None) -> dict:
     """Everything the page shows, from the inputs above.
 
     Args:
@@ -327,6 +337,7 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
         run_results: dbt's run_results.json, or None.
         current_ingest: the lake's CURRENT ingest (shown when it is not the answer's).
         line_limit: see :func:`average_line`.
+        trigger_ms: see :func:`stream_segments`.
 
     Returns:
         a dict of the sections: ``results``, ``movies``, ``credits``, ``credit_chart``,
@@ -345,7 +356,7 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
     movies = top_movie_rows(results)
     credits = credit_rows(results)
     labels = {m["tconst"]: m["label"] for m in movies}
-    segments = stream_segments(mine)
+    segments = stream_segments(mine, trigger_ms)
     files = ingest_files(manifest)
     return {
         "results": results,
@@ -383,7 +394,8 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
                 "title_names_s": ((manifest or {}).get("title_names") or {}).get("seconds"),
                 "stream_ms": sum(s["duration_ms"] for s in segments),
                 "stream_median_ms": statistics.median(
-                    [b["duration_ms"] for b in mine if b.get("duration_ms") is not None] or [0]),
+                    [d for d in ((trigger_ms or {}).get(b["batch_id"], b.get("duration_ms"))
+                                 for b in mine) if d is not None] or [0]),
             },
             "dbt": dbt_timings(run_results, summary.get("invocation_id")),
         },

@@ -207,7 +207,7 @@ TEMPLATE = r"""<!DOCTYPE html>
     <tr><td>ingest</td><td class="num">{{ run.timings.ingest_s | seconds }}</td><td>conversion of every file (manifest){% if run.timings.title_names_s is not none %}, of which title_names {{ run.timings.title_names_s | seconds }} s{% endif %}</td></tr>
     {% for seg in s.segments %}
     <tr><td>stream{% if s.segments | length > 1 %} ({{ loop.index }}){% endif %}</td><td class="num">{{ (seg.duration_ms / 1000) | seconds }}</td>
-      <td>{{ seg.batches | thousands }} micro-batches {{ seg.first_batch }}-{{ seg.last_batch }} over ingest <code>{{ seg.ingest_id }}</code>, {{ seg.records | thousands }} records; median {{ seg.median_ms | thousands }} ms, slowest {{ seg.max_ms | thousands }} ms (duration_ms of imdb_stream.batches)</td></tr>
+      <td>{{ seg.batches | thousands }} micro-batches {{ seg.first_batch }}-{{ seg.last_batch }} over ingest <code>{{ seg.ingest_id }}</code>, {{ seg.records | thousands }} records; median {{ seg.median_ms | thousands }} ms, slowest {{ seg.max_ms | thousands }} ms ({% if seg.source == "trigger" %}Spark's trigger time per micro-batch, imdb_stream.stream_progress{% else %}the driver's read and fold per micro-batch, imdb_stream.batches: no stream_progress rows{% endif %})</td></tr>
     {% endfor %}
     {% if run.dbt %}
       {% for t in run.dbt.by_type %}

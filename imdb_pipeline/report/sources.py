@@ -23,6 +23,7 @@ BATCH_COLUMNS = [
     "average_number_of_votes", "duration_ms", "processed_at", "top",
 ]
 SUMMARY_COLUMNS = ["stream_id", "ingest_id", "invocation_id", "built_at"]
+PROGRESS_COLUMNS = ["batch_id", "duration_ms"]  # Spark's trigger time per micro-batch
 
 
 class ReportError(Exception):
@@ -33,12 +34,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def batches_path(warehouse: str | Path) -> str:
+def batches_path(warehouse: str | Path, table: str = "batches") -> str:
     """Where the stream's micro-batch log lives: ``<warehouse>/imdb_stream.db/batches`` (a
-    local path, or an ``s3://`` URI for a warehouse on S3)."""
+    local path, or an ``s3://`` URI for a warehouse on S3); ``table``: another stream table
+    (``stream_progress``)."""
     from imdb_pipeline.storage import join, s3_uri
 
-    return join(s3_uri(str(warehouse)), f"{STREAM_SCHEMA}.db", "batches")
+    return join(s3_uri(str(warehouse)), f"{STREAM_SCHEMA}.db", table)
+
+
+def _trigger_ms(rows: list[dict]) -> dict[int, int]:
+    """batch_id -> Spark's duration of that micro-batch's trigger in ms (the last report of a
+    micro-batch run twice, after a restart)."""
+    return {row["batch_id"]: row["duration_ms"] for row in rows
+            if row.get("duration_ms") is not None}
 
 
 def _read_table(path: str, columns: list[str], what: str):
@@ -81,6 +90,18 @@ class DeltaSource:
                             f"{STREAM_SCHEMA}.batches")
         return table.filter(pc.field("stream_id") == stream_id).to_pylist()
 
+    def trigger_ms(self, stream_id: str) -> dict[int, int]:
+        """batch_id -> Spark's trigger duration in ms, from ``imdb_stream.stream_progress``
+        (empty when that table is missing: the page then shows the driver's fold time)."""
+        import pyarrow.compute as pc
+
+        try:
+            table = _read_table(batches_path(self.warehouse, "stream_progress"),
+                                ["stream_id", *PROGRESS_COLUMNS], f"{STREAM_SCHEMA}.stream_progress")
+        except ReportError:
+            return {}
+        return _trigger_ms(table.filter(pc.field("stream_id") == stream_id).to_pylist())
+
 
 class SqlSource:
     """``--target thrift``: the same rows through the Thrift server (a
@@ -102,6 +123,12 @@ class SqlSource:
         rows = self.reader.query(f"select {select} from {STREAM_SCHEMA}.batches "
                                  f"where stream_id = '{stream_id}'")
         return [{**row, "top": json.loads(row["top"]) if row["top"] else []} for row in rows]
+
+    def trigger_ms(self, stream_id: str) -> dict[int, int]:
+        select = ", ".join(f"`{c}`" for c in PROGRESS_COLUMNS)
+        return _trigger_ms(self.reader.query(
+            f"select {select} from {STREAM_SCHEMA}.stream_progress where stream_id = "
+            f"'{stream_id}' order by reported_at"))
 
 
 def current_ingest(lake: str | Path) -> str | None:

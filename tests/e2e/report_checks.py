@@ -172,8 +172,11 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
     assert max(per_unit) - min(per_unit) <= 1e-6 * statistics.median(per_unit)  # lengths ∝ scores
     assert top["elements"]["text"] == len(movies)  # score, rating and votes at each bar's end
     captions = [t["datum"]["caption"] for t in _items(top, "text")]
-    assert [c.split("   ", 1)[1] for c in captions] == [
-        f"{m['average_rating']:.1f} rating, {m['num_votes']:,} votes" for m in movies]
+    scores, rest = zip(*(c.removeprefix("score ").split(" · ", 1) for c in captions), strict=True)
+    assert list(rest) == [f"{m['average_rating']:.1f} rating, {m['num_votes']:,} votes"
+                          for m in movies]
+    for shown, movie in zip(scores, movies, strict=True):  # JavaScript's rounding to 4 places
+        assert abs(float(shown) - movie["ranking_score"]) <= 0.00005 + 1e-12, (shown, movie)
 
     credits = facts["charts"]["chart-credits"]
     people = min(len(expected["top_movie_credits"]), 20)

@@ -201,6 +201,17 @@ def test_report_data_needs_the_answers_stream():
     assert run["rows_rejected"] == 1 and run["current_ingest"] == "i2"
     assert run["timings"] == {"ingest_s": 12.5, "title_names_s": 0.5, "stream_ms": 400,
                               "stream_median_ms": 200.0}
+    assert [s["source"] for s in content["stream"]["segments"]] == ["fold", "fold"]
+    # Spark's trigger time where stream_progress has it (the fold time of batches is only
+    # the driver's part: 0.0 s for a real stream)
+    timed = report_data.report_data(
+        EXPECTED, summary, [batch(0, "i0", ["tt1"], 5.0, duration_ms=3),
+                            batch(1, "i1", ["tt2", "tt1"], 6.0, duration_ms=1),
+                            batch(2, "i1", ["tt2", "tt1"], 6.0, duration_ms=2)],
+        MANIFEST_V2, RUN_RESULTS, trigger_ms={0: 6191, 1: 450, 7: 99})
+    assert timed["run"]["timings"]["stream_ms"] == 6191 + 450 + 2
+    assert [(s["duration_ms"], s["max_ms"], s["source"]) for s in timed["stream"]["segments"]] == [
+        (6191, 6191, "trigger"), (452, 450, "fold")]
     assert content["stream"]["refreshes"] == [{"batch_id": 1, "from_ingest": "i0", "to_ingest": "i1"}]
     assert [(p["stint"], p["batch_id"], p["rank"]) for p in content["stream"]["ranks"]] == [
         ("tt1#1", 0, 1), ("tt1#1", 1, 2), ("tt2#1", 1, 1)]
@@ -233,6 +244,11 @@ def built_home(tmp_path) -> Home:
     rows = [batch(1, "i1", ["tt2", "tt1"], EXPECTED["average_number_of_votes"]),
             batch(0, "i0", ["tt1"], 99.5), batch(0, "i1", ["tt9"], stream="stream-other")]
     write_deltalake(str(batches_path(home.warehouse)), pa.Table.from_pylist(rows, schema=BATCH_SCHEMA))
+    progress = [{"stream_id": STREAM, "batch_id": 0, "duration_ms": 2500},
+                {"stream_id": STREAM, "batch_id": 1, "duration_ms": 1250},
+                {"stream_id": "stream-other", "batch_id": 0, "duration_ms": 99_000}]
+    write_deltalake(str(batches_path(home.warehouse, "stream_progress")),
+                    pa.Table.from_pylist(progress))
     (home.lake / "i1").mkdir(parents=True)
     (home.lake / "i1" / "_manifest.json").write_text(json.dumps(MANIFEST_V2))
     (home.lake / "CURRENT").write_text("i1\n")
@@ -259,6 +275,10 @@ def test_the_page_holds_the_results_numbers_and_asks_no_host_for_anything(tmp_pa
     home = built_home(tmp_path)
     html = build_report(DeltaSource(home.warehouse), home, now=datetime(2026, 12, 1, tzinfo=UTC))
     expected = collect(DeltaReader.of_warehouse(home.warehouse))
+    timings = re.search(r'<table id="timings">(.*?)</table>', html, re.DOTALL).group(1)
+    stream_seconds = re.findall(r'<td>stream \(\d\)</td><td class="num">([^<]*)</td>', timings)
+    assert stream_seconds == ["2.5", "1.2"]  # 2,500 and 1,250 ms, not the batches' 100 ms
+    assert "Spark's trigger time per micro-batch, imdb_stream.stream_progress" in timings
 
     cells = re.findall(r'<tr data-tconst="(tt\d+)">.*?data-field="ranking_score" data-value="([^"]+)"',
                        html, re.DOTALL)
