@@ -109,16 +109,15 @@ OPTION_MATRIX = [
 
 def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd):
     """The CLI's options through `transform`, each answer published and read back without
-    Spark as `results` reads it. The first runs the full `dbt build` with options far from
-    the defaults (its unit tests pin their own vars, so they pass); the others `--skip-tests`
-    (the rule fixtures' build runs every test)."""
+    Spark as `results` reads it; each with the full `dbt build` (its unit tests pin their own
+    vars, so options far from the defaults pass them, and every data test holds)."""
     source = FIXTURES / "rules"
     run_ingest(spark, home, str(source), force=True, log=lambda m: None)
     for number, answer in enumerate(OPTION_MATRIX):
         options = StreamOptions(records_per_batch=1000, **answer)
         stream(spark, home, options, log=lambda m: None)
         transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types),
-                  log=lambda m: None, tests=number == 0)
+                  log=lambda m: None)
         assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
                            compute(source, **answer))
     assert capfd.readouterr().out == ""  # dbt prints nothing on stdout
