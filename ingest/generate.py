@@ -80,6 +80,7 @@ import functools
 import math
 import os
 import queue
+import signal
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -1133,6 +1134,36 @@ def generate(
     if workers is None:
         workers = 1 if scale < 0.02 else min(2, os.cpu_count() or 1)
     rows: dict[str, int] = {}
+    with _sigterm_as_interrupt():
+        _write_files(out, names, scale, seed, progress, workers, rows)
+    return {f.name: rows[f.name] for f in FILES if f.name in rows}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _sigterm_as_interrupt:
+    """SIGTERM raises KeyboardInterrupt in the main thread while files are written, so that
+    a terminated generate cleans up as Ctrl-C does: its workers stopped, no temporary file
+    left (the default action ended the main process alone, its workers writing on)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _interrupt)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _write_files(out: Path, names: list[str], scale: float, seed: int,
+                 progress: Callable[[str, int], None] | None, workers: int,
+                 rows: dict[str, int]) -> None:
+    """Write ``names`` into ``out`` (in ``workers`` processes when more than one), filling
+    ``rows``; on any failure or interrupt the workers are stopped and their temporary files
+    removed."""
     if workers <= 1:
         for name in names:
             rows[name] = _write_file(str(out), name, scale, seed, progress)
@@ -1164,10 +1195,13 @@ def generate(
                         rows[futs[f]] = f.result()
                     drain()
             except BaseException:
-                ex.shutdown(wait=False, cancel_futures=True)
+                # stop the workers now (shutdown alone lets a running file run to its end)
+                for process in list((getattr(ex, "_processes", None) or {}).values()):
+                    process.terminate()
+                ex.shutdown(wait=True, cancel_futures=True)
+                remove_stale_tmp(out)  # their writers are gone
                 raise
         drain(timeout=0.1)  # the workers have exited: their last reports are in the pipe
-    return {f.name: rows[f.name] for f in FILES if f.name in rows}
 
 
 # ------------------------------------------------------------------------------------------

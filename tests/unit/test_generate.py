@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -240,3 +241,36 @@ def test_a_killed_generate_leaves_no_temporary_file_behind(tmp_path):
     running.write_bytes(b"")
     generate(out, 0.0002, seed=1)
     assert list(out.glob(".*.tmp-*")) == [running]
+
+
+def test_a_terminated_generate_stops_its_workers_and_leaves_no_temporary_file(tmp_path):
+    """SIGTERM (what `kill` and a container stop send) to the command: its worker processes
+    stop with it and their temporary files go, as after Ctrl-C."""
+    out = tmp_path / "out"
+    cli = str(Path(sys.executable).with_name("imdb-pipeline"))
+    writer = subprocess.Popen([cli, "generate", "--scale", "0.02", "--out", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(out.glob(".*.tmp-*"))) < 2:
+            time.sleep(0.02)
+        workers = {int(p.name.rsplit("-", 1)[1]) for p in out.glob(".*.tmp-*")}
+        assert len(workers) == 2 and writer.pid not in workers  # two worker processes write
+        writer.send_signal(signal.SIGTERM)
+        _, stderr = writer.communicate(timeout=60)
+    finally:
+        writer.kill()
+    assert writer.returncode != 0 and stderr.strip().splitlines()[-1].startswith("error: ")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in workers)
+    assert list(out.glob(".*.tmp-*")) == []
+
+
+def _running(pid: int) -> bool:
+    """A live process (not a zombie waiting for its parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
