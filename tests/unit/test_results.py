@@ -253,3 +253,27 @@ def test_table_lines_stay_within_100_characters_and_titles_go_by_rank():
     titles = table.splitlines()[table.splitlines().index("Titles of the top movies, by rank") + 3:]
     assert [line.split()[1] for line in titles] == ["tt2"] * 4 + ["tt1"]  # rank 1 first
     assert any("+" in line and "R0, R1" in line for line in titles)  # a long list says how many
+
+
+def test_nanosecond_timestamps_are_read_as_datetimes_without_pandas(tmp_path):
+    """Spark's INT96 timestamps reach Arrow as nanoseconds; ``to_pylist`` would turn them into
+    pandas Timestamps, importing pandas (2-3 s of a 3 s ``results``). The table comes from a
+    Parquet file, as the marts do (building Arrow arrays from Python imports pandas itself)."""
+    import pyarrow.parquet as pq
+
+    nanos = pa.array([1_700_000_000_123_456_000, None], pa.int64()).cast(pa.timestamp("ns"))
+    pq.write_table(pa.table({"k": [1, 2], "at": nanos}), tmp_path / "s.parquet", version="2.6")
+    code = (
+        "import sys, datetime, pyarrow.parquet as pq\n"
+        "from imdb_pipeline.results import DeltaReader\n"
+        f"t = pq.ParquetFile({str(tmp_path / 's.parquet')!r}).read()  # as _read_delta\n"
+        "assert str(t.schema.field('at').type) == 'timestamp[ns]' and 'pandas' not in sys.modules\n"
+        "rows = DeltaReader({'s': t}).rows('s', ['k', 'at'], 'k')\n"
+        "assert rows[0]['at'] == datetime.datetime(2023, 11, 14, 22, 13, 20, 123456), rows\n"
+        "assert type(rows[0]['at']) is datetime.datetime and rows[1]['at'] is None\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
