@@ -130,7 +130,8 @@ def test_a_damaged_gz_file_fails_before_spark(tmp_path):
 
 def test_an_unreachable_url_fails_before_spark(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/imdb/"  # a loopback port nobody listens on
-    check_fails_fast(tmp_path / "home", ["run", "--source", url], "connection refused")
+    line = check_fails_fast(tmp_path / "home", ["run", "--source", url], "connection refused")
+    assert "local directory or sample:SCALE" in line  # as the DNS and S3 errors say
 
 
 def test_title_types_without_a_type_is_a_usage_error_before_anything_runs(tmp_path):
