@@ -239,7 +239,19 @@ def _read_delta(table, columns: list[str]):
     if not parts:
         schema = table.schema().to_arrow()
         return pa.schema(schema).empty_table().select(columns)
-    return pa.concat_tables(parts)
+    return _microseconds(pa.concat_tables(parts))
+
+
+def _microseconds(table):
+    """Spark's INT96 timestamps come back from Parquet as nanoseconds, which ``to_pylist``
+    turns into pandas Timestamps (importing pandas: 2-3 s of a 3 s ``results``); Spark keeps
+    microseconds, so the cast loses nothing and gives ``datetime`` objects."""
+    import pyarrow as pa
+
+    schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz))
+                        if pa.types.is_timestamp(f.type) and f.type.unit == "ns" else f
+                        for f in table.schema])
+    return table.cast(schema)
 
 
 class DeltaReader:
@@ -257,16 +269,7 @@ class DeltaReader:
         return table in self.tables
 
     def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
-        import pyarrow as pa
-
-        selected = self.tables[table].select(columns)
-        # Spark's INT96 timestamps come back as nanoseconds, which to_pylist turns into
-        # pandas Timestamps (importing pandas: 2-3 s of a 3 s `results`); Spark keeps
-        # microseconds, so the cast loses nothing and gives datetime objects
-        micros = pa.schema([f.with_type(pa.timestamp("us", f.type.tz))
-                            if pa.types.is_timestamp(f.type) and f.type.unit == "ns" else f
-                            for f in selected.schema])
-        rows = selected.cast(micros).to_pylist()
+        rows = self.tables[table].select(columns).to_pylist()
         for column, desc in reversed(_sort_keys(order)):  # stable sorts, last key first
             present = [r for r in rows if r[column] is not None]
             missing = [r for r in rows if r[column] is None]

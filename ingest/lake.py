@@ -726,9 +726,10 @@ def _key_problem(files: TableFiles, spec: ImdbFile, counts: KeyCounts) -> str:
                       for c in counts.columns)
     found = [f"{n:,} {what} key{'s' if n != 1 else ''}" for n, what in
              ((counts.duplicate_keys, "repeated"), (counts.null_keys, "null")) if n]
+    fix = "remove the repeated lines" if counts.duplicate_keys else "fill in the missing ordering"
     return (f"{files}: {' and '.join(found)} ({names}): each {spec.name} row needs its own "
             f"complete key (only title.ratings may repeat a tconst: the later line wins); "
-            "remove the repeated lines or fetch the file again")
+            f"{fix} or fetch the file again")
 
 
 def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:

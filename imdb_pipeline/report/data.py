@@ -224,6 +224,14 @@ def rank_lines(batches: list[dict], final_labels: dict[str, str]) -> list[dict]:
     return sorted(points, key=lambda p: (p["stint"], p["batch_id"]))
 
 
+def batch_ms(batches: list[dict], trigger_ms: dict[int, int] | None) -> list[int]:
+    """Per micro-batch its time in ms: Spark's trigger time where ``trigger_ms`` has it, else
+    the batch row's ``duration_ms`` (the driver's read and fold); micro-batches with neither
+    left out."""
+    times = [(trigger_ms or {}).get(b["batch_id"], b.get("duration_ms")) for b in batches]
+    return [t for t in times if t is not None]
+
+
 def stream_segments(batches: list[dict], trigger_ms: dict[int, int] | None = None) -> list[dict]:
     """The stream cut where it moved to a new ingest: per run of micro-batches over the same
     ingest, how many, the records, and the micro-batches' time.
@@ -247,8 +255,7 @@ def stream_segments(batches: list[dict], trigger_ms: dict[int, int] | None = Non
             segments.append([b])
     out = []
     for seg in segments:
-        durations = [trigger_ms.get(b["batch_id"], b.get("duration_ms")) for b in seg]
-        durations = [d for d in durations if d is not None]
+        durations = batch_ms(seg, trigger_ms)
         out.append({
             "ingest_id": seg[0]["ingest_id"],
             "first_batch": seg[0]["batch_id"],
@@ -393,9 +400,7 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
                 "ingest_s": (manifest or {}).get("seconds"),
                 "title_names_s": ((manifest or {}).get("title_names") or {}).get("seconds"),
                 "stream_ms": sum(s["duration_ms"] for s in segments),
-                "stream_median_ms": statistics.median(
-                    [d for d in ((trigger_ms or {}).get(b["batch_id"], b.get("duration_ms"))
-                                 for b in mine) if d is not None] or [0]),
+                "stream_median_ms": statistics.median(batch_ms(mine, trigger_ms) or [0]),
             },
             "dbt": dbt_timings(run_results, summary.get("invocation_id")),
         },
