@@ -13,10 +13,11 @@ The console script then runs `run --storage s3://... --conf spark.master=spark:/
 3. `run` again: the ingest is reused, the stream folds the lost range again from the feeds
    on S3 and goes on, dbt builds the marts (on the cluster), `results` reads them from S3.
 
-The answer must equal DuckDB's over the raw files and that of an embedded run (local[2], a
-home of its own, the same options; run alongside the two cluster runs), every record counted
-once. Every process is stopped by the fixture (the drivers' JVMs too), also when the test
-fails.
+The answer must equal DuckDB's over the raw files, every record counted once. (The embedded
+run of the same fixture is compared with DuckDB in tests/e2e/test_pipeline.py; an embedded run
+alongside, compared here too until 2026-12-01, added a whole pipeline to the suite's slowest
+test and no rule.) Every process is stopped by the fixture (the drivers' JVMs too), also when
+the test fails.
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ BATCH = 4  # 30 records: micro-batches 0-7
 # A command takes 1-2 minutes on an idle machine; a shared machine at load 20-29 stretched the
 # rerun past 15 (2026-11-30). The cut-off only keeps a hung command from hanging the suite.
 TIMEOUT = 1800
-ANSWER_KEYS = ("parameters", "ratings_processed", "duplicate_keys", "average_number_of_votes",
-               "top_movies", "top_movie_credits", "top_movie_titles")
 
 needs_root = pytest.mark.skipif(
     not can_hide_the_home(),
@@ -63,24 +62,19 @@ def cluster():
         assert not left, f"still running after the test: {left}"
 
 
-def answer(results: dict) -> dict:
-    return {key: results[key] for key in ANSWER_KEYS}
-
-
 @needs_root
-def test_a_cluster_run_on_s3_killed_mid_stream_gives_the_embedded_answer(cluster):
+def test_a_cluster_run_on_s3_killed_mid_stream_gives_duckdbs_answer(cluster):
     assert cluster.worker_sees(cluster.home) == []  # (the driver's home holds nothing yet)
     (cluster.home / "driver-only").write_text("on the driver's disk")
     assert cluster.worker_sees(cluster.home) == []  # ... and shows the worker nothing, ever
 
     args = ("run", "--source", str(SOURCE), "--records-per-batch", str(BATCH),
             "--flush-seconds", "3600", "--skip-tests")
-    # The embedded run (local[2], its home's own disk) meanwhile: the cluster's driver and
-    # executor mostly wait on each other and on the store, so the two share the cores.
-    embedded_run = cluster.start_cli(*args, cluster=False, home=cluster.root / "embedded")
     killed = cluster.cli(*args, fault="after_stage@5", timeout=TIMEOUT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert "stream: batch 4:" in killed.stderr or "stream: batch 3:" in killed.stderr
+    # the console shows a micro-batch at most once a second, so which ones it showed before
+    # the kill depends on the machine's speed; the staged files below say how far it got
+    assert "stream: batch " in killed.stderr
     staged = cluster.home / "checkpoints" / StreamOptions().stream_id / "staged"
     assert len(list(staged.glob("batch-*.arrow"))) == 6  # 0-5, none of them in Delta yet
     shutil.rmtree(staged)  # what a restart on another driver finds of this driver's buffer
@@ -108,7 +102,7 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_the_embedded_answer(cluster
     again = cluster.cli("results")  # from S3 with delta-rs, no Spark
     assert again.returncode == 0 and json.loads(again.stdout) == ours, again.stderr[-2000:]
 
-    # the same answer as DuckDB over the raw files ...
+    # the same answer as DuckDB over the raw files
     reference = compute(SOURCE)
     assert ours["ratings_processed"] == reference["ratings_processed"] == 30
     assert ours["average_number_of_votes"] == reference["average_number_of_votes"]
@@ -118,14 +112,5 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_the_embedded_answer(cluster
             {k: v for k, v in theirs.items() if k != "ranking_score"}
     assert ours["top_movie_credits"] == reference["top_movie_credits"]
     assert ours["top_movie_titles"] == reference["top_movie_titles"]
-
-    # ... and as the embedded run's
-    embedded_done = cluster.finish_cli(embedded_run, timeout=TIMEOUT)
-    assert embedded_done.returncode == 0, embedded_done.stderr[-3000:]
-    embedded = json.loads(embedded_done.stdout)
-    assert answer(ours) == answer(embedded)
-    assert ours["stream"]["stream_id"] == embedded["stream"]["stream_id"]
-    assert embedded["stream"]["batches"] == ours["stream"]["batches"]
     print(f"\ncluster: start {cluster.timings['cluster_start']:.0f}s, killed run "
-          f"{killed.seconds:.0f}s, rerun {done.seconds:.0f}s, embedded run (alongside) "
-          f"{embedded_done.seconds:.0f}s")
+          f"{killed.seconds:.0f}s, rerun {done.seconds:.0f}s")
