@@ -94,6 +94,9 @@ CHECKS_SCHEMA = pa.schema(
         pa.field("rows_rejected", pa.int64()),
         pa.field("null_keys", pa.int64()),
         pa.field("duplicate_keys", pa.int64()),
+        # the ingest whose conversion wrote these rows (null: not known); the marts built from
+        # a lookup whose converted_in did not change may be kept (macros/marts/kept_rows.sql)
+        pa.field("converted_in", pa.string()),
     ]
 )
 # Columns with (nearly) one value per row: a dictionary page would only be thrown away.
@@ -151,6 +154,9 @@ class FileReport:
     parts: list[str] = field(default_factory=list)  # the parts read, in order (split files)
     identity: list = field(default_factory=list)  # TableFiles.identity() of the file(s) read
     reused_from: str | None = None  # the ingest whose lookup was linked, the file unchanged
+    # the ingest that converted the rows of this lookup: this one, or for a reused file the
+    # one it was first converted in (None from a manifest older than this field)
+    converted_in: str | None = None
 
     @property
     def mb_per_s(self) -> float:
@@ -605,6 +611,7 @@ def land(
                 progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
             )
             report.identity = path.identity()
+            report.converted_in = ingest_id
             log(
                 f"ingest: {spec.name}: {report.rows_written:,} rows, "
                 f"{report.rows_rejected:,} rejected, {report.text_bytes / 1e6:,.0f} MB in "
@@ -757,7 +764,9 @@ def checks_rows(ingest_id: str, reports: list[FileReport], title_names: dict) ->
             "rows_written": report.rows_written if report else 0,
             "rows_rejected": report.rows_rejected if report else 0,
             "null_keys": keys.get("null_keys", 0), "duplicate_keys": keys.get("duplicate_keys", 0),
+            "converted_in": report.converted_in if report else None,
         })
+    names = by_table.get(NAME_BASICS.table)
     names_keys = title_names.get("keys", {})
     rows.append({
         "ingest_id": ingest_id, "imdb_file": NAME_BASICS.name, "lookup_table": "title_names",
@@ -765,6 +774,7 @@ def checks_rows(ingest_id: str, reports: list[FileReport], title_names: dict) ->
         "rows_read": title_names.get("rows", 0), "rows_written": title_names.get("rows", 0),
         "rows_rejected": 0, "null_keys": names_keys.get("null_keys", 0),
         "duplicate_keys": names_keys.get("duplicate_keys", 0),
+        "converted_in": names.converted_in if names else None,  # built with name.basics
     })
     return rows
 

@@ -29,7 +29,7 @@ assert set(SQL_TYPES) == set(ARROW_TYPES)
 CHECKS_DDL = (
     "ingest_id string, imdb_file string, lookup_table string, key_columns array<string>, "
     "rows_read bigint, rows_written bigint, rows_rejected bigint, null_keys bigint, "
-    "duplicate_keys bigint"
+    "duplicate_keys bigint, converted_in string"
 )
 
 

@@ -306,25 +306,26 @@ def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
         ("ingest_id", "string"), ("imdb_file", "string"), ("lookup_table", "string"),
         ("key_columns", "list<element: string>"), ("rows_read", "int64"),
         ("rows_written", "int64"), ("rows_rejected", "int64"), ("null_keys", "int64"),
-        ("duplicate_keys", "int64")]
+        ("duplicate_keys", "int64"), ("converted_in", "string")]
     rows = {r["lookup_table"]: r for r in checks.to_pylist()}
     assert list(rows) == ["title_basics", "title_ratings", "title_principals", "name_basics",
                           "title_akas", "title_crew", "title_episode", "title_names"]
     assert rows["title_principals"] == {
         "ingest_id": ingest_id, "imdb_file": "title.principals", "lookup_table": "title_principals",
         "key_columns": ["tconst", "ordering"], "rows_read": 4, "rows_written": 4,
-        "rows_rejected": 0, "null_keys": 0, "duplicate_keys": 0}
+        "rows_rejected": 0, "null_keys": 0, "duplicate_keys": 0, "converted_in": ingest_id}
     assert rows["title_ratings"] == {
         "ingest_id": ingest_id, "imdb_file": "title.ratings", "lookup_table": "title_ratings",
         "key_columns": ["tconst"], "rows_read": 3, "rows_written": 3, "rows_rejected": 0,
-        "null_keys": 0, "duplicate_keys": 1}
+        "null_keys": 0, "duplicate_keys": 1, "converted_in": ingest_id}
     assert rows["title_akas"]["key_columns"] == ["tconst", "ordering"]
     assert all(rows[t]["rows_read"] == 0 and rows[t]["duplicate_keys"] == 0
+               and rows[t]["converted_in"] is None  # nothing converted: no rows to keep marts of
                for t in ("title_akas", "title_crew", "title_episode"))
     assert rows["title_names"] == {
         "ingest_id": ingest_id, "imdb_file": "name.basics", "lookup_table": "title_names",
         "key_columns": ["tconst"], "rows_read": 2, "rows_written": 2, "rows_rejected": 0,
-        "null_keys": 0, "duplicate_keys": 0}
+        "null_keys": 0, "duplicate_keys": 0, "converted_in": ingest_id}
     for report in reports:  # nothing lost: every row read is written or rejected
         assert report.rows_read == report.rows_written + report.rows_rejected
 
@@ -472,5 +473,18 @@ def test_a_refresh_converts_only_the_files_that_changed(tmp_path):
     checks = pq.read_table(second / "_checks" / "part-0.parquet").to_pylist()
     assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_principals"] == 2
     assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_names"] == 2
-    publish(lake, second_id, second)
+    # where each lookup's rows were converted: what lets dbt keep the marts built from them
+    assert {r["lookup_table"]: r["converted_in"] for r in checks if r["rows_written"]} == {
+        "title_principals": ingest_id, "name_basics": ingest_id, "title_names": ingest_id,
+        "title_ratings": second_id, "title_basics": second_id}
+    manifest = json.loads((second / "_manifest.json").read_text())
+    (second / "_manifest.json").write_text(json.dumps({**manifest, "max_reject_share": 0.001}))
+    second = publish(lake, second_id, second)
+    third_id, third, _ = land({n: day2 / files[n].name for n in files}, lake, progress=False,
+                              previous=second)
+    checks = pq.read_table(third / "_checks" / "part-0.parquet").to_pylist()
+    assert {r["lookup_table"]: r["converted_in"] for r in checks if r["rows_written"]} == {
+        t: ingest_id for t in ("title_principals", "name_basics", "title_names")} | {
+        "title_ratings": second_id, "title_basics": second_id}  # reused twice: still the first
+    assert third_id != second_id
     assert current_ingest(lake) == second_id and fresh_id
