@@ -12,7 +12,8 @@ renamed as (
         rows_written,
         rows_rejected,
         null_keys,
-        duplicate_keys
+        duplicate_keys,
+        converted_in
     from source
 )
 
