@@ -18,6 +18,21 @@
     when its latest commit is that property change with the same key: a build stopped between
     the rows and the property leaves a table that is computed again.
 -#}
+{#-
+    What a kept mart's model starts with: {'key': mart_inputs_key(...), 'version':
+    kept_version(key), 'key_line': the `-- inputs_key: <key>` line record_inputs_key reads from
+    the compiled SQL (empty without a key)}. The model selects from `this` at 'version' when
+    it is not none, and computes its rows otherwise.
+-#}
+{% macro kept_mart(top_movies, ingest_checks, lookup_tables) -%}
+    {%- set key = mart_inputs_key(top_movies, ingest_checks, lookup_tables) -%}
+    {{ return({
+        'key': key,
+        'version': kept_version(key),
+        'key_line': '' if key is none else '-- inputs_key: ' ~ key,
+    }) }}
+{%- endmacro %}
+
 {% macro mart_inputs_key(top_movies, ingest_checks, lookup_tables) -%}
     {%- set fingerprint = var('build_fingerprint', none) -%}
     {%- if not execute or fingerprint is none or model.resource_type == 'unit_test' -%}

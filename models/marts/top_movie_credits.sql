@@ -1,17 +1,14 @@
 -- The people credited in the top movies (title.principals), most credits first.
-{%- set inputs_key = mart_inputs_key(
+{%- set kept = kept_mart(
     ref('top_movies'), ref('stg_imdb__ingest_checks'), ['name_basics', 'title_principals']
 ) %}
-{%- set kept = kept_version(inputs_key) %}
-{%- if inputs_key is not none %}
--- inputs_key: {{ inputs_key }}
-{%- endif %}
-{%- if kept is not none %}
--- The same top movies, lookups and code as the rows of version {{ kept }} (macros/marts).
+{{ kept.key_line }}
+{%- if kept.version is not none %}
+-- The same top movies, lookups and code as the rows of version {{ kept.version }} (macros/marts).
 select
     rank, nconst, primary_name, credit_count, movie_count, categories, tconsts,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept }}
+from {{ this }} version as of {{ kept.version }}
 {%- else %}
 {%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (

@@ -1,18 +1,15 @@
 -- The different titles of each top movie: primary, original and every aka title, with
 -- the regions and languages each is used in.
-{%- set inputs_key = mart_inputs_key(
+{%- set kept = kept_mart(
     ref('top_movies'), ref('stg_imdb__ingest_checks'), ['title_akas']
 ) %}
-{%- set kept = kept_version(inputs_key) %}
-{%- if inputs_key is not none %}
--- inputs_key: {{ inputs_key }}
-{%- endif %}
-{%- if kept is not none %}
--- The same top movies, lookup and code as the rows of version {{ kept }} (macros/marts).
+{{ kept.key_line }}
+{%- if kept.version is not none %}
+-- The same top movies, lookup and code as the rows of version {{ kept.version }} (macros/marts).
 select
     tconst, title, regions, languages, is_primary, is_original,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept }}
+from {{ this }} version as of {{ kept.version }}
 {%- else %}
 {%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (
