@@ -229,7 +229,7 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
     reran = tests and "unit_test" not in args
     if tests and not reran:
         log("dbt: unit tests: passed in this home on the same code, vars and target, not rerun")
-    # the marts kept on a refresh are keyed on this too (macros/marts/kept_marts.sql)
+    # the marts kept on a refresh are keyed on this too (macros/marts/kept_mart.sql)
     result = run_dbt(home, args, {**variables, "build_fingerprint": fingerprint}, log,
                      target=target)
     details = f"details in {home.logs / 'dbt.log'}"

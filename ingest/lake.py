@@ -95,7 +95,7 @@ CHECKS_SCHEMA = pa.schema(
         pa.field("null_keys", pa.int64()),
         pa.field("duplicate_keys", pa.int64()),
         # the ingest whose conversion wrote these rows (null: not known); the marts built from
-        # a lookup whose converted_in did not change may be kept (macros/marts/kept_rows.sql)
+        # a lookup whose converted_in did not change may be kept (macros/marts/kept_mart.sql)
         pa.field("converted_in", pa.string()),
     ]
 )
