@@ -72,6 +72,13 @@ def test_rule_fixtures_match_hand_computed_numbers_and_duckdb(spark, home, tmp_p
     rows = {r["lookup_table"]: r for r in checks.collect()}
     assert len(rows) == 8 and rows["title_ratings"]["rows_written"] == 30
     assert sum(r["duplicate_keys"] + r["null_keys"] for r in rows.values()) == 0
+    # the batch cross-check read only the partitions at or above min_votes' votes_floor, and
+    # ranked the same movies as the stream (its dbt test compared them in the build)
+    batch = "imdb_intermediate.int_movies_ranked_from_lookup"
+    plan = spark.sql(f"explain select * from {batch}").collect()[0][0]
+    assert re.search(r"PartitionFilters: \[[^\]]*\(votes_floor#\d+ >= 500\)", plan), plan
+    batch_top = spark.sql(f"select tconst from {batch} where movie_rank <= 10 order by movie_rank")
+    assert [r.tconst for r in batch_top.collect()] == expected["top_tconsts"]
     check_report(spark, home, tmp_path, "rules")  # the HTML report, in headless Chromium
 
 
