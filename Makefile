@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run report docs test test-fast lint lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
+.PHONY: help setup check-java run report docs test test-fast lint format lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,8 +79,18 @@ bench-pruning: setup ## what the credits/titles read of the lookups, join vs lit
 bench-cluster: setup ## the same run embedded and on a loopback cluster with S3 storage (root: the worker cannot see the homes)
 	$(BIN)/python -m benchmarks.bench_cluster $(ARGS)
 
-lint: setup ## ruff over the Python code
-	$(BIN)/ruff check imdb_pipeline ingest streaming tests benchmarks
+PY_PATHS := imdb_pipeline ingest streaming tests benchmarks conf
+SQL_PATHS := models macros tests/dbt
+
+lint: setup ## ruff (lint and format check), sqlfluff over the dbt SQL, mypy over the three packages
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/sqlfluff lint --disable-progress-bar $(SQL_PATHS)
+	$(BIN)/mypy
+
+format: setup ## rewrite the Python (ruff format) and the dbt SQL (sqlfluff fix) in the house layout
+	$(BIN)/ruff format $(PY_PATHS)
+	$(BIN)/sqlfluff fix --disable-progress-bar $(SQL_PATHS)
 
 lock: ## recompile requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra test -p 3.11 -o requirements.lock -q --no-header

@@ -4,7 +4,10 @@
     `dbt: <mart>: kept from version N` when there is one.
 -#}
 {% macro kept_version(key) -%}
-    {%- if key is none or adapter.get_relation(this.database, this.schema, this.identifier) is none -%}
+    {%- if key is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set recorded = run_query('show tblproperties ' ~ this ~ " ('imdb.inputs_key')") -%}
@@ -16,6 +19,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set version = latest.columns['version'].values()[0] | int -%}
-    {{ log('dbt: ' ~ this.identifier ~ ': kept from version ' ~ version ~ ' (the same top movies, lookups and code)', info=true) }}
+    {%- set message = 'dbt: ' ~ this.identifier ~ ': kept from version ' ~ version -%}
+    {{ log(message ~ ' (the same top movies, lookups and code)', info=true) }}
     {{ return(version) }}
 {%- endmacro %}

@@ -54,7 +54,8 @@
                 ~ ' as select * from ' ~ node.schema ~ '.' ~ node.alias
             ) -%}
         {%- endfor -%}
-        {{ log('publish: ' ~ answer.values() | sort | join(', ') ~ ' published in ' ~ var('answer_schema'), info=true) }}
+        {%- set published = answer.values() | sort | join(', ') -%}
+        {{ log('publish: ' ~ published ~ ' published in ' ~ var('answer_schema'), info=true) }}
     {%- endif -%}
     {%- do record_transform_run(status, detail) -%}
 {% endmacro %}
@@ -71,7 +72,10 @@
     {{ return(marts) }}
 {% endmacro %}
 
-{#- One row in <answer_schema>.transform_runs: this invocation, the vars it was asked for, what happened. -#}
+{#-
+    One row in <answer_schema>.transform_runs: this invocation, the vars it was asked for,
+    what happened.
+-#}
 {% macro record_transform_run(status, detail) %}
     {%- set table = var('answer_schema') ~ '.transform_runs' -%}
     {%- do run_query('create schema if not exists ' ~ var('answer_schema')) -%}

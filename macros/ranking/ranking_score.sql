@@ -3,7 +3,8 @@
     For display; order with ranking_order(), which gives the same order exactly.
 -#}
 {% macro ranking_score(num_votes, average_rating, average_number_of_votes) -%}
-    {{ return(adapter.dispatch('ranking_score')(num_votes, average_rating, average_number_of_votes)) }}
+    {%- set dispatched = adapter.dispatch('ranking_score') -%}
+    {{ return(dispatched(num_votes, average_rating, average_number_of_votes)) }}
 {%- endmacro %}
 
 {% macro default__ranking_score(num_votes, average_rating, average_number_of_votes) -%}

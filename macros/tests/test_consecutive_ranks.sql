@@ -23,11 +23,7 @@ where
         ranked_rows != row_count
         or lowest != 1
         or highest != distinct_ranks
-        {%- if not dense %}
-        or distinct_ranks != row_count
-        {%- endif %}
-        {%- if max_rank is not none %}
-        or highest > {{ max_rank }}
-        {%- endif %}
+        {% if not dense %}or distinct_ranks != row_count{% endif %}  -- noqa: LT02
+        {% if max_rank is not none %}or highest > {{ max_rank }}{% endif %}
     )
 {% endtest %}

@@ -17,7 +17,7 @@ select *
 from keys
 where
     occurrences > 1
-    {%- for column in key %}
+    {% for column in key %}
     or {{ column }} is null
-    {%- endfor %}
+    {% endfor %}
 {% endtest %}

@@ -33,8 +33,9 @@ scored as (
     select
         eligible.*,
         streams.average_number_of_votes,
-        {{ ranking_score('eligible.num_votes', 'eligible.average_rating', 'streams.average_number_of_votes') }}
-            as ranking_score
+        {{ ranking_score(
+            'eligible.num_votes', 'eligible.average_rating', 'streams.average_number_of_votes'
+        ) }} as ranking_score
     from eligible
     cross join streams
 ),

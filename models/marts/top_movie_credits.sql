@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- The people credited in the top movies (title.principals), most credits first.
 {%- set kept = kept_mart(
     ref('top_movies'), ref('stg_imdb__ingest_checks'), ['name_basics', 'title_principals']
@@ -8,7 +9,7 @@
 select
     rank, nconst, primary_name, credit_count, movie_count, categories, tconsts,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept.version }}
+from {{ this }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
 {%- else %}
 {%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (

@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- The different titles of each top movie: primary, original and every aka title, with
 -- the regions and languages each is used in.
 {%- set kept = kept_mart(
@@ -9,7 +10,7 @@
 select
     tconst, title, regions, languages, is_primary, is_original,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept.version }}
+from {{ this }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
 {%- else %}
 {%- set top_tconsts = tconsts_of(ref('top_movies')) %}
 with top_movies as (
@@ -38,7 +39,11 @@ aka_titles as (
 ),
 
 all_titles as (
-    select tconst, primary_title as title, cast(null as string) as region, cast(null as string) as language
+    select
+        tconst,
+        primary_title as title,
+        cast(null as string) as region,
+        cast(null as string) as language
     from top_movies
     union all
     select tconst, original_title as title, null as region, null as language

@@ -15,15 +15,16 @@ last_batch as (
             and batches.top_n = summary.top_n
             and batches.title_types = summary.title_types
     where batches.batches = (
-        select max(batches) from {{ ref('stg_imdb__stream_batches') }}
-        where stream_id = summary.stream_id
+        select max(stream_batches.batches)
+        from {{ ref('stg_imdb__stream_batches') }} as stream_batches
+        where stream_batches.stream_id = summary.stream_id
     )
 ),
 
 stream_top as (
     select entry.rank, entry.tconst
     from last_batch
-    lateral view explode(last_batch.top) as entry
+        lateral view explode(last_batch.top) as entry
 ),
 
 dbt_top as (
@@ -32,7 +33,9 @@ dbt_top as (
 ),
 
 final as (
-    select coalesce(stream_top.rank, dbt_top.rank) as rank, stream_top.tconst as stream_tconst,
+    select
+        coalesce(stream_top.rank, dbt_top.rank) as rank,
+        stream_top.tconst as stream_tconst,
         dbt_top.tconst as dbt_tconst
     from stream_top
     full outer join dbt_top on stream_top.rank = dbt_top.rank
