@@ -71,7 +71,7 @@ worker plus a few per-title arrays (~400 MB peak RSS per process at scale 1.0). 
 on the 2-core build machine (shared with other work): scale 0.01 in ~3 s (27 MB gz),
 0.1 in ~17 s (283 MB gz), 1.0 in ~4.5 min (2.9 GB gz, 9.7 GB of text; ~230 s of CPU).
 
-CLI: ``python -m ingest.generate OUT_DIR --scale 0.01 --seed 0 [--stats]``.
+CLI: ``imdb-pipeline generate --scale 0.01 --seed 0 --out OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -1487,27 +1487,3 @@ def _type_codes(col: pa.Array, tmap: dict[str, int]) -> np.ndarray:
     vocab = pa.array(list(tmap))
     idx = pc.index_in(col, value_set=vocab)
     return idx.fill_null(99).to_numpy(zero_copy_only=False).astype(np.int8)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-    import time
-
-    p = argparse.ArgumentParser(description="Write a synthetic IMDb dataset (7 .tsv.gz files).")
-    p.add_argument("out_dir")
-    p.add_argument("--scale", type=float, default=0.01)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--stats", action="store_true", help="print shape statistics afterwards")
-    args = p.parse_args(argv)
-    t0 = time.monotonic()
-    rows = generate(args.out_dir, args.scale, args.seed, workers=args.workers)
-    print(json.dumps({"rows": rows, "seconds": round(time.monotonic() - t0, 1)}, indent=2))
-    if args.stats:
-        print(json.dumps(shape_stats(args.out_dir), indent=2, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
