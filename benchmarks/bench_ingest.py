@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from imdb_pipeline.generate.write import generate
 from imdb_pipeline.home import REPO_ROOT
-from ingest.generate import generate
 from ingest.schemas import ALL_FILES, NULL
 from ingest.sources import locate_files
 

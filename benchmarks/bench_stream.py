@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from imdb_pipeline.generate.write import generate
 from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.spark import get_spark
-from ingest.generate import generate
 from ingest.schemas import NAME_BASICS, TITLE_PRINCIPALS
 from ingest.stage import run_ingest
 from streaming.job import PROGRESS_TABLE, StreamOptions, stream

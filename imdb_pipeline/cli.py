@@ -706,7 +706,7 @@ def thrift_status(ctx, port):
               help="Folder for the seven <name>.tsv.gz files.")
 def generate(scale, seed, out):
     """Write synthetic IMDb files of the real shape (for tests and benchmarks)."""
-    from ingest.generate import generate as write_files
+    from imdb_pipeline.generate.write import generate as write_files
 
     rows = write_files(out, scale, seed)
     for name, count in rows.items():

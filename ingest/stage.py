@@ -44,7 +44,7 @@ def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> Fet
     tables = tables_to_ingest() if tables is None else tuple(tables)
     kind, location = parse_source(source)
     if kind == "sample":
-        from ingest.generate import generate
+        from imdb_pipeline.generate.write import generate
 
         folder = home.downloads / f"sample-{location.scale:g}-{location.seed or 0}"
         todo = [n for n in tables if not (folder / f"{n}.tsv.gz").exists()]

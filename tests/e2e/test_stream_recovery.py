@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from imdb_pipeline.generate.write import generate
 from imdb_pipeline.results import collect
 from imdb_pipeline.transform import dbt_vars, run_dbt
-from ingest.generate import generate
 from ingest.stage import run_ingest
 from streaming.job import FAULT_ENV, StreamOptions, stream
 from tests.conftest import FIXTURES

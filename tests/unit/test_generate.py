@@ -1,4 +1,5 @@
-"""The synthetic IMDb generator: real format, real shapes, deterministic bytes.
+"""The synthetic IMDb generator (imdb_pipeline.generate: write.generate, read back with
+stats.shape_stats): real format, real shapes, deterministic bytes.
 
 Two folders are generated once per module (scale 0.001 and 0.01, about 4 s together);
 the shape checks read them back with ``shape_stats`` (pyarrow, quoting off).
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.generate import CATEGORIES, REAL_ROWS, TYPES, expected_rows, generate, shape_stats
+from imdb_pipeline.generate.shape import CATEGORIES, REAL_ROWS, TYPES
+from imdb_pipeline.generate.stats import shape_stats
+from imdb_pipeline.generate.write import expected_rows, generate
 from ingest.schemas import ALL_FILES, BY_NAME
 
 NAMES = sorted(f.name for f in ALL_FILES)
