@@ -32,7 +32,6 @@ import random
 import re
 import socket
 import ssl
-import sys
 import threading
 import time
 import urllib.error
@@ -48,6 +47,7 @@ from tqdm import tqdm
 
 from ingest.convert import InputError, TableFiles
 from ingest.layout import LayoutError, scan_folder, select_names
+from ingest.progress import DownloadProgress
 from ingest.schemas import ALL_FILES, ImdbFile
 
 log = logging.getLogger(__name__)
@@ -423,62 +423,6 @@ def _run_parallel(tasks: list[Callable[[], T]], parallel: int, cancel: threading
     if real or errors:
         raise (real or errors)[0]  # type: ignore[misc]
     return [f.result() for f in futures]
-
-
-class _Progress:
-    """An overall byte bar plus one per file; all no-ops when disabled."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled
-        self._lock = threading.Lock()
-        self._next_position = 1
-        self.overall = tqdm(
-            total=total,
-            desc="IMDb files",
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            position=0,
-            dynamic_ncols=True,
-            disable=not enabled,
-        )
-
-    def file_bar(self, name: str, total: int | None, initial: int) -> tqdm:
-        with self._lock:
-            position = self._next_position
-            self._next_position += 1
-        return tqdm(
-            total=total,
-            initial=initial,
-            desc=name,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            position=position,
-            leave=False,
-            dynamic_ncols=True,
-            disable=not self.enabled,
-        )
-
-    def advance(self, n: int) -> None:
-        with self._lock:
-            self.overall.update(n)
-
-    def grow(self, n: int) -> None:
-        with self._lock:
-            self.overall.total = (self.overall.total or 0) + n
-            self.overall.refresh()
-
-    def close(self) -> None:
-        self.overall.close()
-
-
-def _progress_enabled(progress: bool) -> bool:
-    stream = sys.stderr
-    try:
-        return bool(progress and stream is not None and stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -980,7 +924,7 @@ class _State:
 def _download(
     src: _HttpSource | _S3Source,
     plan: _Plan,
-    progress: _Progress,
+    progress: DownloadProgress,
     retries: int,
     cancel: threading.Event,
 ) -> FetchedFile:
@@ -1086,7 +1030,7 @@ def _attempt(
     plan: _Plan,
     state: _State,
     bar: tqdm,
-    progress: _Progress,
+    progress: DownloadProgress,
     cancel: threading.Event,
 ) -> dict[str, Any]:
     """One GET appending to the .part from ``state.offset``; rename it when whole.
@@ -1224,7 +1168,7 @@ def fetch(
         remotes = src.probe(retries, parallel, cancel)
         plans = [_plan(remotes[f.name], dest) for f in ALL_FILES if f.name in remotes]
         todo = sum((p.remote.size or 0) - p.offset for p in plans if not p.skip)
-        bars = _Progress(_progress_enabled(progress), todo)
+        bars = DownloadProgress(todo, wanted=progress)
         try:
             tasks = [lambda p=p: _download(src, p, bars, retries, cancel) for p in plans]
             files = tuple(_run_parallel(tasks, parallel, cancel))

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ingest import sources
+from ingest import progress, sources
 from ingest.schemas import ALL_FILES, ImdbFile
 from ingest.sources import (
     DEFAULT_S3_BUCKET,
@@ -606,15 +606,15 @@ def test_http_connection_refused(tmp_path):
 def test_progress_bars_only_on_a_terminal(http_server, tmp_path, capsys, monkeypatch):
     _fetch(http_server.url, tmp_path, progress=True)
     assert "IMDb files" not in capsys.readouterr().err  # stderr is captured: not a TTY
-    assert sources._progress_enabled(False) is False
+    assert progress.enabled(False) is False
 
     class Tty(io.StringIO):
         def isatty(self):
             return True
 
     monkeypatch.setattr("sys.stderr", Tty())
-    assert sources._progress_enabled(True) is True
-    assert sources._progress_enabled(False) is False
+    assert progress.enabled(True) is True
+    assert progress.enabled(False) is False
 
 
 def test_progress_bars_render(http_server, imdb_data, tmp_path, monkeypatch):
