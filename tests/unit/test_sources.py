@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ingest import progress, sources
+from ingest import progress
 from ingest.schemas import ALL_FILES, ImdbFile
 from ingest.sources import (
     DEFAULT_S3_BUCKET,
@@ -35,9 +35,11 @@ from ingest.sources import (
     SampleSpec,
     SourceError,
     describe,
+    download,
     fetch,
     locate_files,
     parse_source,
+    retry,
 )
 
 SAMPLES = Path("/work/shared/data/imdb-samples")
@@ -115,9 +117,9 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setattr(sources, "BACKOFF_BASE", 0.01)
-    monkeypatch.setattr(sources, "BACKOFF_MAX", 0.05)
-    monkeypatch.setattr(sources, "TIMEOUT", 10.0)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_MAX", 0.05)
+    monkeypatch.setattr(retry, "TIMEOUT", 10.0)
 
 
 @pytest.fixture
@@ -921,7 +923,7 @@ def test_s3_cut_mid_object_resumes_with_ranged_get(
 ):
     # botocore's read(n) drops what it got in a call that ends with a broken connection: with
     # small reads most of the received bytes are on disk when the proxy cuts
-    monkeypatch.setattr(sources, "CHUNK_SIZE", 8 * 1024)
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8 * 1024)
     client, proxy = s3
     bucket = _bucket(client, imdb_data, public=True)
     key_path = f"/{bucket}/imdb/2024/{BIG}.tsv.gz"
