@@ -9,6 +9,9 @@ import pytest
 # plain asserts in these helper modules report their values like a test module's own
 pytest.register_assert_rewrite("tests.browser", "tests.e2e.report_checks", "tests.e2e.answers")
 
+# the loopback HTTP and S3 servers, fixtures and checks of tests/unit/test_sources_*.py
+pytest_plugins = ["tests.loopback_sources"]
+
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb-samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
