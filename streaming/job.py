@@ -46,8 +46,7 @@ from imdb_pipeline import delta, storage
 from imdb_pipeline.storage import Storage, join, spark_location
 from ingest.lake import current_ingest
 from streaming import feeds as feeds_registry
-from streaming.feeds import tenths
-from streaming.process import Rated, Rules, RunningState, fold
+from streaming.process import Rated, Rules, RunningState, fold, tenths
 from streaming.source import (
     SOURCE_NAME,
     FeedReader,
