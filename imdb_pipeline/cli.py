@@ -99,7 +99,7 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.spark", "SetupError", EXIT_SETUP),
     ("imdb_pipeline.spark", "ClusterError", EXIT_FAILED),
     ("ingest.convert", "InputError", EXIT_FAILED),
-    ("streaming.job", "StreamError", EXIT_FAILED),
+    ("streaming.state", "StreamError", EXIT_FAILED),
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
     ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
