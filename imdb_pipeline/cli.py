@@ -67,7 +67,8 @@ class Context:
         too for an S3 storage), for ``--target thrift`` a PostgreSQL metastore that accepts
         connections, a standalone master that answers (``--conf spark.master=spark://...``), and
         an S3 storage's endpoint, credentials and bucket."""
-        from imdb_pipeline.spark import check_master, jar_paths, read_defaults
+        from imdb_pipeline.jars import jar_paths
+        from imdb_pipeline.spark import check_master, read_defaults
         from imdb_pipeline.thrift import pipeline_metastore
 
         jar_paths(self.storage.remote)
@@ -96,7 +97,7 @@ class Context:
 # that catching them imports nothing (`results` must not import pyspark): an exception class
 # whose module was never imported cannot have been raised.
 KNOWN_ERRORS = [
-    ("imdb_pipeline.spark", "SetupError", EXIT_SETUP),
+    ("imdb_pipeline.jars", "SetupError", EXIT_SETUP),
     ("imdb_pipeline.spark", "ClusterError", EXIT_FAILED),
     ("ingest.convert", "InputError", EXIT_FAILED),
     ("streaming.state", "StreamError", EXIT_FAILED),
@@ -667,7 +668,8 @@ def thrift():
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
     from imdb_pipeline import thrift as server
-    from imdb_pipeline.spark import check_master, jar_paths, read_defaults
+    from imdb_pipeline.jars import jar_paths
+    from imdb_pipeline.spark import check_master, read_defaults
 
     jar_paths(ctx.storage.remote)
     check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])

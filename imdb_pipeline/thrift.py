@@ -44,17 +44,16 @@ import zipfile
 from pathlib import Path
 
 from imdb_pipeline.home import Home
-from imdb_pipeline.spark import (
+from imdb_pipeline.jars import SetupError, jar_paths, spark_home
+from imdb_pipeline.metastore import (
     METASTORE_FILE,
     PASSWORD_ENV,
     URL_ENV,
     Metastore,
-    SetupError,
-    jar_paths,
     metastore_password_file,
     postgres_metastore,
-    spark_settings,
 )
+from imdb_pipeline.spark import spark_settings
 from imdb_pipeline.storage import Storage
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 10000
@@ -480,12 +479,6 @@ class Postgres:
 
 
 # --- metastore schema -----------------------------------------------------------------------
-
-def spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
 
 def java() -> str:
     java_home = os.environ.get("JAVA_HOME")

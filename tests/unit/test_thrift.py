@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from imdb_pipeline import thrift
 from imdb_pipeline.cli import main
 from imdb_pipeline.home import Home
-from imdb_pipeline.spark import PASSWORD_REF, Metastore, postgres_metastore, spark_settings
+from imdb_pipeline.metastore import PASSWORD_REF, Metastore, postgres_metastore
+from imdb_pipeline.spark import spark_settings
 
 SECRET = "s3cr3t-never-printed-7c1f"
 METASTORE_ENV = ("IMDB_METASTORE_URL", "IMDB_METASTORE_USER", "IMDB_METASTORE_PASSWORD",
@@ -128,7 +129,7 @@ def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypat
 
 
 def test_the_password_of_the_homes_postgres_reaches_only_the_jvm_environment(home):
-    from imdb_pipeline.spark import export_metastore_password
+    from imdb_pipeline.metastore import export_metastore_password
 
     managed(home)
     try:
