@@ -68,8 +68,8 @@ class Context:
         connections, a standalone master that answers (``--conf spark.master=spark://...``), and
         an S3 storage's endpoint, credentials and bucket."""
         from imdb_pipeline.jars import jar_paths
+        from imdb_pipeline.metastore import pipeline_metastore
         from imdb_pipeline.spark import check_master, read_defaults
-        from imdb_pipeline.thrift import pipeline_metastore
 
         jar_paths(self.storage.remote)
         check_master(self.conf.get("spark.master") or read_defaults()["spark.master"])
@@ -80,9 +80,9 @@ class Context:
     def spark(self):
         """The process's SparkSession, started on first use (6-20 s)."""
         if self._spark is None:
+            from imdb_pipeline.metastore import pipeline_metastore
             from imdb_pipeline.spark import get_spark
             from imdb_pipeline.targets import claim_target
-            from imdb_pipeline.thrift import pipeline_metastore
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
             claim_target(self.home, self.target, self.command or "spark",  # its metastore now
@@ -106,6 +106,8 @@ KNOWN_ERRORS = [
     ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
     ("imdb_pipeline.docs", "DocsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
+    ("imdb_pipeline.metastore", "MetastoreError", EXIT_FAILED),
+    ("imdb_pipeline.processes", "ProcessError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
     ("imdb_pipeline.storage", "StorageError", EXIT_FAILED),

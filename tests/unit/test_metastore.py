@@ -1,0 +1,99 @@
+"""imdb_pipeline.metastore: which metastore a Spark start uses (Derby, the home's PostgreSQL,
+IMDB_METASTORE_URL), its settings, where its password goes and where it never shows, the
+check a pipeline process makes before it starts Spark (no Spark, no PostgreSQL here)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from imdb_pipeline.home import Home
+from imdb_pipeline.metastore import (
+    PASSWORD_REF,
+    Metastore,
+    export_metastore_password,
+    postgres_metastore,
+    redact_url,
+)
+from imdb_pipeline.spark import spark_settings
+from tests.metastore_homes import SECRET, clear_metastore_env, managed
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    clear_metastore_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def home(tmp_path):
+    return Home.resolve(tmp_path / "home").make()
+
+
+# --- which metastore -------------------------------------------------------------------------
+
+def test_embedded_derby_is_the_default(home):
+    settings = spark_settings(home)
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith("jdbc:derby:")
+    assert "spark.hadoop.javax.jdo.option.ConnectionPassword" not in settings
+    assert postgres_metastore(home, "local") is None and postgres_metastore(home, "thrift") is None
+
+
+def test_conf_extends_the_jvm_options_and_class_path_and_replaces_the_rest(home):
+    """`--conf spark.driver.extraJavaOptions=...` once dropped the project's log4j config and
+    Derby home (Spark's own log profile came back)."""
+    postgres = Metastore("jdbc:postgresql://127.0.0.1:5999/metastore", "imdb")
+    ours = spark_settings(home, metastore=postgres)
+    theirs = spark_settings(home, {"spark.driver.extraJavaOptions": "-Xss4m",
+                                   "spark.driver.extraClassPath": "/opt/extra.jar",
+                                   "spark.driver.memory": "8g"}, metastore=postgres)
+    assert theirs["spark.driver.extraJavaOptions"] == ours["spark.driver.extraJavaOptions"] + " -Xss4m"
+    assert "-Dlog4j.configurationFile=" in theirs["spark.driver.extraJavaOptions"]
+    assert theirs["spark.driver.extraClassPath"] == ours["spark.driver.extraClassPath"] + ":/opt/extra.jar"
+    assert theirs["spark.driver.memory"] == "8g"
+    assert spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})[
+        "spark.driver.extraClassPath"] == "/opt/x.jar"  # Derby: nothing of ours to extend
+
+
+def test_the_homes_postgres_serves_the_thrift_target_only(home):
+    managed(home)
+    assert postgres_metastore(home, "local") is None  # `make run` stays on Derby
+    metastore = postgres_metastore(home, "thrift")
+    assert metastore.managed and metastore.user == "imdb"
+    settings = spark_settings(home, metastore=metastore)
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
+        "jdbc:postgresql://127.0.0.1:5999/metastore"
+    )
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionDriverName"] == "org.postgresql.Driver"
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionUserName"] == "imdb"
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionPassword"] == PASSWORD_REF
+    assert settings["spark.hadoop.datanucleus.schema.autoCreateAll"] == "true"
+    assert settings["spark.hadoop.hive.metastore.schema.verification"] == "false"
+    assert "postgresql-42.7.14.jar" in settings["spark.driver.extraClassPath"]
+    assert settings["spark.sql.warehouse.dir"] == str(home.warehouse)  # shared with the server
+
+
+def test_imdb_metastore_url_applies_to_every_target(home, monkeypatch):
+    monkeypatch.setenv("IMDB_METASTORE_URL", "jdbc:postgresql://db.internal:5432/hms")
+    monkeypatch.setenv("IMDB_METASTORE_USER", "hive")
+    for target in ("local", "thrift"):
+        metastore = postgres_metastore(home, target)
+        assert metastore.url == "jdbc:postgresql://db.internal:5432/hms"
+        assert metastore.user == "hive" and not metastore.managed
+
+
+def test_the_password_of_the_homes_postgres_reaches_only_the_jvm_environment(home):
+    managed(home)
+    try:
+        export_metastore_password(home, None)  # Derby: nothing exported
+        assert "IMDB_METASTORE_PASSWORD" not in os.environ
+        export_metastore_password(home, postgres_metastore(home, "thrift"))
+        assert os.environ["IMDB_METASTORE_PASSWORD"] == SECRET
+    finally:
+        os.environ.pop("IMDB_METASTORE_PASSWORD", None)
+
+
+def test_a_password_in_a_jdbc_url_is_masked_when_printed():
+    url = "jdbc:postgresql://h:5432/m?user=u&password=hunter2&ssl=true"
+    assert redact_url(url) == "jdbc:postgresql://h:5432/m?user=u&password=***&ssl=true"
+
