@@ -29,6 +29,12 @@ def clear_metastore_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("IMDB_PIPELINE_JARS", str(jars))
 
 
+def metastore_home(monkeypatch, tmp_path) -> Home:
+    """A new home under ``tmp_path``, with the environment of :func:`clear_metastore_env`."""
+    clear_metastore_env(monkeypatch, tmp_path)
+    return Home.resolve(tmp_path / "home").make()
+
+
 def managed(home: Home, port: int = 5999) -> None:
     """What `thrift start` leaves behind for the home's own PostgreSQL."""
     (home.root / "metastore.json").write_text(json.dumps(

@@ -9,7 +9,6 @@ import stat
 
 import pytest
 
-from imdb_pipeline.home import Home
 from imdb_pipeline.jars import SetupError
 from imdb_pipeline.metastore import (
     PASSWORD_REF,
@@ -25,17 +24,12 @@ from imdb_pipeline.metastore import (
 )
 from imdb_pipeline.processes import free_port
 from imdb_pipeline.spark import spark_settings
-from tests.metastore_homes import SECRET, clear_metastore_env, listening_socket, managed
+from tests.metastore_homes import SECRET, listening_socket, managed, metastore_home
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    clear_metastore_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def home(tmp_path):
-    return Home.resolve(tmp_path / "home").make()
+@pytest.fixture(autouse=True)  # every test: no metastore settings from the environment
+def home(monkeypatch, tmp_path):
+    return metastore_home(monkeypatch, tmp_path)
 
 
 # --- which metastore -------------------------------------------------------------------------

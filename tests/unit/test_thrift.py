@@ -12,21 +12,15 @@ from click.testing import CliRunner
 
 from imdb_pipeline import thrift
 from imdb_pipeline.cli import main
-from imdb_pipeline.home import Home
 from imdb_pipeline.metastore import PASSWORD_REF, postgres_metastore
 from imdb_pipeline.processes import free_port
 from imdb_pipeline.spark import spark_settings
-from tests.metastore_homes import SECRET, clear_metastore_env, dead_pid, listening_socket, managed
+from tests.metastore_homes import SECRET, dead_pid, listening_socket, managed, metastore_home
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    clear_metastore_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def home(tmp_path):
-    return Home.resolve(tmp_path / "home").make()
+@pytest.fixture(autouse=True)  # every test: no metastore settings from the environment
+def home(monkeypatch, tmp_path):
+    return metastore_home(monkeypatch, tmp_path)
 
 
 # --- the server's settings ---------------------------------------------------------------------
