@@ -30,7 +30,8 @@ from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.spark import get_spark
 from ingest.schemas import NAME_BASICS, TITLE_PRINCIPALS
 from ingest.stage import run_ingest
-from streaming.job import PROGRESS_TABLE, StreamOptions, stream
+from streaming.job import StreamOptions, stream
+from streaming.state import PROGRESS_TABLE
 
 CACHE = REPO_ROOT / ".cache" / "bench"
 WARM_UP = 3  # the first micro-batches pay for the Python worker and class loading

@@ -67,8 +67,9 @@ class Context:
         too for an S3 storage), for ``--target thrift`` a PostgreSQL metastore that accepts
         connections, a standalone master that answers (``--conf spark.master=spark://...``), and
         an S3 storage's endpoint, credentials and bucket."""
-        from imdb_pipeline.spark import check_master, jar_paths, read_defaults
-        from imdb_pipeline.thrift import pipeline_metastore
+        from imdb_pipeline.jars import jar_paths
+        from imdb_pipeline.metastore import pipeline_metastore
+        from imdb_pipeline.spark import check_master, read_defaults
 
         jar_paths(self.storage.remote)
         check_master(self.conf.get("spark.master") or read_defaults()["spark.master"])
@@ -79,9 +80,9 @@ class Context:
     def spark(self):
         """The process's SparkSession, started on first use (6-20 s)."""
         if self._spark is None:
+            from imdb_pipeline.metastore import pipeline_metastore
             from imdb_pipeline.spark import get_spark
             from imdb_pipeline.targets import claim_target
-            from imdb_pipeline.thrift import pipeline_metastore
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
             claim_target(self.home, self.target, self.command or "spark",  # its metastore now
@@ -96,15 +97,17 @@ class Context:
 # that catching them imports nothing (`results` must not import pyspark): an exception class
 # whose module was never imported cannot have been raised.
 KNOWN_ERRORS = [
-    ("imdb_pipeline.spark", "SetupError", EXIT_SETUP),
+    ("imdb_pipeline.jars", "SetupError", EXIT_SETUP),
     ("imdb_pipeline.spark", "ClusterError", EXIT_FAILED),
     ("ingest.convert", "InputError", EXIT_FAILED),
-    ("streaming.job", "StreamError", EXIT_FAILED),
+    ("streaming.state", "StreamError", EXIT_FAILED),
     ("imdb_pipeline.transform", "TransformError", EXIT_FAILED),
     ("imdb_pipeline.results", "ResultsError", EXIT_FAILED),
     ("imdb_pipeline.report.sources", "ReportError", EXIT_FAILED),
     ("imdb_pipeline.docs", "DocsError", EXIT_FAILED),
     ("imdb_pipeline.thrift", "ThriftError", EXIT_FAILED),
+    ("imdb_pipeline.metastore", "MetastoreError", EXIT_FAILED),
+    ("imdb_pipeline.processes", "ProcessError", EXIT_FAILED),
     ("imdb_pipeline.lock", "HomeBusy", EXIT_FAILED),
     ("imdb_pipeline.targets", "TargetMismatch", EXIT_FAILED),
     ("imdb_pipeline.storage", "StorageError", EXIT_FAILED),
@@ -667,7 +670,8 @@ def thrift():
 def thrift_start(ctx, host, port, foreground):
     """Start the server; returns once it accepts connections."""
     from imdb_pipeline import thrift as server
-    from imdb_pipeline.spark import check_master, jar_paths, read_defaults
+    from imdb_pipeline.jars import jar_paths
+    from imdb_pipeline.spark import check_master, read_defaults
 
     jar_paths(ctx.storage.remote)
     check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])

@@ -5,30 +5,22 @@ docker compose); the home adds its paths: warehouse, metastore, logs, and the ja
 ``make setup`` fetched (no Spark start touches the network).
 
 The metastore is the embedded Derby under ``<home>/metastore`` unless a PostgreSQL one is
-chosen (:func:`postgres_metastore`): ``IMDB_METASTORE_URL`` for every Spark start, or the
-home's own PostgreSQL (``<home>/metastore.json``, written by ``imdb-pipeline thrift start``)
-for ``--target thrift``. The password never enters the settings: they carry the literal
-``${env.IMDB_METASTORE_PASSWORD}``, which Hadoop's Configuration resolves from the JVM's
-environment, so it shows in no command line, log line or printed setting.
+chosen; which one, its settings and its password are imdb_pipeline/metastore.py's, the jars
+imdb_pipeline/jars.py's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from imdb_pipeline.home import REPO_ROOT, Home
+from imdb_pipeline.jars import jar_paths
+from imdb_pipeline.metastore import Metastore, export_metastore_password, metastore_settings
 from imdb_pipeline.storage import Storage
 
 CONF_DIR = REPO_ROOT / "conf"
-DEFAULT_JARS = REPO_ROOT / ".cache" / "jars"
-
-
-class SetupError(Exception):
-    pass
 
 
 class ClusterError(Exception):
@@ -69,95 +61,6 @@ def read_defaults(path: Path = CONF_DIR / "spark-defaults.conf") -> dict[str, st
         if line and not line.startswith("#"):
             key, _, value = line.partition(" ")
             settings[key] = value.strip()
-    return settings
-
-
-def jar_paths(s3: bool = False) -> list[str]:
-    """The jars ``make setup`` fetched (``jars.txt``), as ``spark.jars`` lists them.
-
-    ``s3``: also hadoop-aws and the AWS SDK (for an S3 storage). They are left out otherwise:
-    the SDK bundle is 690 MB, and every executor copies what ``spark.jars`` lists.
-    Raises :class:`SetupError` when the Delta jars (or, with ``s3``, hadoop-aws) are missing.
-    """
-    from imdb_pipeline.storage import S3_JARS
-
-    folder = Path(os.environ.get("IMDB_PIPELINE_JARS", DEFAULT_JARS))
-    jars = sorted(str(p) for p in folder.glob("*.jar"))
-    if not any("delta-spark" in j for j in jars):
-        raise SetupError(f"no Delta jars in {folder}: run `make setup` first")
-    s3_jars = [j for j in jars if Path(j).name.startswith(S3_JARS)]
-    if s3 and not any(Path(j).name.startswith("hadoop-aws-") for j in s3_jars):
-        raise SetupError(f"no hadoop-aws jar in {folder} (needed by --storage s3://...): "
-                         "run `make setup` first")
-    return jars if s3 else [j for j in jars if j not in s3_jars]
-
-
-URL_ENV, USER_ENV = "IMDB_METASTORE_URL", "IMDB_METASTORE_USER"
-PASSWORD_ENV = "IMDB_METASTORE_PASSWORD"
-PASSWORD_REF = "${env." + PASSWORD_ENV + "}"  # resolved inside the JVM (Hadoop Configuration)
-POSTGRES_DRIVER = "org.postgresql.Driver"
-METASTORE_FILE = "metastore.json"  # <home>/metastore.json: the home's own PostgreSQL
-
-
-@dataclass(frozen=True)
-class Metastore:
-    """A PostgreSQL-backed Hive metastore: JDBC URL and user (the password stays in the env)."""
-
-    url: str
-    user: str
-    managed: bool = False  # the home's own PostgreSQL, started by `imdb-pipeline thrift start`
-
-
-def postgres_metastore(home: Home, target: str = "thrift") -> Metastore | None:
-    """``IMDB_METASTORE_URL`` (any target), else for the thrift target the home's own
-    PostgreSQL; ``None`` = the embedded Derby metastore."""
-    url = os.environ.get(URL_ENV)
-    if url:
-        return Metastore(url, os.environ.get(USER_ENV) or "imdb")
-    file = home.root / METASTORE_FILE
-    if target == "thrift" and file.is_file():
-        data = json.loads(file.read_text())
-        return Metastore(data["url"], os.environ.get(USER_ENV) or data["user"], managed=True)
-    return None
-
-
-def metastore_password_file(home: Home) -> Path:  # 0600, written when the home's PostgreSQL is made
-    return home.root / "postgres" / "password"
-
-
-def export_metastore_password(home: Home, metastore: Metastore | None) -> None:
-    """Give the JVM about to start the password of the home's own PostgreSQL (via its env)."""
-    file = metastore_password_file(home)
-    if metastore and metastore.managed and not os.environ.get(PASSWORD_ENV) and file.is_file():
-        os.environ[PASSWORD_ENV] = file.read_text().strip()
-
-
-def metastore_url(home: Home, metastore: Metastore | None = None) -> str:
-    if metastore is not None:
-        return metastore.url
-    return f"jdbc:derby:;databaseName={home.metastore / 'metastore_db'};create=true"
-
-
-def metastore_settings(home: Home, metastore: Metastore | None, s3: bool = False) -> dict[str, str]:
-    settings = {"spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url(home, metastore)}
-    if metastore is not None:
-        jars = jar_paths(s3)
-        driver_jar = [j for j in jars if Path(j).name.startswith("postgresql-")]
-        if not driver_jar:
-            raise SetupError("no PostgreSQL JDBC jar in the jar cache: run `make setup` first")
-        settings.update(
-            {
-                "spark.hadoop.javax.jdo.option.ConnectionDriverName": POSTGRES_DRIVER,
-                "spark.hadoop.javax.jdo.option.ConnectionUserName": metastore.user,
-                "spark.hadoop.javax.jdo.option.ConnectionPassword": PASSWORD_REF,
-                "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
-                "spark.hadoop.hive.metastore.schema.verification": "false",
-                # The jars on the JVM's own class path too: DataNucleus finds the JDBC driver
-                # through java.sql.DriverManager, and the Thrift server opens sessions (`use
-                # imdb` -> DeltaCatalog) on threads that do not see spark.jars.
-                "spark.driver.extraClassPath": ":".join(jars),
-            }
-        )
     return settings
 
 
@@ -227,7 +130,7 @@ def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Me
     the lake, warehouse and checkpoints in the home unless ``storage`` is on S3).
 
     The JVM's own console output goes to ``<home>/logs/jvm.log`` (:func:`_launch_jvm`), its
-    log4j logs to ``<home>/logs/spark.log``. Raises :class:`SetupError` without the jars.
+    log4j logs to ``<home>/logs/spark.log``. Raises ``jars.SetupError`` without the jars.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

@@ -22,7 +22,7 @@ import time
 from imdb_pipeline.home import Home
 
 RECORD_FILE = "target.json"
-METASTORE_URL_ENV = "IMDB_METASTORE_URL"  # as imdb_pipeline.spark.URL_ENV (no Spark import here)
+METASTORE_URL_ENV = "IMDB_METASTORE_URL"  # as imdb_pipeline.metastore.URL_ENV (not imported)
 DERBY, POSTGRESQL = "derby", "postgresql"
 
 

@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from imdb_pipeline import storage
+from imdb_pipeline.processes import pid_exists
 from ingest.convert import (
     REJECTS_SCHEMA,
     FileStats,
@@ -516,22 +517,12 @@ def clean_stale(lake: Path, log) -> list[Path]:
             pid = int(owner.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             pid = None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and pid_exists(pid):
             continue  # another ingest is writing it right now
         shutil.rmtree(folder, ignore_errors=True)
         log(f"ingest: removed {folder.name}, left by an ingest that did not finish")
         removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _origin(value: str | Origin | None, path: TableFiles | Path) -> Origin:

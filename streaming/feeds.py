@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from imdb_pipeline import storage
+from streaming.process import tenths
 
 FEED_SCHEMA = pa.schema(
     [
@@ -57,11 +58,6 @@ def total_rows(feeds: list[Feed]) -> int:
 
 def _save(registry: Path | str, feeds: list[Feed]) -> None:
     storage.write_text(registry, json.dumps([asdict(f) for f in feeds], indent=1))
-
-
-def tenths(ratings: pa.Array) -> pa.Array:
-    """averageRating (decimal(3,1)) as whole tenths."""
-    return pc.cast(pc.multiply(ratings, pa.scalar(10, pa.int32())), pa.int32())
 
 
 def changes(new: pa.Table, current: pa.Table) -> pa.Table:

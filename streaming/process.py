@@ -12,12 +12,23 @@ positive number at any moment, so the order is the order of numVotes x averageRa
 ratings are kept in tenths), then more numVotes, then the smaller tconst. While records only
 add titles, the top-N of everything so far is the top-N of (previous top-N + this batch); a
 batch that changes or removes a known title recomputes the top-N from the current titles.
+
+:func:`tenths` turns the feeds' and the tables' ratings (pyarrow decimals) into the whole
+tenths the fold keeps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def tenths(ratings: pa.Array) -> pa.Array:
+    """averageRating (decimal(3,1)) as whole tenths: ``7.3`` -> ``73`` (int32; nulls stay null)."""
+    return pc.cast(pc.multiply(ratings, pa.scalar(10, pa.int32())), pa.int32())
 
 
 @dataclass(frozen=True)

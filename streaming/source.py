@@ -13,7 +13,7 @@ uncommitted range: reads are deterministic for a range (the feeds are immutable 
 The rows of a range: :class:`FeedReader` (pyarrow, in the process that asks) or, for any
 Spark sink, the DataFrame (``read`` runs in a Python worker). The pipeline's own sink reads
 the range Spark planned with :class:`FeedReader` and never evaluates the DataFrame: a
-100-record micro-batch then costs no Spark job and no Python worker task (streaming/job.py).
+100-record micro-batch then costs no Spark job and no Python worker task (streaming/sink.py).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
 CLI = str(VENV_BIN / "imdb-pipeline")
-FAULT_ENV = "IMDB_PIPELINE_FAULT"  # as streaming.job.FAULT_ENV (no pyspark import here)
+FAULT_ENV = "IMDB_PIPELINE_FAULT"  # as streaming.sink.FAULT_ENV (no pyspark import here)
 
 
 def can_hide_the_home() -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from imdb_pipeline.results import MART_SCHEMA, DeltaReader, mart_path
 
-STREAM_SCHEMA = "imdb_stream"  # streaming.job.STREAM_SCHEMA (not imported: it imports pyspark)
+STREAM_SCHEMA = "imdb_stream"  # as streaming.state.STREAM_SCHEMA
 BATCH_COLUMNS = [
     "stream_id", "ingest_id", "batch_id", "batches", "records", "end_row", "ratings_processed",
     "average_number_of_votes", "duration_ms", "processed_at", "top",

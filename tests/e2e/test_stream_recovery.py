@@ -30,7 +30,8 @@ from imdb_pipeline.generate.write import generate
 from imdb_pipeline.results import collect
 from imdb_pipeline.transform import dbt_vars, run_dbt
 from ingest.stage import run_ingest
-from streaming.job import FAULT_ENV, StreamOptions, stream
+from streaming.job import StreamOptions, stream
+from streaming.sink import FAULT_ENV
 from tests.conftest import FIXTURES
 from tests.e2e.report_checks import check_report
 from tests.reference.duckdb_reference import compute
@@ -224,7 +225,7 @@ def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home
     unpaired log rows and folds rows 12-29 again from the feeds: every record once."""
     from deltalake import DeltaTable
 
-    from streaming.job import BATCHES_TABLE, RATINGS_TABLE, ensure_tables
+    from streaming.state import BATCHES_TABLE, RATINGS_TABLE, ensure_tables
 
     source = FIXTURES / "rules"
     options = StreamOptions(records_per_batch=4, top_n=9)  # a stream of its own in this home

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from imdb_pipeline import thrift
+from imdb_pipeline.postgres import sweep_orphan_data
+from imdb_pipeline.processes import free_port
 from tests.conftest import SAMPLES
 from tests.unit.test_report import chart_specs, chart_values
 
@@ -35,7 +37,7 @@ class Server:
     def __init__(self, root: Path):
         self.root = root
         self.home = root / "home"
-        self.port = thrift.free_port()
+        self.port = free_port()
         self.results: dict = {}
 
     def env(self) -> dict:
@@ -109,7 +111,7 @@ def server():
         running.kill_leftovers()  # only if stop could not do its job
         assert not running.pids(), f"left behind: {running.pids()}; {stopped.stderr}"
         shutil.rmtree(root, ignore_errors=True)
-        thrift.sweep_orphan_data(lambda m: None)  # the home is gone: its PostgreSQL data too
+        sweep_orphan_data(lambda m: None)  # the home is gone: its PostgreSQL data too
 
 
 def test_start_reports_the_server_and_its_metastore(server):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_pipeline import thrift
+from imdb_pipeline import postgres as home_postgres
 from imdb_pipeline.home import Home
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,7 @@ def private_home():
     if os.geteuid() != 0:
         pytest.skip("the case is root's: PostgreSQL then runs as the postgres user")
     try:
-        thrift.Postgres.bin_dir()
+        home_postgres.Postgres.bin_dir()
     except Exception as exc:  # noqa: BLE001 - no server binaries: nothing to test
         pytest.skip(str(exc))
     root = Path(tempfile.mkdtemp(prefix="imdb-private-"))  # 0700, owned by root
@@ -40,11 +40,11 @@ def private_home():
     try:
         yield root, home
     finally:
-        postgres = thrift.Postgres(home)
+        postgres = home_postgres.Postgres(home)
         if postgres.pid() is not None:
             postgres.stop(lambda m: None)
         shutil.rmtree(root, ignore_errors=True)
-        thrift.sweep_orphan_data(lambda m: None)
+        home_postgres.sweep_orphan_data(lambda m: None)
 
 
 def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
@@ -52,7 +52,7 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     before = _modes(root)
     messages: list[str] = []
-    postgres = thrift.Postgres(home)
+    postgres = home_postgres.Postgres(home)
     metastore = postgres.ensure(messages.append)
 
     data = postgres.data
@@ -71,7 +71,7 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
         assert password not in log.read_text(errors="replace")
 
     port = int(metastore.url.split(":")[-1].split("/")[0])
-    psql = str(thrift.Postgres.bin_dir() / "psql")
+    psql = str(home_postgres.Postgres.bin_dir() / "psql")
     query = [psql, "-h", "127.0.0.1", "-p", str(port), "-U", "imdb", "-d", "metastore",
              "-tAc", "select current_user"]
     done = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30,
@@ -83,11 +83,11 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
 
     postgres.stop(messages.append)  # a restart keeps the same database
     restarted: list[str] = []
-    thrift.Postgres(home).ensure(restarted.append)
+    home_postgres.Postgres(home).ensure(restarted.append)
     assert not any("initialised" in m for m in restarted)
-    thrift.Postgres(home).stop(restarted.append)
+    home_postgres.Postgres(home).stop(restarted.append)
 
     shutil.rmtree(root)  # the home goes: its data goes at the next start of any home
     gone: list[str] = []
-    assert thrift.sweep_orphan_data(gone.append) == [folder]
+    assert home_postgres.sweep_orphan_data(gone.append) == [folder]
     assert not folder.exists() and f"thrift: removed {folder}" in gone[0]

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from imdb_pipeline.home import REPO_ROOT, Home
-from imdb_pipeline.spark import postgres_metastore, read_defaults, spark_settings
+from imdb_pipeline.metastore import postgres_metastore
+from imdb_pipeline.spark import read_defaults, spark_settings
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"

@@ -1,11 +1,15 @@
 """streaming.process.fold: running count/sum/average and the running top-N, ties, updates,
-deletions — checked against a brute-force recomputation over the current titles."""
+deletions — checked against a brute-force recomputation over the current titles; and
+``tenths``, the ratings as the fold keeps them."""
 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
-from streaming.process import Rated, Rules, RunningState, fold, top_of
+import pyarrow as pa
+
+from streaming.process import Rated, Rules, RunningState, fold, tenths, top_of
 
 
 def rec(tconst, votes, rating, deleted=False):
@@ -84,3 +88,12 @@ def test_random_updates_match_a_brute_force_recomputation():
         assert state.ratings_processed == count
         assert state.average_number_of_votes == average
         assert [r.tconst for r in state.top] == top
+
+
+def test_ratings_become_exact_whole_tenths_and_a_deletion_stays_null():
+    ratings = pa.array([Decimal("7.3"), Decimal("10.0"), Decimal("1.0"), None, Decimal("0.1")],
+                       pa.decimal128(3, 1))
+    got = tenths(ratings)
+    assert got.type == pa.int32()
+    assert got.to_pylist() == [73, 100, 10, None, 1]
+    assert tenths(pa.array([], pa.decimal128(3, 1))).to_pylist() == []

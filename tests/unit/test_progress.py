@@ -1,8 +1,8 @@
-"""streaming.job.ProgressReporter: every micro-batch a row, the console at most once a second."""
+"""streaming.progress.ProgressReporter: every micro-batch a row, the console at most once a second."""
 
 from __future__ import annotations
 
-from streaming.job import ProgressReporter
+from streaming.progress import ProgressReporter
 from streaming.status import StatusFile
 
 

@@ -1,14 +1,9 @@
-"""Local staging of processed micro-batches (streaming/staging.py) and the staged batch row."""
+"""Local staging of processed micro-batches (streaming/staging.py)."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from decimal import Decimal
-
 import pyarrow as pa
 
-from streaming.job import batch_record
 from streaming.staging import Staging
 
 
@@ -38,15 +33,3 @@ def test_a_half_written_file_is_not_a_staged_batch_and_drop_removes_it(tmp_path)
     staging.drop([0])
     assert staging.batch_ids() == [] and list(staging.folder.iterdir()) == []
     assert staging.read([]) == (None, [])
-
-
-def test_the_staged_batch_row_survives_json_with_its_types():
-    row = {
-        "batch_id": 7, "top": [{"rank": 1, "tconst": "tt1", "num_votes": 900,
-                                "average_rating": "8.7", "ranking_score": 1.5}],
-        "processed_at": "2026-11-24T10:00:00+00:00", "title_types": ["movie"],
-    }
-    values = batch_record(json.loads(json.dumps(row)))
-    assert values["batch_id"] == 7 and values["title_types"] == ["movie"]
-    assert values["top"][0]["average_rating"] == Decimal("8.7")
-    assert values["processed_at"] == datetime.fromisoformat("2026-11-24T10:00:00+00:00")

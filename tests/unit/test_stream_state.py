@@ -1,5 +1,6 @@
-"""streaming.job's state rebuild from the stream's tables, read with delta-rs (no Spark):
-the latest record per title, deletions, other streams, the micro-batch cut-off."""
+"""streaming.state's state rebuild from the stream's tables, read with delta-rs (no Spark):
+the latest record per title, deletions, other streams, the micro-batch cut-off; and the
+titles a stream may rank, read from the lake with pyarrow."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import random
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
 
-from streaming.job import BATCHES_TABLE, RATINGS_TABLE, StreamError, latest_per_title, load_state
+from streaming.state import (
+    BATCHES_TABLE,
+    RATINGS_TABLE,
+    StreamError,
+    eligible_titles,
+    latest_per_title,
+    load_state,
+)
 
 RATING = pa.decimal128(3, 1)
 TOP = pa.list_(pa.struct([("rank", pa.int32()), ("tconst", pa.string()),
@@ -96,3 +105,17 @@ def test_tables_that_disagree_on_the_number_of_titles_stop_the_stream(tables):
                        [("s", 0, 1, 2, 100, [])])
     with pytest.raises(StreamError, match="batches table says 2 titles, ratings log holds 1"):
         load_state(locations, "s", 10)
+
+
+def test_the_eligible_titles_are_those_of_the_chosen_types_in_that_ingest(tmp_path):
+    for ingest_id, rows in (("i1", [("tt1", "movie"), ("tt2", "short"), ("tt3", "tvMovie")]),
+                            ("i2", [("tt4", "movie")])):
+        folder = tmp_path / "lake" / ingest_id / "title_basics"
+        folder.mkdir(parents=True)
+        tconsts, types = zip(*rows, strict=True)
+        pq.write_table(pa.table({"tconst": list(tconsts), "title_type": list(types)}),
+                       folder / "part-0.parquet")
+    lake = str(tmp_path / "lake")
+    assert eligible_titles(lake, "i1", ("movie",)) == frozenset({"tt1"})
+    assert eligible_titles(lake, "i1", ["movie", "tvMovie"]) == frozenset({"tt1", "tt3"})
+    assert eligible_titles(lake, "i2", ("short",)) == frozenset()

@@ -1,117 +1,29 @@
-"""Metastore choice, credentials, ports and pid files of `imdb-pipeline thrift` (no Spark, no
-PostgreSQL: nothing here starts a server)."""
+"""Credentials, ports and pid files of `imdb-pipeline thrift` (no Spark, no PostgreSQL:
+nothing here starts a server). The metastore's choice and settings: test_metastore.py; ports
+and processes themselves: test_processes.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 from imdb_pipeline import thrift
 from imdb_pipeline.cli import main
-from imdb_pipeline.home import Home
-from imdb_pipeline.spark import PASSWORD_REF, Metastore, postgres_metastore, spark_settings
-
-SECRET = "s3cr3t-never-printed-7c1f"
-METASTORE_ENV = ("IMDB_METASTORE_URL", "IMDB_METASTORE_USER", "IMDB_METASTORE_PASSWORD",
-                 "IMDB_THRIFT_HOST", "IMDB_THRIFT_PORT", "IMDB_TARGET")
+from imdb_pipeline.metastore import PASSWORD_REF, postgres_metastore
+from imdb_pipeline.processes import free_port
+from imdb_pipeline.spark import spark_settings
+from tests.metastore_homes import SECRET, dead_pid, listening_socket, managed, metastore_home
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for name in METASTORE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    jars = tmp_path / "jars"
-    jars.mkdir()
-    for name in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar",
-                 "postgresql-42.7.14.jar"):
-        (jars / name).write_bytes(b"")
-    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(jars))
+@pytest.fixture(autouse=True)  # every test: no metastore settings from the environment
+def home(monkeypatch, tmp_path):
+    return metastore_home(monkeypatch, tmp_path)
 
 
-@pytest.fixture
-def home(tmp_path):
-    return Home.resolve(tmp_path / "home").make()
-
-
-def managed(home: Home, port: int = 5999) -> None:
-    """What `thrift start` leaves behind for the home's own PostgreSQL."""
-    (home.root / "metastore.json").write_text(json.dumps(
-        {"url": f"jdbc:postgresql://127.0.0.1:{port}/metastore", "user": "imdb", "port": port}
-    ))
-    (home.root / "postgres").mkdir()
-    (home.root / "postgres" / "password").write_text(SECRET + "\n")
-
-
-def listening_socket():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    return server, server.getsockname()[1]
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-# --- which metastore -------------------------------------------------------------------------
-
-def test_embedded_derby_is_the_default(home):
-    settings = spark_settings(home)
-    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith("jdbc:derby:")
-    assert "spark.hadoop.javax.jdo.option.ConnectionPassword" not in settings
-    assert postgres_metastore(home, "local") is None and postgres_metastore(home, "thrift") is None
-
-
-def test_conf_extends_the_jvm_options_and_class_path_and_replaces_the_rest(home):
-    """`--conf spark.driver.extraJavaOptions=...` once dropped the project's log4j config and
-    Derby home (Spark's own log profile came back)."""
-    postgres = Metastore("jdbc:postgresql://127.0.0.1:5999/metastore", "imdb")
-    ours = spark_settings(home, metastore=postgres)
-    theirs = spark_settings(home, {"spark.driver.extraJavaOptions": "-Xss4m",
-                                   "spark.driver.extraClassPath": "/opt/extra.jar",
-                                   "spark.driver.memory": "8g"}, metastore=postgres)
-    assert theirs["spark.driver.extraJavaOptions"] == ours["spark.driver.extraJavaOptions"] + " -Xss4m"
-    assert "-Dlog4j.configurationFile=" in theirs["spark.driver.extraJavaOptions"]
-    assert theirs["spark.driver.extraClassPath"] == ours["spark.driver.extraClassPath"] + ":/opt/extra.jar"
-    assert theirs["spark.driver.memory"] == "8g"
-    assert spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})[
-        "spark.driver.extraClassPath"] == "/opt/x.jar"  # Derby: nothing of ours to extend
-
-
-def test_the_homes_postgres_serves_the_thrift_target_only(home):
-    managed(home)
-    assert postgres_metastore(home, "local") is None  # `make run` stays on Derby
-    metastore = postgres_metastore(home, "thrift")
-    assert metastore.managed and metastore.user == "imdb"
-    settings = spark_settings(home, metastore=metastore)
-    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
-        "jdbc:postgresql://127.0.0.1:5999/metastore"
-    )
-    assert settings["spark.hadoop.javax.jdo.option.ConnectionDriverName"] == "org.postgresql.Driver"
-    assert settings["spark.hadoop.javax.jdo.option.ConnectionUserName"] == "imdb"
-    assert settings["spark.hadoop.javax.jdo.option.ConnectionPassword"] == PASSWORD_REF
-    assert settings["spark.hadoop.datanucleus.schema.autoCreateAll"] == "true"
-    assert settings["spark.hadoop.hive.metastore.schema.verification"] == "false"
-    assert "postgresql-42.7.14.jar" in settings["spark.driver.extraClassPath"]
-    assert settings["spark.sql.warehouse.dir"] == str(home.warehouse)  # shared with the server
-
-
-def test_imdb_metastore_url_applies_to_every_target(home, monkeypatch):
-    monkeypatch.setenv("IMDB_METASTORE_URL", "jdbc:postgresql://db.internal:5432/hms")
-    monkeypatch.setenv("IMDB_METASTORE_USER", "hive")
-    for target in ("local", "thrift"):
-        metastore = postgres_metastore(home, target)
-        assert metastore.url == "jdbc:postgresql://db.internal:5432/hms"
-        assert metastore.user == "hive" and not metastore.managed
-
+# --- the server's settings ---------------------------------------------------------------------
 
 def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypatch):
     managed(home)
@@ -125,24 +37,6 @@ def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypat
     result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", "status"])
     assert SECRET not in result.output
     assert "metastore: PostgreSQL jdbc:postgresql://127.0.0.1:5999/metastore" in result.output
-
-
-def test_the_password_of_the_homes_postgres_reaches_only_the_jvm_environment(home):
-    from imdb_pipeline.spark import export_metastore_password
-
-    managed(home)
-    try:
-        export_metastore_password(home, None)  # Derby: nothing exported
-        assert "IMDB_METASTORE_PASSWORD" not in os.environ
-        export_metastore_password(home, postgres_metastore(home, "thrift"))
-        assert os.environ["IMDB_METASTORE_PASSWORD"] == SECRET
-    finally:
-        os.environ.pop("IMDB_METASTORE_PASSWORD", None)
-
-
-def test_a_password_in_a_jdbc_url_is_masked_when_printed():
-    url = "jdbc:postgresql://h:5432/m?user=u&password=hunter2&ssl=true"
-    assert thrift.redact_url(url) == "jdbc:postgresql://h:5432/m?user=u&password=***&ssl=true"
 
 
 def test_the_server_gets_the_pipelines_settings_plus_its_address(home):
@@ -230,10 +124,6 @@ def test_stop_with_nothing_running(home):
 
 # --- the thrift target without a server ----------------------------------------------------------
 
-def free_port() -> int:
-    return thrift.free_port()
-
-
 @pytest.mark.parametrize("command", [["results"], ["transform"], ["run", "--source", "x"]])
 def test_the_thrift_target_without_a_server_fails_fast(home, command):
     port = free_port()
@@ -273,25 +163,3 @@ def test_clients_find_the_running_servers_port(home, monkeypatch):
     assert thrift.client_address(home, 10001) == ("127.0.0.1", 10001)
     monkeypatch.setenv("IMDB_THRIFT_PORT", "10002")
     assert thrift.client_address(home) == ("127.0.0.1", 10002)
-
-
-# --- the log's reason --------------------------------------------------------------------------
-
-def test_a_failed_start_reports_the_logs_meaningful_line(tmp_path):
-    log = tmp_path / "thrift.log"
-    log.write_text(
-        "old run ERROR that is before the offset\n"
-        "WARNING: Using incubator modules: jdk.incubator.vector\n"
-        "2026-01-01 WARN Utils: Your hostname resolves to a loopback address\n"
-        "2026-01-01 ERROR HiveThriftServer2: Error starting HiveThriftServer2\n"
-        "org.apache.thrift.transport.TTransportException: Could not create ServerSocket on address 0.0.0.0/0.0.0.0:10000.\n"
-        "\tat org.apache.thrift.transport.TServerSocket.<init>(TServerSocket.java:109)\n"
-        "\t... 12 more\n"
-        "\n"
-    )
-    offset = len("old run ERROR that is before the offset\n")
-    assert thrift.last_meaningful_line(log, offset) == (
-        "org.apache.thrift.transport.TTransportException: Could not create ServerSocket on "
-        "address 0.0.0.0/0.0.0.0:10000."
-    )
-    assert thrift.last_meaningful_line(tmp_path / "missing.log").startswith("(no log at")
