@@ -62,7 +62,10 @@ def connect_host(host: str) -> str:
 
 def pid_exists(pid: int) -> bool:
     """A process with this pid exists (signal 0; someone else's process counts too). A pid
-    may have been reused since it was recorded: :func:`process_alive` checks what runs."""
+    may have been reused since it was recorded: :func:`process_alive` checks what runs. A pid
+    of 0 or below names no process (signal 0 would reach our own process group)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -13,6 +13,8 @@ from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
+from imdb_pipeline.processes import pid_exists
+
 STATUS_FILE = "stream.status.json"
 
 
@@ -43,11 +45,8 @@ def read_status(home) -> dict | None:
 
 
 def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-        return True
-    except (OSError, TypeError, ValueError):
-        return False
+    # the pid as the status file holds it (an int, or missing); another user's process counts
+    return isinstance(pid, int) and pid_exists(pid)
 
 
 def duration(seconds: float) -> str:

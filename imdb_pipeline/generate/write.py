@@ -21,6 +21,7 @@ from imdb_pipeline.generate.chunks import CHUNKS
 from imdb_pipeline.generate.columns import payload
 from imdb_pipeline.generate.shape import FILES, REAL_ROWS
 from imdb_pipeline.generate.world import world_for
+from imdb_pipeline.processes import pid_exists
 
 # Relative amount of work per file (plain-text size at scale 1, GB): largest first.
 _WORK = {
@@ -113,20 +114,10 @@ def remove_stale_tmp(out: Path) -> list[Path]:
     removed = []
     for tmp in out.glob(TMP_PATTERN):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_exists(int(pid)):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def generate(

@@ -78,6 +78,13 @@ def test_a_pid_exists_while_its_process_runs():
     assert not pid_exists(dead_pid())
 
 
+def test_no_pid_names_a_process():
+    # a state file without a pid must not read as running: signal 0 to pid 0 would reach
+    # our own process group, and to -1 every process we may signal
+    assert not pid_exists(0) and not pid_exists(-1)
+    assert not process_alive(0, "python")
+
+
 def test_a_process_is_alive_only_with_its_marker(sleeper):
     process = sleeper()
     assert process_alive(process.pid, MARKER)
