@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
 
@@ -256,21 +257,31 @@ def test_table_lines_stay_within_100_characters_and_titles_go_by_rank():
 
 
 def test_nanosecond_timestamps_are_read_as_datetimes_without_pandas(tmp_path):
-    """Spark's INT96 timestamps reach Arrow as nanoseconds; ``to_pylist`` would turn them into
-    pandas Timestamps, importing pandas (2-3 s of a 3 s ``results``). The table comes from a
-    Parquet file, as the marts do (building Arrow arrays from Python imports pandas itself)."""
-    import pyarrow.parquet as pq
+    """Spark writes timestamps as INT96, which Arrow reads as nanoseconds; ``to_pylist`` would
+    turn them into pandas Timestamps, importing pandas (2-3 s of a 3 s ``results``). The mart
+    here is a Delta table over such a file (written by pyarrow as Spark does, then converted
+    by delta-rs), read the way ``results`` reads it, in a fresh interpreter."""
+    from deltalake import convert_to_deltalake
 
+    folder = Path(mart_path(tmp_path, "transform_runs"))
+    folder.mkdir(parents=True)
     nanos = pa.array([1_700_000_000_123_456_000, None], pa.int64()).cast(pa.timestamp("ns"))
-    pq.write_table(pa.table({"k": [1, 2], "at": nanos}), tmp_path / "s.parquet", version="2.6")
+    runs = pa.table({"invocation_id": ["a", "b"], "finished_at": nanos,
+                     "min_votes": [1, 1], "top_n": [1, 1], "title_types": [["movie"]] * 2,
+                     "status": ["published"] * 2, "detail": ["", ""]})
+    pq.write_table(runs, folder / "part-0.parquet", use_deprecated_int96_timestamps=True)
+    assert pq.ParquetFile(folder / "part-0.parquet").schema.column(1).physical_type == "INT96"
+    convert_to_deltalake(str(folder))
     code = (
-        "import sys, datetime, pyarrow.parquet as pq\n"
-        "from imdb_pipeline.results import DeltaReader, _microseconds\n"
-        f"t = pq.ParquetFile({str(tmp_path / 's.parquet')!r}).read()  # as _read_delta\n"
-        "assert str(t.schema.field('at').type) == 'timestamp[ns]' and 'pandas' not in sys.modules\n"
-        "rows = DeltaReader({'s': _microseconds(t)}).rows('s', ['k', 'at'], 'k')  # _read_delta's\n"
-        "assert rows[0]['at'] == datetime.datetime(2023, 11, 14, 22, 13, 20, 123456), rows\n"
-        "assert type(rows[0]['at']) is datetime.datetime and rows[1]['at'] is None\n"
+        "import sys, datetime\n"
+        "from imdb_pipeline.results import DeltaReader\n"
+        f"reader = DeltaReader.of_warehouse({str(tmp_path)!r})\n"
+        "assert str(reader.tables['transform_runs'].schema.field('finished_at').type) == "
+        "'timestamp[us]'\n"
+        "rows = reader.rows('transform_runs', ['invocation_id', 'finished_at'], 'invocation_id')\n"
+        "assert rows[0]['finished_at'] == datetime.datetime(2023, 11, 14, 22, 13, 20, 123456), rows\n"
+        "assert type(rows[0]['finished_at']) is datetime.datetime\n"
+        "assert rows[1]['finished_at'] is None, rows\n"
         "print('pandas' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
