@@ -1,31 +1,17 @@
 """imdb_pipeline.spark without a JVM: the settings a Spark start gets for a home (defaults
-file, home paths, jars, metastore, ``--conf`` overrides), which metastore is chosen, that the
-password stays out of every setting, and the check of a standalone master."""
+file, home paths, jars, metastore, ``--conf`` overrides) and the check of a standalone master.
+Which jars and which metastore: tests/unit/test_jars.py and test_metastore.py."""
 
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
 
 from imdb_pipeline import spark
 from imdb_pipeline.home import Home
-from imdb_pipeline.spark import (
-    CONF_DIR,
-    ClusterError,
-    Metastore,
-    SetupError,
-    check_master,
-    export_metastore_password,
-    jar_paths,
-    metastore_password_file,
-    metastore_settings,
-    metastore_url,
-    postgres_metastore,
-    read_defaults,
-    spark_settings,
-)
+from imdb_pipeline.metastore import Metastore, metastore_url
+from imdb_pipeline.spark import CONF_DIR, ClusterError, check_master, read_defaults, spark_settings
 
 DELTA = ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar")
 POSTGRES = "postgresql-42.7.14.jar"
@@ -61,82 +47,6 @@ def test_read_defaults_skips_comments_and_blank_lines_and_keeps_spaces_in_values
     assert read_defaults(conf) == {"spark.master": "local[2]",
                                    "spark.driver.extraJavaOptions": "-Da=1 -Db=2",
                                    "spark.flag": ""}
-
-
-def test_jar_paths_leave_the_s3_jars_out_unless_asked(jars):
-    folder = jars(*DELTA, POSTGRES, *S3, "notes.txt")
-    local = [str(folder / n) for n in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar",
-                                       "postgresql-42.7.14.jar")]
-    assert jar_paths() == local
-    assert jar_paths(s3=True) == sorted(local + [str(folder / n) for n in S3])
-
-
-def test_jar_paths_without_the_delta_or_hadoop_aws_jars_say_run_make_setup(jars):
-    folder = jars(POSTGRES)
-    with pytest.raises(SetupError, match=rf"^no Delta jars in {folder}: run `make setup` first$"):
-        jar_paths()
-    jars(*DELTA, "bundle-2.35.4.jar")
-    with pytest.raises(SetupError, match=r"^no hadoop-aws jar in .*: run `make setup` first$"):
-        jar_paths(s3=True)
-    assert len(jar_paths()) == 3  # without s3 the missing hadoop-aws does not matter
-
-
-def test_postgres_metastore_prefers_the_environment_then_the_homes_own(tmp_path, env):
-    home = Home(tmp_path)
-    assert postgres_metastore(home) is None  # Derby
-    (tmp_path / "metastore.json").write_text('{"url": "jdbc:postgresql://h:5/m", "user": "u"}')
-    assert postgres_metastore(home) == Metastore("jdbc:postgresql://h:5/m", "u", managed=True)
-    assert postgres_metastore(home, target="embedded") is None  # the home's own: thrift only
-    env.setenv("IMDB_METASTORE_USER", "alice")
-    assert postgres_metastore(home).user == "alice"
-    env.setenv("IMDB_METASTORE_URL", "jdbc:postgresql://db/x")
-    assert postgres_metastore(home, "embedded") == Metastore("jdbc:postgresql://db/x", "alice")
-    env.delenv("IMDB_METASTORE_USER")
-    assert postgres_metastore(home) == Metastore("jdbc:postgresql://db/x", "imdb")
-
-
-def test_the_password_of_the_homes_postgres_is_exported_only_when_needed(tmp_path, env):
-    home = Home(tmp_path)
-    managed = Metastore("jdbc:postgresql://h/m", "u", managed=True)
-    assert metastore_password_file(home) == tmp_path / "postgres" / "password"
-    export_metastore_password(home, managed)  # no file yet
-    assert "IMDB_METASTORE_PASSWORD" not in os.environ
-    (tmp_path / "postgres").mkdir()
-    metastore_password_file(home).write_text("s3cret\n")
-    export_metastore_password(home, Metastore("jdbc:postgresql://h/m", "u"))  # not the home's
-    export_metastore_password(home, None)
-    assert "IMDB_METASTORE_PASSWORD" not in os.environ
-    export_metastore_password(home, managed)
-    assert os.environ["IMDB_METASTORE_PASSWORD"] == "s3cret"
-    env.setenv("IMDB_METASTORE_PASSWORD", "given")
-    export_metastore_password(home, managed)
-    assert os.environ["IMDB_METASTORE_PASSWORD"] == "given"  # the user's own wins
-
-
-def test_derby_needs_no_jar_and_postgres_gets_driver_user_and_a_password_reference(
-        tmp_path, jars, env):
-    home = Home(tmp_path)
-    derby = f"jdbc:derby:;databaseName={tmp_path}/metastore/metastore_db;create=true"
-    assert metastore_url(home) == derby
-    assert metastore_settings(home, None) == {"spark.hadoop.javax.jdo.option.ConnectionURL": derby}
-    postgres = Metastore("jdbc:postgresql://db:5432/meta", "bob")
-    jars(*DELTA)
-    with pytest.raises(SetupError, match="^no PostgreSQL JDBC jar in the jar cache"):
-        metastore_settings(home, postgres)
-    folder = jars(POSTGRES)
-    env.setenv("IMDB_METASTORE_PASSWORD", "hunter2")  # never a setting: Hadoop reads the env
-    settings = metastore_settings(home, postgres)
-    assert settings == {
-        "spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:postgresql://db:5432/meta",
-        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
-        "spark.hadoop.javax.jdo.option.ConnectionUserName": "bob",
-        "spark.hadoop.javax.jdo.option.ConnectionPassword": "${env.IMDB_METASTORE_PASSWORD}",
-        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
-        "spark.hadoop.hive.metastore.schema.verification": "false",
-        "spark.driver.extraClassPath": ":".join(
-            str(folder / n) for n in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar",
-                                      POSTGRES)),
-    }
 
 
 def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, jars, env):
