@@ -31,7 +31,7 @@ def jar_paths(s3: bool = False) -> list[str]:
 
     folder = Path(os.environ.get("IMDB_PIPELINE_JARS", DEFAULT_JARS))
     jars = sorted(str(p) for p in folder.glob("*.jar"))
-    if not any("delta-spark" in j for j in jars):
+    if not any(Path(j).name.startswith("delta-spark") for j in jars):
         raise SetupError(f"no Delta jars in {folder}: run `make setup` first")
     s3_jars = [j for j in jars if Path(j).name.startswith(S3_JARS)]
     if s3 and not any(Path(j).name.startswith("hadoop-aws-") for j in s3_jars):

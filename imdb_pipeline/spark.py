@@ -12,6 +12,7 @@ imdb_pipeline/jars.py's.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -55,12 +56,15 @@ def check_master(master: str, timeout: float = 5.0) -> None:
 
 
 def read_defaults(path: Path = CONF_DIR / "spark-defaults.conf") -> dict[str, str]:
+    """The settings of a ``spark-defaults.conf``: ``{key: value}``, comments and blank lines
+    skipped. As Spark reads the file (Java properties): the key ends at the first space, tab,
+    ``=`` or ``:``, and the value is the rest, stripped (it may hold spaces and ``=``)."""
     settings: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            key, _, value = line.partition(" ")
-            settings[key] = value.strip()
+            key, value = (re.split(r"\s*[=:\s]\s*", line, maxsplit=1) + [""])[:2]
+            settings[key] = value
     return settings
 
 

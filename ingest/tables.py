@@ -115,4 +115,5 @@ def _create(spark, table: str, columns: str, partition: str | None, location: st
     partitioned = f"partitioned by ({partition})" if partition else ""
     # Partitions are discovered from the folders (spark.sql.hive.manageFilesourcePartitions
     # is false in conf/spark-defaults.conf): no `msck repair table`.
-    spark.sql(f"create table {name} ({columns}) using parquet {partitioned} location '{location}'")
+    quoted = location.replace("\\", "\\\\").replace("'", "\\'")  # a home may hold a quote
+    spark.sql(f"create table {name} ({columns}) using parquet {partitioned} location '{quoted}'")

@@ -46,3 +46,12 @@ def test_missing_jars_are_a_setup_error_naming_the_folder(cache):
 def test_sparks_own_install_holds_its_jars_and_spark_submit():
     assert (spark_home() / "bin" / "spark-submit").exists()
     assert next((spark_home() / "jars").glob("spark-core_*.jar"), None) is not None
+
+
+def test_a_folder_named_like_a_jar_is_not_a_delta_jar(tmp_path, monkeypatch):
+    folder = tmp_path / "delta-spark-cache"
+    folder.mkdir()
+    (folder / "postgresql-42.7.14.jar").write_bytes(b"")
+    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(folder))
+    with pytest.raises(SetupError, match="^no Delta jars in "):
+        jar_paths()

@@ -49,6 +49,15 @@ def test_read_defaults_skips_comments_and_blank_lines_and_keeps_spaces_in_values
                                    "spark.flag": ""}
 
 
+def test_read_defaults_reads_tabs_and_equals_as_spark_does(tmp_path):
+    conf = tmp_path / "spark-defaults.conf"
+    conf.write_text("spark.master\tlocal[1]\nspark.app.name=imdb\n"
+                    "spark.sql.shuffle.partitions = 4\nspark.executor.extraJavaOptions\t-Da=b c\n")
+    assert read_defaults(conf) == {"spark.master": "local[1]", "spark.app.name": "imdb",
+                                   "spark.sql.shuffle.partitions": "4",
+                                   "spark.executor.extraJavaOptions": "-Da=b c"}
+
+
 def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, jars, env):
     folder = jars(*DELTA, *S3)
     env.setattr(spark, "read_defaults", lambda: {

@@ -154,3 +154,12 @@ def test_prepare_is_best_effort_and_register_is_not(tmp_path):
     prepare(spark)  # a warm-up never fails the ingest
     with pytest.raises(RuntimeError, match="no metastore"):
         register(spark, tmp_path, MANIFEST)
+
+
+def test_a_quote_in_the_homes_path_stays_inside_the_location_literal(tmp_path):
+    folder = tmp_path / "o'brien" / "lake" / "i1"
+    folder.mkdir(parents=True)
+    spark = FakeSpark(tmp_path / "ingests")
+    register(spark, folder, MANIFEST)
+    escaped = str(folder).replace("'", "\\'")
+    assert creates(spark)["title_crew"].endswith(f"location '{escaped}/title_crew'")
