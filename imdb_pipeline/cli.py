@@ -20,10 +20,14 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from imdb_pipeline.home import Home
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 3, 130
 NO_SOURCE = (
@@ -164,6 +168,7 @@ def usage_line(exc: click.UsageError) -> str:
     ctx, param = exc.ctx, getattr(exc, "param", None)
     if (ctx is not None and param is not None and getattr(param, "envvar", None)
             and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT):
+        assert isinstance(exc, click.BadParameter)  # the one usage error with a param
         exc.param_hint = f"${param.envvar}"
     where = ctx.command_path if ctx is not None else "imdb-pipeline"
     message = " ".join(exc.format_message().split()).rstrip(".")
@@ -178,11 +183,12 @@ class PipelineGroup(click.Group):
         with failures():
             return super().invoke(ctx)
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode: bool = True,
+             **kwargs):  # click's parameters: a positional standalone_mode is seen too
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
         except click.UsageError as exc:  # nothing started: stderr only, no home log
             click.echo(usage_line(exc), err=True)
             sys.exit(exc.exit_code)
@@ -481,7 +487,7 @@ def _results(ctx: Context, output_format):
     click.echo(render_json(results) if output_format == "json" else render_table(results))
 
 
-def _report(ctx: Context, out) -> None:
+def _report(ctx: Context, out) -> Path:
     """Write the HTML report from the marts and the stream's micro-batches: on the embedded
     target read from their Delta files without a JVM, through the server with ``--target
     thrift``. Refuses what ``results`` refuses, with the same line."""

@@ -64,7 +64,7 @@ class S3Settings:
 
     @property
     def allow_http(self) -> bool:
-        return bool(self.endpoint) and self.endpoint.startswith("http://")
+        return bool(self.endpoint and self.endpoint.startswith("http://"))
 
     @property
     def where(self) -> str:
@@ -349,7 +349,7 @@ class Storage:
     def check(self, timeout: float = 10.0) -> None:
         """Reach the endpoint, find credentials, see the bucket: a second, before any Spark
         start. Raises :class:`StorageError` (one line with the next step)."""
-        if not self.remote:
+        if self.uri is None:  # not remote
             return
         settings = s3_settings()
         bucket, _ = bucket_and_key(self.uri)

@@ -232,6 +232,7 @@ def stop(home: Home, log=print) -> None:
     elif stale:
         log(f"thrift: server not running; removed a {stale_message(home, state)}")
     else:
+        assert state is not None  # neither missing nor stale: the pid file was read
         took = terminate(int(state["pid"]), SERVER_CLASS,
                          [(signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5)])
         log(f"thrift: server stopped (pid {state['pid']}, {took:.1f}s)")
@@ -246,6 +247,7 @@ def status(home: Home, port: int | None = None) -> tuple[bool, list[str]]:
     lines = []
     running = bool(state) and not stale
     if running:
+        assert state is not None  # running implies a state
         host, port_ = connect_host(state["host"]), int(state["port"])
         accepting = "accepting connections" if port_accepts(host, port_) else "not accepting yet"
         lines.append(

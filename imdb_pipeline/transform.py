@@ -15,8 +15,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imdb_pipeline.home import REPO_ROOT, Home
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 SKIP_TESTS = ["--exclude-resource-type", "test", "unit_test"]
 SEED_SCHEMA = "imdb_reference"  # dbt_project.yml: seeds' +schema
@@ -43,7 +47,7 @@ class DbtProgress:
     def __init__(self, log, bar: bool):
         self.log = log
         self.bar_enabled = bar
-        self.bar = None
+        self.bar: tqdm | None = None
         self.done = 0
         self.total = 0
         self.counts: dict[str, int] = {}
@@ -129,7 +133,7 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
         result = dbtRunner(callbacks=[progress]).invoke(command)
     finally:
         progress.close()
-    result.progress = progress
+    result.progress = progress  # type: ignore[attr-defined]  # ours, on dbt's result dataclass
     return result
 
 

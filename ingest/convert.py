@@ -155,7 +155,7 @@ def _lenient_row_text(original: Callable) -> Callable:
         except UnicodeDecodeError:
             return bytes(o).decode("utf-8", errors="surrogateescape")
 
-    frombytes.lenient = True
+    frombytes.lenient = True  # type: ignore[attr-defined]  # our marker, see getattr below
     return frombytes
 
 
@@ -271,8 +271,8 @@ class _PartsReader(io.RawIOBase):
         self.text = text
         self.header = header
         self._index = -1
-        self._raw = None
-        self._stream = None
+        self._raw: io.BufferedReader | None = None
+        self._stream: io.BufferedIOBase | None = None  # _raw, or a gzip reading it
         self._done_bytes = 0  # stored bytes of the parts already read through
         self._newlines = 0  # newlines given out so far
         self._last = b"\n"  # last byte given out (a line starts after it)
@@ -301,6 +301,7 @@ class _PartsReader(io.RawIOBase):
     def _skip_repeats(self) -> int:
         """Drop a byte order mark and a repeated header at the start of this part; the
         number of lines dropped (0 or 1)."""
+        assert self._stream is not None  # called once _open_next opened a part
         self._pending = self._stream.read(len(BOM) + len(self.header) + 2)
         self._pending = self._pending.removeprefix(BOM)
         for end in (b"\n", b"\r\n"):
@@ -312,7 +313,7 @@ class _PartsReader(io.RawIOBase):
     def _close_part(self) -> None:
         if self._raw is not None:
             self._done_bytes += self._raw.tell()
-            if self._stream is not self._raw:
+            if self._stream is not None and self._stream is not self._raw:  # a gzip over it
                 self._stream.close()
             self._raw.close()
         self._raw = self._stream = None

@@ -38,6 +38,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -532,7 +533,7 @@ def _origin(value: str | Origin | None, path: TableFiles | Path) -> Origin:
 
 
 def land(
-    files: dict[str, TableFiles | Path],
+    files: Mapping[str, TableFiles | Path],
     lake: Path,
     *,
     sources: dict[str, str | Origin] | None = None,
@@ -575,7 +576,7 @@ def land(
     skipped = [f.name for f in ALL_FILES if f.name in set(skipped) and f.name not in files]
     try:
         present = [f for f in ALL_FILES if f.name in files]
-        present.sort(key=lambda f: files[f.name].size, reverse=True)
+        present.sort(key=lambda f: TableFiles.of(files[f.name]).size, reverse=True)
         for spec in ALL_FILES:
             if spec.name in skipped:
                 write_empty(spec, staging)
@@ -587,7 +588,7 @@ def land(
         positions = iter(range(1, len(present) + 1))
 
         def one(spec: ImdbFile) -> FileReport:
-            path = files[spec.name]
+            path = TableFiles.of(files[spec.name])  # one already (files = above): of() for mypy
             reused = _reuse(spec, path, previous, staging, max_reject_share, title_names)
             if reused is not None:
                 origin = _origin(sources.get(spec.name), path)
@@ -628,8 +629,8 @@ def land(
                 for future in futures:
                     future.cancel()
                 wait(futures)
-                errors = [f.exception() for f in futures if f.done() and not f.cancelled()
-                          and f.exception() is not None]
+                errors = [e for f in futures if f.done() and not f.cancelled()
+                          and (e := f.exception()) is not None]
                 raise next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
             reports = [f.result() for f in futures]
         shutil.rmtree(staging / "_work", ignore_errors=True)

@@ -92,7 +92,7 @@ def part_name(filename: str, imdb_name: str | None = None) -> PartName | None:
                 inner = filename[len(prefix) : -len(ext)]
                 m = _DIGITS_ID.fullmatch(inner) or _LETTERS_ID.fullmatch(inner)
                 stem = m and _INNER_STEM.fullmatch(m["stem"])
-                if stem:
+                if m and stem:  # (stem implies m; said again for mypy)
                     return PartName(prefix + m["stem"], m["id"], ext, stem["tag"] is not None)
     m = _DIGITS_ID.fullmatch(body) or _LETTERS_ID.fullmatch(body)
     if m is None:
@@ -113,8 +113,12 @@ def order_parts(paths: list[Path], where: str, imdb_name: str | None = None) -> 
 
     Numbers count from 0 or 1 without a gap; letters are ``split``'s: ``aa``, ``ab``, ...
     """
-    named = sorted(((part_name(p.name, imdb_name), p) for p in paths),
-                   key=lambda item: item[0].sort_key())
+    named: list[tuple[PartName, Path]] = []
+    for p in paths:
+        n = part_name(p.name, imdb_name)
+        assert n is not None, p  # callers pass parts only (folder_files, scan_folder)
+        named.append((n, p))
+    named.sort(key=lambda item: item[0].sort_key())
     ids = [n.id for n, _ in named]
     if all(i.isdigit() for i in ids):
         numbers = [int(i) for i in ids]
@@ -160,7 +164,7 @@ def _list(names) -> str:
 @dataclass
 class _Candidate:
     rank: int  # 0 exact name, 1 tagged
-    files: TableFiles
+    files: TableFiles | list[Path] | None  # None: a folder, list: parts; resolved to TableFiles
     what: str  # how messages name it
 
 

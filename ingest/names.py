@@ -118,7 +118,9 @@ class KnownForSpill:
         spills = [(bucket, self.work / f"bucket-{bucket}.arrow") for bucket in range(TCONST_BUCKETS)]
         spills = [(bucket, spill) for bucket, spill in spills if spill.exists()]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            built = list(pool.map(lambda item: _build_bucket(*item, folder, write_options), spills))
+            # item[0], item[1], not *item: mypy reads a lambda's *item as of any length
+            built = list(pool.map(lambda item: _build_bucket(item[0], item[1], folder,
+                                                             write_options), spills))
         shutil.rmtree(self.work, ignore_errors=True)
         keys = KeyCounts(TITLE_NAMES_KEY, sum(k.null_keys for *_, k in built),
                          sum(k.duplicate_keys for *_, k in built), all(k.in_order for *_, k in built))

@@ -104,6 +104,7 @@ def _log_ingest(spark, manifest: dict, folder: str) -> None:
     if location is None:
         spark.sql(f"create table if not exists {table} ({INGESTS_DDL}) using delta")
         location = delta.table_location(spark, table)
+        assert location is not None, table  # created just above
     created_at = datetime.fromisoformat(manifest["created_at"])
     delta.append(location, [{"ingest_id": manifest["ingest_id"], "created_at": created_at,
                              "location": folder}])

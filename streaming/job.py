@@ -174,7 +174,8 @@ def _query(spark, sink: BatchSink, root: str, options: StreamOptions, follow: bo
         .foreachBatch(sink)
         .option("checkpointLocation", spark_location(join(root, "checkpoint")))
     )
-    trigger = {"processingTime": "1 second"} if follow else {"availableNow": True}
+    trigger: dict[str, str | bool] = (
+        {"processingTime": "1 second"} if follow else {"availableNow": True})
     return writer.trigger(**trigger).start()
 
 

@@ -115,6 +115,7 @@ class BatchSink:
         """Fold the feed rows from the state's end to ``end_row`` as micro-batch ``batch_id``,
         stage it (unless ``stage`` is false: a replay already in Delta); returns the new state
         (``fold`` updates ``self.state`` in place) and records the micro-batch's report."""
+        assert self.state is not None  # loaded by the caller first
         feeds = self.feeds()
         first_row = self.state.records
         table = self.reader.read(feeds, first_row, end_row)
@@ -234,6 +235,7 @@ class BatchSink:
 
     def _land(self, ids: list[int]) -> None:
         log_rows, batch_rows = self.staging.read(ids)
+        assert log_rows is not None  # a table for any ids (flush passes some)
         in_log = self._landed_ids(RATINGS_TABLE, ids) if not self.checked else set()
         in_batches = self._landed_ids(BATCHES_TABLE, ids) if not self.checked else set()
         if in_log:

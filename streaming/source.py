@@ -122,7 +122,7 @@ class FeedReader:
     each, where a Spark job over the micro-batch costs tens of milliseconds).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._files: dict[str, pq.ParquetFile] = {}
         self._group: tuple[str, int, pa.Table] | None = None
 
@@ -193,9 +193,10 @@ class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def partitions(self, start: dict, end: dict) -> list[RangePartition]:
         return [RangePartition(start["row"], end["row"])] if end["row"] > start["row"] else []
 
-    def read(self, partition: RangePartition):
+    def read(self, partition: InputPartition):
         from streaming.feeds import load
 
+        assert isinstance(partition, RangePartition)  # one that partitions() returned
         table = FeedReader().read(load(self.registry), partition.start, partition.end)
         yield from table.to_batches()
 

@@ -77,6 +77,7 @@ def ensure_tables(spark) -> dict[str, str]:
                 "'delta.checkpointInterval' = '100', 'delta.dataSkippingNumIndexedCols' = '3')"
             )
             location = delta.table_location(spark, table)
+            assert location is not None, table  # created just above
         locations[table] = location
     return locations
 

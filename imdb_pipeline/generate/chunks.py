@@ -170,6 +170,7 @@ def _chunks_ratings(w: World):
 
 def _chunks_principals(w: World):
     cat_names = pa.array(CATEGORIES)
+    job_vocab: list[str]  # the jobs of every category, then the same as a pyarrow array
     job_vocab, job_lo, job_hi, job_p = (
         [],
         np.zeros(len(CATEGORIES), np.int64),

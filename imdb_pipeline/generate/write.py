@@ -197,7 +197,7 @@ def _write_files(out: Path, names: list[str], scale: float, seed: int,
 
         def drain(timeout: float = 0.0) -> None:
             try:
-                while q is not None:
+                while q is not None and progress is not None:  # q: only with a progress
                     progress(*(q.get(timeout=timeout) if timeout else q.get_nowait()))
             except queue.Empty:
                 pass

@@ -6,6 +6,7 @@ that the page hands to vega-embed; nothing here reads or writes files.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import altair as alt
 
@@ -141,7 +142,7 @@ def ranks_chart(points: list[dict], refreshes: list[dict], final_labels: list[st
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(final_labels))] + [OTHER_COLOUR]
     x = _batch_axis([p["batch_id"] for p in points + refreshes])
     ranks = max(top_n, 1)
-    encoding = {
+    encoding: dict[str, Any] = {
         "x": x,
         "y": alt.Y("rank:Q", title="running rank",
                    scale=alt.Scale(domain=[1, ranks], reverse=True, nice=False),

@@ -19,6 +19,7 @@ import itertools
 import math
 import statistics
 from collections import Counter
+from collections.abc import Set as AbstractSet
 
 MAX_LINE_POINTS = 2000  # the running-average chart keeps at most about this many micro-batches
 TOP_CREDITS_CHARTED = 20  # people in the credits chart (the table lists all of them)
@@ -135,7 +136,7 @@ def refreshes(batches: list[dict]) -> list[dict]:
     ]
 
 
-def thin(rows: list[dict], limit: int, keep: set[int] = frozenset()) -> list[dict]:
+def thin(rows: list[dict], limit: int, keep: AbstractSet[int] = frozenset()) -> list[dict]:
     """At most about ``limit`` of ``rows`` (evenly spaced), always with the first, the last
     and the positions in ``keep``; all of them when there are no more than ``limit``."""
     if len(rows) <= limit:
@@ -199,6 +200,7 @@ def rank_lines(batches: list[dict], final_labels: dict[str, str]) -> list[dict]:
         }
 
     previous_batch = None
+    last: dict | None  # a stint's last point; None: the title is not in the top yet
     for batch in batches:
         now = {entry["tconst"]: entry for entry in batch["top"] or []}
         for tconst in [t for t in open_stints if t not in now]:  # left the top: close at the batch before

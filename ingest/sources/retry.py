@@ -13,7 +13,7 @@ import concurrent.futures as cf
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ingest.sources.errors import SourceError
@@ -79,7 +79,9 @@ def retrying(fn: Callable[[], T], what: str, retries: int, cancel: threading.Eve
                 raise Cancelled from None
 
 
-def run_parallel(tasks: list[Callable[[], T]], parallel: int, cancel: threading.Event) -> list[T]:
+def run_parallel(
+    tasks: Sequence[Callable[[], T]], parallel: int, cancel: threading.Event
+) -> list[T]:
     """Run ``tasks`` in a thread pool; on the first error (or Ctrl-C) the others stop at their
     next chunk (their ``.part`` stays, to be resumed) and the error is raised.
 

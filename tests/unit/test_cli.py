@@ -32,6 +32,15 @@ def test_bad_option_values_are_usage_errors(tmp_path):
     assert runner.invoke(main, ["--conf", "no-equals", "results"]).exit_code == 2
 
 
+def test_main_takes_clicks_parameters_positionally_too():
+    """``standalone_mode`` as click's fourth positional parameter: the error is raised to the
+    caller (it was a TypeError, the parameter given twice to click)."""
+    import click
+
+    with pytest.raises(click.BadParameter):
+        main.main(["run", "--format", "xml"], "imdb-pipeline", None, False)
+
+
 @pytest.mark.parametrize("args, env, expected", [
     (["run", "--format", "xml"], {},
      ("error: invalid value for '--format': 'xml' is not one of 'json', 'table' "
