@@ -407,7 +407,7 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     """The ingest stage. Spark starts only once the source's files are located and their
     headers checked (run_ingest calls ``ctx.spark`` then), so a wrong source fails in
     seconds. ``tables``: the IMDb names to ingest (``--with-tables``)."""
-    from ingest.stage import run_ingest
+    from ingest.run import run_ingest
 
     if not source:
         log(f"error: {NO_SOURCE}")

@@ -29,7 +29,7 @@ import pytest
 from imdb_pipeline.generate.write import generate
 from imdb_pipeline.results import collect
 from imdb_pipeline.transform import dbt_vars, run_dbt
-from ingest.stage import run_ingest
+from ingest.run import run_ingest
 from streaming.job import StreamOptions, stream
 from streaming.sink import FAULT_ENV
 from tests.conftest import FIXTURES

@@ -1,4 +1,4 @@
-"""The ingest stage: locate the source files, land them (and the name lookup), publish.
+"""Running the ingest: locate the source files, land them (and the name lookup), publish.
 
 ``fetch_source`` (locate or download the files, no Spark), then ``run_ingest``: ``land`` (convert,
 check, count keys; no Spark), ``publish`` and ``register`` (Spark: the metastore tables).
