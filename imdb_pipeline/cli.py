@@ -272,7 +272,7 @@ batch_options = [
                  show_default=True, help="Rating records per micro-batch."),
     click.option("--flush-seconds", type=click.FloatRange(min=0), default=10.0,
                  show_default=True,
-                 help="Micro-batches are staged locally and reach the Delta tables together at "
+                 help="Micro-batches are buffered locally and reach the Delta tables together at "
                  "least this often (and at the end); 0 writes every micro-batch to Delta."),
 ]
 
