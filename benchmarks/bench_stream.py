@@ -28,8 +28,8 @@ from pathlib import Path
 from imdb_pipeline.generate.write import generate
 from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.spark import get_spark
+from ingest.run import run_ingest
 from ingest.schemas import NAME_BASICS, TITLE_PRINCIPALS
-from ingest.stage import run_ingest
 from streaming.job import StreamOptions, stream
 from streaming.state import PROGRESS_TABLE
 

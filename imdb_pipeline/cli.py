@@ -278,7 +278,7 @@ batch_options = [
                  show_default=True, help="Rating records per micro-batch."),
     click.option("--flush-seconds", type=click.FloatRange(min=0), default=10.0,
                  show_default=True,
-                 help="Micro-batches are staged locally and reach the Delta tables together at "
+                 help="Micro-batches are buffered locally and reach the Delta tables together at "
                  "least this often (and at the end); 0 writes every micro-batch to Delta."),
 ]
 
@@ -413,7 +413,7 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     """The ingest stage. Spark starts only once the source's files are located and their
     headers checked (run_ingest calls ``ctx.spark`` then), so a wrong source fails in
     seconds. ``tables``: the IMDb names to ingest (``--with-tables``)."""
-    from ingest.stage import run_ingest
+    from ingest.run import run_ingest
 
     if not source:
         log(f"error: {NO_SOURCE}")

@@ -9,7 +9,7 @@ under that prefix::
     s3://BUCKET/PREFIX/checkpoints/<stream_id>/  checkpoint/ (Spark, s3a://), feeds.json, feeds/
 
 Without it they stay in the home, as before. Everything else stays on the driver's local disk
-in the home: logs, the writer lock, the metastore (Derby), downloads, the stream's staged
+in the home: logs, the writer lock, the metastore (Derby), downloads, the stream's buffered
 micro-batches, dbt's target folder.
 
 Connection settings come from the standard AWS configuration, the same for every client

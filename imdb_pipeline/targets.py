@@ -8,7 +8,7 @@ Homes written before that record existed are recognised by what they hold (``met
 for the PostgreSQL one, ``metastore/metastore_db`` for Derby).
 
 The record also names the home's storage (``imdb_pipeline.storage``: the home itself, or an
-``s3://`` prefix): the home's metastore knows the tables of that storage only, and its staged
+``s3://`` prefix): the home's metastore knows the tables of that storage only, and its buffered
 micro-batches belong to that storage's checkpoints, so a command with another ``--storage``
 stops too.
 """

@@ -565,12 +565,12 @@ def land(
     lake.mkdir(parents=True, exist_ok=True)
     clean_stale(lake, log)
     ingest_id = new_ingest_id()
-    staging = lake / f".{ingest_id}.partial"
-    staging.mkdir()
-    (staging / ".owner").write_text(f"{os.getpid()}\n")
+    partial = lake / f".{ingest_id}.partial"
+    partial.mkdir()
+    (partial / ".owner").write_text(f"{os.getpid()}\n")
     sources = sources or {}
     started = time.monotonic()
-    names = KnownForSpill(staging / "_work" / "title_names")
+    names = KnownForSpill(partial / "_work" / "title_names")
     title_names: dict = {}
     stop = threading.Event()
     skipped = [f.name for f in ALL_FILES if f.name in set(skipped) and f.name not in files]
@@ -579,17 +579,17 @@ def land(
         present.sort(key=lambda f: TableFiles.of(files[f.name]).size, reverse=True)
         for spec in ALL_FILES:
             if spec.name in skipped:
-                write_empty(spec, staging)
+                write_empty(spec, partial)
                 log(f"ingest: {spec.name}: skipped (not asked for; --with-tables {spec.name} "
                     "ingests it), empty table")
             elif spec.name not in files:
-                write_empty(spec, staging)
+                write_empty(spec, partial)
                 log(f"ingest: {spec.name}: absent (optional), empty table")
         positions = iter(range(1, len(present) + 1))
 
         def one(spec: ImdbFile) -> FileReport:
             path = TableFiles.of(files[spec.name])  # one already (files = above): of() for mypy
-            reused = _reuse(spec, path, previous, staging, max_reject_share, title_names)
+            reused = _reuse(spec, path, previous, partial, max_reject_share, title_names)
             if reused is not None:
                 origin = _origin(sources.get(spec.name), path)
                 reused.source, reused.etag = origin.url, origin.etag
@@ -599,7 +599,7 @@ def land(
                 return reused
             bar = FileProgress(spec.name, path.size, enabled=progress, position=next(positions))
             report = convert_file(
-                path, spec, staging, max_reject_share, _origin(sources.get(spec.name), path),
+                path, spec, partial, max_reject_share, _origin(sources.get(spec.name), path),
                 progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
             )
             report.identity = path.identity()
@@ -612,7 +612,7 @@ def land(
             )
             if spec is NAME_BASICS:
                 built = time.monotonic()
-                title_names.update(names.build(staging / "title_names", write_options()))
+                title_names.update(names.build(partial / "title_names", write_options()))
                 title_names["seconds"] = round(time.monotonic() - built, 3)
                 log(f"ingest: title_names: {title_names['rows']:,} titles in "
                     f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}")
@@ -633,8 +633,8 @@ def land(
                           and (e := f.exception()) is not None]
                 raise next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
             reports = [f.result() for f in futures]
-        shutil.rmtree(staging / "_work", ignore_errors=True)
-        write_checks(staging, ingest_id, reports, title_names)
+        shutil.rmtree(partial / "_work", ignore_errors=True)
+        write_checks(partial, ingest_id, reports, title_names)
         seconds = time.monotonic() - started
         text = sum(r.text_bytes for r in reports)
         manifest = {
@@ -652,17 +652,17 @@ def land(
             "vote_floors": VOTE_FLOORS,
             "tconst_buckets": TCONST_BUCKETS,
         }
-        (staging / "_manifest.json").write_text(json.dumps(manifest, indent=2))
+        (partial / "_manifest.json").write_text(json.dumps(manifest, indent=2))
     except BaseException:
         names.discard()
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
         raise
-    return ingest_id, staging, reports
+    return ingest_id, partial, reports
 
 
-def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Path,
+def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, partial: Path,
            max_reject_share: float, title_names: dict) -> FileReport | None:
-    """Link the previous ingest's lookup of ``spec`` into ``staging`` when it was read from
+    """Link the previous ingest's lookup of ``spec`` into ``partial`` when it was read from
     the very same file(s) with the same reject share; None when it must be converted.
 
     Links (hard links: the same bytes, no copy; each ingest folder stays deletable on its
@@ -684,7 +684,7 @@ def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, staging: Pa
     if spec is NAME_BASICS:
         links.append("title_names")
     for name in links:
-        source, target = previous / name, staging / name
+        source, target = previous / name, partial / name
         shutil.rmtree(target, ignore_errors=True)  # write_empty's placeholders, if any
         if source.is_dir():
             shutil.copytree(source, target, copy_function=os.link)
@@ -780,16 +780,17 @@ def write_checks(folder: Path, ingest_id: str, reports: list[FileReport], title_
     return path
 
 
-def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_current=None) -> Path:
-    """Make ``staging`` the current ingest atomically; keep the ``keep`` newest ingests.
+def publish(lake: Path, ingest_id: str, partial: Path, keep: int = 2, before_current=None) -> Path:
+    """Make ``partial`` (the ``.<id>.partial`` folder) the current ingest atomically; keep
+    the ``keep`` newest ingests.
 
     ``before_current(folder)`` runs after the folder has its final name and before
     ``CURRENT`` names it (the tables are re-pointed there), so whoever follows ``CURRENT``
     (a ``stream --follow``) finds the tables ready.
     """
-    (staging / ".owner").unlink(missing_ok=True)
+    (partial / ".owner").unlink(missing_ok=True)
     final = lake / ingest_id
-    os.replace(staging, final)
+    os.replace(partial, final)
     if before_current is not None:
         before_current(final)
     pointer = lake / "CURRENT.tmp"
@@ -806,10 +807,10 @@ def publish(lake: Path, ingest_id: str, staging: Path, keep: int = 2, before_cur
 MANIFEST = "_manifest.json"
 
 
-def publish_remote(lake: str, ingest_id: str, staging: Path, keep: int = 2, before_current=None,
+def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2, before_current=None,
                    log=None) -> str:
-    """Publish a landed ingest (the local ``staging`` folder) to an S3 ``lake``; returns its
-    location, ``<lake>/<ingest_id>``.
+    """Publish a landed ingest (``partial``, its local ``.<id>.partial`` folder) to an S3
+    ``lake``; returns its location, ``<lake>/<ingest_id>``.
 
     S3 has no rename, so the guarantee rests on the order of the writes: every file is
     uploaded under ``<lake>/<ingest_id>/`` (a prefix nothing reads yet), ``_manifest.json``
@@ -823,26 +824,26 @@ def publish_remote(lake: str, ingest_id: str, staging: Path, keep: int = 2, befo
     from pyarrow import fs as pafs
 
     log = log or (lambda message: None)
-    (staging / ".owner").unlink(missing_ok=True)
+    (partial / ".owner").unlink(missing_ok=True)
     final = storage.join(lake, ingest_id)
     target_fs, target = storage.filesystem_for(final)
-    manifest = staging / MANIFEST
-    held = staging.parent / f".{ingest_id}{MANIFEST}"
+    manifest = partial / MANIFEST
+    held = partial.parent / f".{ingest_id}{MANIFEST}"
     os.replace(manifest, held)  # uploaded last: it marks the prefix complete
     started = time.monotonic()
     try:
-        pafs.copy_files(str(staging), target, source_filesystem=pafs.LocalFileSystem(),
+        pafs.copy_files(str(partial), target, source_filesystem=pafs.LocalFileSystem(),
                         destination_filesystem=target_fs, use_threads=True)
         pafs.copy_files(str(held), f"{target}/{MANIFEST}", source_filesystem=pafs.LocalFileSystem(),
                         destination_filesystem=target_fs)
     finally:
         os.replace(held, manifest)
-    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
     log(f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in {time.monotonic() - started:.1f}s")
     if before_current is not None:
         before_current(final)
     storage.write_text(storage.join(lake, "CURRENT"), ingest_id + "\n")
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(partial, ignore_errors=True)
     names = [n for n in storage.list_names(lake) if n != "CURRENT" and not n.startswith(".")]
     complete = [n for n in names if storage.exists(storage.join(lake, n, MANIFEST))]
     for name in names:

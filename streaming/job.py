@@ -1,12 +1,12 @@
 """The streaming query: feeds -> process function -> Delta tables in ``imdb_stream``.
 
 This module starts, follows and tidies the query; the tables and the state rebuilt from them
-are in streaming/state.py, the ``foreachBatch`` target (fold, stage, land: exactly-once) in
+are in streaming/state.py, the ``foreachBatch`` target (fold, buffer, land: exactly-once) in
 streaming/sink.py, the progress it reports in streaming/progress.py.
 
 A stream is identified by the options that change its answer (``stream_id``); it has one
 checkpoint and reads the feeds registered for it (streaming/feeds.py): the first ingest in
-full, later ingests as changes. A run first lands what an earlier run staged, folds again what
+full, later ingests as changes. A run first lands what an earlier run buffered, folds again what
 Spark committed but no table holds (:meth:`BatchSink.recover`), finishes what the feeds held
 before (a crash), then registers the current ingest's feed and processes it (or, with
 ``follow``, keeps registering new ingests). One stream process per stream id.
@@ -56,7 +56,7 @@ class StreamOptions:
     min_votes: int = 500
     top_n: int = 10
     title_types: tuple[str, ...] = ("movie",)
-    flush_seconds: float = 10.0  # staged micro-batches reach Delta at least this often
+    flush_seconds: float = 10.0  # buffered micro-batches reach Delta at least this often
 
     def answer_key(self) -> str:
         """What changes the stream's answer (not the batch size)."""
@@ -77,7 +77,7 @@ def stream(
 
     ``storage``: where the lake, the tables and the checkpoint are (default: the home). The
     stream's folder ``<checkpoints>/<stream_id>`` (checkpoint/, feeds.json, feeds/) is there;
-    its staged micro-batches are always in the home, on the driver's local disk.
+    its micro-batch buffer is always in the home, on the driver's local disk.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     storage = storage or Storage(home.root)
@@ -86,7 +86,8 @@ def stream(
     if ingest_id is None:
         raise StreamError(f"no ingest in {lake}: run `imdb-pipeline ingest --source DIR` first")
     root = join(storage.checkpoints, options.stream_id)
-    staged = home.checkpoints / options.stream_id / "staged"
+    # the buffer's folder keeps its name, staged/: existing homes may hold micro-batches there
+    buffer_folder = home.checkpoints / options.stream_id / "staged"
     if not storage.remote:
         Path(root).mkdir(parents=True, exist_ok=True)
     registry = join(root, "feeds.json")
@@ -96,7 +97,7 @@ def stream(
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
     sink = BatchSink(spark, options, root, eligible_titles(lake, ingest_id, options.title_types),
-                     locations, log, staged=staged)
+                     locations, log, buffer_folder=buffer_folder)
     if landed := sink.flush():
         plural = "es" if landed != 1 else ""
         log(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
@@ -115,7 +116,7 @@ def stream(
     except BaseException as exc:
         status.update(state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc))
         raise
-    # the sink's state is the tables' (everything staged has landed); rebuilt if no run made one
+    # the sink's state is the tables' (everything buffered has landed); rebuilt if no run made one
     state = sink.state if sink.state is not None else load_state(locations, options.stream_id, sys.maxsize)
     total = feeds_registry.total_rows(feeds_registry.load(registry))
     status.update(  # also after a run that had nothing new: the stream's answer as it stands
@@ -222,7 +223,7 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> 
                     eligible = eligible_titles(lake, ingest_id, options.title_types)
                     sink.rules = Rules(eligible, options.min_votes, options.top_n)
                     _register(spark, lake, sink, registry, ingest_id, log)
-            if sink.flush_due():  # idle: no micro-batch has flushed what is staged
+            if sink.flush_due():  # idle: no micro-batch has flushed what is buffered
                 with sink.busy:
                     sink.flush()
             if len(reporter.rows) >= 50:

@@ -1,11 +1,11 @@
-"""The ``foreachBatch`` target: each micro-batch folded, staged, then landed in Delta.
+"""The ``foreachBatch`` target: each micro-batch folded, buffered, then landed in Delta.
 
-Exactly-once: each micro-batch is staged locally before Spark commits it
-(streaming/staging.py) and reaches Delta with the others of the last few seconds in one
+Exactly-once: each micro-batch is buffered locally before Spark commits it
+(streaming/buffer.py) and reaches Delta with the others of the last few seconds in one
 append per table (all or nothing), tagged with stream_id and batch_id. A run first moves what
-an earlier run staged into Delta, skipping micro-batches that already landed. Only the first
-micro-batch of a run can be a replay of one that died after staging; for it the sink rebuilds
-the running state from the batches before it and does not write it again — what Delta's
+an earlier run buffered into Delta, skipping micro-batches that already landed. Only the first
+micro-batch of a run can be a replay of one that died after it was buffered; for it the sink
+rebuilds the running state from the batches before it and does not write it again — what Delta's
 txnAppId/txnVersion would do, without the ~1 s per append those cost here (Delta rebuilds the
 table's transaction map on every such write).
 """
@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 
 from imdb_pipeline import delta, storage
 from streaming import feeds as feeds_registry
+from streaming.buffer import MicroBatchBuffer
 from streaming.process import Rules, RunningState, fold, tenths
 from streaming.source import FeedReader, last_committed, planned_end
-from streaming.staging import Staging
 from streaming.state import BATCHES_TABLE, RATINGS_COLUMNS, RATINGS_TABLE, StreamError, load_state
 
 if TYPE_CHECKING:  # a type only: the job module, which builds the sink, imports this one
@@ -45,13 +45,15 @@ def fault(point: str, batch_id: int) -> None:
 
 
 class BatchSink:
-    """``foreachBatch`` target: the process function, local staging, batched Delta appends."""
+    """``foreachBatch`` target: the process function, a local micro-batch buffer, batched Delta
+    appends."""
 
     def __init__(self, spark, options: StreamOptions, root: Path | str, eligible, locations, log,
-                 staged: Path | None = None):
+                 buffer_folder: Path | None = None):
         """``root``: the stream's folder (feeds.json, feeds/, checkpoint/): in the home or on
-        S3. ``staged``: the local folder of staged micro-batches (default ``root/staged``,
-        which must then be local: the buffer is always on the driver's own disk)."""
+        S3. ``buffer_folder``: the local folder of buffered micro-batches (default
+        ``root/staged``, which must then be local: the buffer is always on the driver's own
+        disk)."""
         self.spark = spark
         self.locations = locations
         self.options = options
@@ -60,11 +62,11 @@ class BatchSink:
         self.checkpoint = storage.join(root, "checkpoint")
         self.reader = FeedReader()
         self._feeds: tuple[tuple, list] | None = None  # (registry file identity, feeds)
-        self.staging = Staging(staged or Path(root) / "staged")
+        self.buffer = MicroBatchBuffer(buffer_folder or Path(root) / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
         self.log = log
         self.state: RunningState | None = None
-        self.checked = False  # staged micro-batches may already be in Delta (an earlier run)
+        self.checked = False  # buffered micro-batches may already be in Delta (an earlier run)
         self.last_flush = time.monotonic()
         self.busy = threading.Lock()  # held while a micro-batch is processed
         self.reports: dict[int, dict] = {}
@@ -87,7 +89,7 @@ class BatchSink:
         return self._feeds[1]
 
     def _process(self, batch, batch_id: int, started: float) -> None:
-        """Fold, stage and (every ``flush_seconds``) land one micro-batch.
+        """Fold, buffer and (every ``flush_seconds``) land one micro-batch.
 
         The rows are the feed range Spark planned and logged for ``batch_id`` (its offset
         log), read with pyarrow: ``batch``, the same rows as a DataFrame, is never evaluated,
@@ -95,25 +97,25 @@ class BatchSink:
         """
         replay = False
         if self.state is None or self.state.batches != batch_id:
-            # First micro-batch of this run: it may be a replay of one that died after
-            # staging. Land what is staged, rebuild the state from the batches before it.
+            # First micro-batch of this run: it may be a replay of one that died after it was
+            # buffered. Land what is buffered, rebuild the state from the batches before it.
             self.flush()
             self.state = load_state(self.locations, self.stream_id, batch_id)
             replay = self._landed(batch_id)
         state = self._fold(batch_id, planned_end(self.checkpoint, batch_id), started,
-                           stage=not replay)
-        fault("after_stage", batch_id)
-        stage_done = time.monotonic()
+                           buffer=not replay)
+        fault("after_stage", batch_id)  # once buffered (tests/e2e name the point after_stage)
+        buffer_done = time.monotonic()
         if self.flush_due():
             self.flush()
         fault("after_flush", batch_id)
         self.state = state
         self.reports[batch_id]["ms"] = int((time.monotonic() - started) * 1000)
-        self.reports[batch_id]["parts"]["flush"] = int((time.monotonic() - stage_done) * 1000)
+        self.reports[batch_id]["parts"]["flush"] = int((time.monotonic() - buffer_done) * 1000)
 
-    def _fold(self, batch_id: int, end_row: int, started: float, stage: bool = True):
+    def _fold(self, batch_id: int, end_row: int, started: float, buffer: bool = True):
         """Fold the feed rows from the state's end to ``end_row`` as micro-batch ``batch_id``,
-        stage it (unless ``stage`` is false: a replay already in Delta); returns the new state
+        buffer it (unless ``buffer`` is false: a replay already in Delta); returns the new state
         (``fold`` updates ``self.state`` in place) and records the micro-batch's report."""
         assert self.state is not None  # loaded by the caller first
         feeds = self.feeds()
@@ -140,23 +142,23 @@ class BatchSink:
             .append_column("previous_votes", pa.array(previous, pa.int32()))
         )
         fold_done = time.monotonic()
-        if stage:
+        if buffer:
             ingest_id = ingest_ids[-1] if ingest_ids else None
             duration_ms = int((fold_done - started) * 1000)
             row = self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms)
-            self.staging.stage(batch_id, log_rows.select([n for n, _ in RATINGS_COLUMNS]), row)
-        stage_done = time.monotonic()
+            self.buffer.add(batch_id, log_rows.select([n for n, _ in RATINGS_COLUMNS]), row)
+        buffer_done = time.monotonic()
         self.reports[batch_id] = {
             "records": len(records),
             "end_row": state.records,
             "feed_rows": feeds_registry.total_rows(feeds),
             "average": state.average_number_of_votes,
             "number_one": state.top[0].tconst if state.top else None,
-            "ms": int((stage_done - started) * 1000),
+            "ms": int((buffer_done - started) * 1000),
             "parts": {
                 "read": int((read_done - started) * 1000),
                 "fold": int((fold_done - read_done) * 1000),
-                "stage": int((stage_done - fold_done) * 1000),
+                "buffer": int((buffer_done - fold_done) * 1000),
                 "flush": 0,
             },
         }
@@ -164,13 +166,13 @@ class BatchSink:
 
     def recover(self) -> int:
         """Fold again what Spark's checkpoint says is done but neither Delta nor this
-        driver's staged micro-batches hold; returns how many feed records that was.
+        driver's buffered micro-batches hold; returns how many feed records that was.
 
-        Micro-batches are staged on the driver's local disk until a flush, and Spark commits
-        each one as soon as it is staged. A driver that dies with micro-batches staged, and a
+        Micro-batches are buffered on the driver's local disk until a flush, and Spark commits
+        each one as soon as it is buffered. A driver that dies with micro-batches buffered, and a
         restart on another driver (or after the local disk was lost), would leave those
         records committed in the checkpoint, so never replayed, and absent from the tables.
-        Call this after :meth:`flush` has landed whatever this driver had staged: if the
+        Call this after :meth:`flush` has landed whatever this driver had buffered: if the
         tables still end before the checkpoint's last committed micro-batch C, the feed rows
         in between (the feeds are immutable, the ranges deterministic) are folded again as
         one micro-batch with C's id (its ``batches`` = C + 1, as if none had been lost) and
@@ -178,7 +180,7 @@ class BatchSink:
 
         First, ratings-log rows of micro-batches the batches table does not hold are deleted:
         after :meth:`flush` only a flush cut short between its two appends on a driver whose
-        staged files are gone leaves them, and those micro-batches are folded again (here, or
+        buffer files are gone leaves them, and those micro-batches are folded again (here, or
         as Spark's replay of an uncommitted one), so they would otherwise count twice.
         """
         last_batch = self._drop_unpaired_log_rows()
@@ -223,10 +225,10 @@ class BatchSink:
         return time.monotonic() - self.last_flush >= self.options.flush_seconds
 
     def flush(self) -> int:
-        """Append the staged micro-batches to Delta (one commit per table), then drop them.
+        """Append the buffered micro-batches to Delta (one commit per table), then drop them.
         Until this run has checked once, micro-batches already in a table are skipped (an
         earlier flush may have died between its two appends). Returns how many it landed."""
-        ids = self.staging.batch_ids()
+        ids = self.buffer.batch_ids()
         if ids:
             self._land(ids)
         self.checked = True
@@ -234,7 +236,7 @@ class BatchSink:
         return len(ids)
 
     def _land(self, ids: list[int]) -> None:
-        log_rows, batch_rows = self.staging.read(ids)
+        log_rows, batch_rows = self.buffer.read(ids)
         assert log_rows is not None  # a table for any ids (flush passes some)
         in_log = self._landed_ids(RATINGS_TABLE, ids) if not self.checked else set()
         in_batches = self._landed_ids(BATCHES_TABLE, ids) if not self.checked else set()
@@ -247,7 +249,7 @@ class BatchSink:
         rows = [batch_record(r) for r in batch_rows if r["batch_id"] not in in_batches]
         if rows:
             delta.append(self.locations[BATCHES_TABLE], rows)
-        self.staging.drop(ids)
+        self.buffer.drop(ids)
 
     def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
         mine = ((pc.field("stream_id") == self.stream_id) & (pc.field("batch_id") >= ids[0])
@@ -265,7 +267,7 @@ class BatchSink:
         return found[RATINGS_TABLE]
 
     def _batch_row(self, batch_id, ingest_id, records, state: RunningState, feeds, duration_ms):
-        """The batches-table row, JSON-able (it is staged before it reaches Delta)."""
+        """The batches-table row, JSON-able (it is buffered before it reaches Delta)."""
         o = self.options
         top = [{**r, "average_rating": str(r["average_rating"])} for r in state.ranked()]
         return {
@@ -281,7 +283,7 @@ class BatchSink:
 
 
 def batch_record(row: dict) -> dict:
-    """A staged batch row (JSON) with its Python types back: decimals, a timestamp."""
+    """A buffered batch row (JSON) with its Python types back: decimals, a timestamp."""
     return {
         **row,
         "top": [{**r, "average_rating": Decimal(r["average_rating"])} for r in row["top"]],

@@ -239,7 +239,7 @@ def stream_segments(batches: list[dict], trigger_ms: dict[int, int] | None = Non
     ingest, how many, the records, and the micro-batches' time.
 
     ``trigger_ms``: batch_id -> Spark's duration of the micro-batch's trigger in ms
-    (``imdb_stream.stream_progress``: reading the source, the fold, staging and Delta commits).
+    (``imdb_stream.stream_progress``: reading the source, the fold, the buffer and Delta commits).
     A micro-batch missing from it counts its ``duration_ms`` of ``imdb_stream.batches``, the
     driver's read and fold only.
 

@@ -7,9 +7,9 @@ of its own (`unshare --mount`) with an empty tmpfs over the driver's home, so it
 executors see none of the driver's files: whatever they read or write goes through s3a.
 The console script then runs `run --storage s3://... --conf spark.master=spark://...`:
 
-1. killed (SIGKILL, the fault hook) after micro-batch 5 of 8 is staged, with micro-batches
-   0-4 committed by Spark and staged on the driver's disk but not yet in Delta;
-2. the staged micro-batches are deleted, as a restart on another driver would not have them;
+1. killed (SIGKILL, the fault hook) after micro-batch 5 of 8 is buffered, with micro-batches
+   0-4 committed by Spark and buffered on the driver's disk but not yet in Delta;
+2. the buffered micro-batches are deleted, as a restart on another driver would not have them;
 3. `run` again: the ingest is reused, the stream folds the lost range again from the feeds
    on S3 and goes on, dbt builds the marts (on the cluster), `results` reads them from S3.
 
@@ -73,7 +73,7 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_duckdbs_answer(cluster):
     killed = cluster.cli(*args, fault="after_stage@5", timeout=TIMEOUT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     # the console shows a micro-batch at most once a second, so which ones it showed before
-    # the kill depends on the machine's speed; the staged files below say how far it got
+    # the kill depends on the machine's speed; the buffer's files below say how far it got
     assert "stream: batch " in killed.stderr
     staged = cluster.home / "checkpoints" / StreamOptions().stream_id / "staged"
     assert len(list(staged.glob("batch-*.arrow"))) == 6  # 0-5, none of them in Delta yet

@@ -23,7 +23,7 @@ from imdb_pipeline.results import DeltaReader, ResultsError, collect, render_jso
 from imdb_pipeline.transform import TransformError, dbt_vars, run_dbt, transform
 from ingest.convert import HeaderError
 from ingest.lake import current_ingest
-from ingest.stage import run_ingest
+from ingest.run import run_ingest
 from streaming.job import StreamOptions, stream
 from tests.conftest import FIXTURES, SAMPLES
 from tests.e2e.answers import assert_same_answer

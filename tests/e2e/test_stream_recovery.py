@@ -1,7 +1,7 @@
 """The streaming stage under crashes, refreshes and --follow.
 
 * exactly-once: the `stream` process is killed (SIGKILL, from inside at named points) after a
-  micro-batch is staged but before Spark's checkpoint commit, and between the two Delta appends
+  micro-batch is buffered but before Spark's checkpoint commit, and between the two Delta appends
   of a flush; each rerun resumes, and the end state equals the DuckDB answer with every record
   counted once;
 * incremental refresh: a second, newer dump is streamed as its changes only, and the answer
@@ -29,7 +29,7 @@ import pytest
 from imdb_pipeline.generate.write import generate
 from imdb_pipeline.results import collect
 from imdb_pipeline.transform import dbt_vars, run_dbt
-from ingest.stage import run_ingest
+from ingest.run import run_ingest
 from streaming.job import StreamOptions, stream
 from streaming.sink import FAULT_ENV
 from tests.conftest import FIXTURES
@@ -60,13 +60,13 @@ def test_killed_at_every_point_the_rerun_counts_each_record_once_and_a_follower_
     assert cli(home, "ingest", "--source", str(source)).returncode == 0
     # flush-seconds 0: every micro-batch goes to Delta (killed between the two appends: the
     # rerun lands the rest, then replays that micro-batch without writing it); 3600: they wait
-    # staged until the run ends (killed after staging micro-batch 5, before Spark's commit:
-    # the last run lands the three staged ones first, then replays 5 without writing it).
+    # buffered until the run ends (killed after buffering micro-batch 5, before Spark's commit:
+    # the last run lands the three buffered ones first, then replays 5 without writing it).
     for flush, point in (("0", "mid_flush@1"), ("3600", "after_stage@5")):
         killed = cli(home, "stream", "--records-per-batch", "4", "--flush-seconds", flush,
                      fault=point)
         assert killed.returncode == -9, (point, killed.stderr[-2000:])
-    # the last run follows (--follow): it lands the staged micro-batches, replays, streams
+    # the last run follows (--follow): it lands the buffered micro-batches, replays, streams
     # to the end, waits for a new ingest, and stops cleanly on SIGTERM; `status` tells.
     done = follow_until_done_then_sigterm(home)
     assert "4 staged micro-batches from an earlier run landed in Delta" in done  # 2-5
@@ -218,10 +218,10 @@ def follow_until_done_then_sigterm(home: Path) -> str:
     return stderr
 
 
-def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home):
+def test_a_restart_without_the_buffered_micro_batches_folds_them_again(spark, home):
     """What a restart on another driver (or after the driver's disk is lost) finds: Spark's
     checkpoint says micro-batches 0-7 are done, the tables hold 0-2 and half of a flush of 3
-    (its ratings-log rows, no batches row), and no staged file. The stream deletes the
+    (its ratings-log rows, no batches row), and no buffered file. The stream deletes the
     unpaired log rows and folds rows 12-29 again from the feeds: every record once."""
     from deltalake import DeltaTable
 

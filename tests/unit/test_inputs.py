@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from imdb_pipeline import cli
 from imdb_pipeline.home import Home
 from ingest.lake import LookupKeyError, land
-from ingest.stage import fetch_source
+from ingest.run import fetch_source
 from streaming.process import Rules, RunningState, fold
 from tests.conftest import SAMPLES
 from tests.reference.duckdb_reference import compute
@@ -38,7 +38,7 @@ def copy_sample(folder):
 
 
 def ingest(source, tmp_path, **options):
-    """fetch_source + land, as the stage runs them; (lake folder, reports, log lines)."""
+    """fetch_source + land, as run_ingest runs them; (lake folder, reports, log lines)."""
     home = Home.resolve(tmp_path / "home")
     messages: list[str] = []
     fetched = fetch_source(home, str(source), messages.append)

@@ -274,7 +274,7 @@ def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_pa
         "title.principals row needs its own complete key")
     assert stopped.value.report.keys == {"columns": ["tconst", "ordering"], "null_keys": 1,
                                          "duplicate_keys": 1, "in_order": True}
-    assert list((tmp_path / "lake").iterdir()) == []  # nothing staged is left
+    assert list((tmp_path / "lake").iterdir()) == []  # no .partial folder is left
 
 
 def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):

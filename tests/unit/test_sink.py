@@ -1,4 +1,4 @@
-"""streaming.sink without Spark: the staged batch row back with its types, the ingest of each
+"""streaming.sink without Spark: the buffered batch row back with its types, the ingest of each
 feed row, and the test hook that kills the process at a named point."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from streaming.sink import FAULT_ENV, batch_record, fault, ingest_of_rows
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_staged_batch_row_survives_json_with_its_types():
+def test_the_buffered_batch_row_survives_json_with_its_types():
     row = {
         "batch_id": 7, "top": [{"rank": 1, "tconst": "tt1", "num_votes": 900,
                                 "average_rating": "8.7", "ranking_score": 1.5}],

@@ -205,10 +205,10 @@ def test_a_lake_is_published_on_s3_without_a_rename(s3, tmp_path):
     client.put_object(Bucket=bucket, Key="p/lake/20251231T000000Z-dead00/title_basics/x.parquet",
                       Body=b"an upload that never finished: no _manifest.json")
     for ingest_id in ids:
-        staging = tmp_path / f".{ingest_id}.partial"
-        small_ingest(staging, ingest_id)
-        final = publish_remote(lake, ingest_id, staging, before_current=before_current)
-        assert final == f"{lake}/{ingest_id}" and not staging.exists()
+        partial = tmp_path / f".{ingest_id}.partial"
+        small_ingest(partial, ingest_id)
+        final = publish_remote(lake, ingest_id, partial, before_current=before_current)
+        assert final == f"{lake}/{ingest_id}" and not partial.exists()
         assert current_ingest(lake) == ingest_id
         assert read_manifest(lake, ingest_id) == {"ingest_id": ingest_id}
     assert seen[1] == (f"{lake}/{ids[1]}", ids[0], True)

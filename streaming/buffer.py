@@ -1,14 +1,14 @@
 """Micro-batches processed but not yet in Delta: one local Arrow file per micro-batch.
 
 A Delta commit costs 200-400 ms here, Spark's whole micro-batch about 100 ms, so the sink
-does not commit every 100-record micro-batch. It stages each one here, as one file written
+does not commit every 100-record micro-batch. It buffers each one here, as one file written
 under a temporary name and renamed when whole (the ratings-log rows, with the batch row in
 the file's metadata), before ``foreachBatch`` returns, that is before Spark commits the
-micro-batch to its checkpoint. Every few seconds (and at the end of a run) the staged
+micro-batch to its checkpoint. Every few seconds (and at the end of a run) the buffered
 micro-batches go to Delta in one commit per table and their files are removed.
 
-So whatever Spark's checkpoint says is done is in Delta or staged here; a run first moves
-what an earlier run staged into Delta (skipping micro-batches a flush cut short already
+So whatever Spark's checkpoint says is done is in Delta or buffered here; a run first moves
+what an earlier run buffered into Delta (skipping micro-batches a flush cut short already
 wrote), and only then rebuilds its state from the tables. Same durability as Spark's own
 checkpoint files on a local disk: written and renamed, not fsynced.
 """
@@ -26,7 +26,7 @@ SUFFIX = ".arrow"
 BATCH_KEY = b"imdb_pipeline.batch"
 
 
-class Staging:
+class MicroBatchBuffer:
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ class Staging:
     def _path(self, batch_id: int) -> Path:
         return self.folder / f"batch-{batch_id:012d}{SUFFIX}"
 
-    def stage(self, batch_id: int, log_rows: pa.Table, batch_row: dict) -> None:
+    def add(self, batch_id: int, log_rows: pa.Table, batch_row: dict) -> None:
         """Keep one processed micro-batch: its log rows and its batch row (JSON-able)."""
         metadata = {**(log_rows.schema.metadata or {}), BATCH_KEY: json.dumps(batch_row).encode()}
         table = log_rows.replace_schema_metadata(metadata)
@@ -45,7 +45,7 @@ class Staging:
         os.replace(tmp, final)
 
     def batch_ids(self) -> list[int]:
-        """The staged micro-batches, oldest first (half-written files are not listed)."""
+        """The buffered micro-batches, oldest first (half-written files are not listed)."""
         return sorted(int(p.name[6:-len(SUFFIX)]) for p in self.folder.glob(f"batch-*{SUFFIX}"))
 
     def read(self, batch_ids: list[int]) -> tuple[pa.Table | None, list[dict]]:

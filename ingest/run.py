@@ -1,4 +1,4 @@
-"""The ingest stage: locate the source files, land them (and the name lookup), publish.
+"""Running the ingest: locate the source files, land them (and the name lookup), publish.
 
 ``fetch_source`` (locate or download the files, no Spark), then ``run_ingest``: ``land`` (convert,
 check, count keys; no Spark), ``publish`` and ``register`` (Spark: the metastore tables).
@@ -132,7 +132,7 @@ def run_ingest(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
         # Spark, the metastore and Delta start while pyarrow converts.
         warm_up = pool.submit(lambda: prepare(start_spark()))
-        ingest_id, staging, _ = land(
+        ingest_id, partial, _ = land(
             files, home.lake, max_reject_share=max_reject_share, log=log,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
             skipped=fetched.skipped,
@@ -142,23 +142,23 @@ def run_ingest(
         try:
             warm_up.result()
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(partial, ignore_errors=True)
             raise
     session = start_spark()
     try:
-        manifest_path = staging / "_manifest.json"
+        manifest_path = partial / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
         manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share,
                         tables=list(tables))
         manifest_path.write_text(json.dumps(manifest, indent=2))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
         raise
     if remote:
-        publish_remote(lake, ingest_id, staging, log=log,
+        publish_remote(lake, ingest_id, partial, log=log,
                        before_current=lambda folder: register(session, folder, manifest))
     else:
-        publish(home.lake, ingest_id, staging,
+        publish(home.lake, ingest_id, partial,
                 before_current=lambda folder: register(session, folder, manifest))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])

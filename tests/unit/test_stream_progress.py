@@ -33,7 +33,7 @@ class Sink:
     def processed(self, batch_id: int, end_row: int) -> None:
         self.reports[batch_id] = {
             "records": 10, "end_row": end_row, "feed_rows": 50, "average": 5.0,
-            "number_one": "tt1", "parts": {"read": 0, "fold": 0, "stage": 1, "flush": 0}}
+            "number_one": "tt1", "parts": {"read": 0, "fold": 0, "buffer": 1, "flush": 0}}
 
 
 def test_every_micro_batch_gets_a_row_and_the_console_the_first_and_then_the_latest(tmp_path):

@@ -1,13 +1,13 @@
-"""ingest.stage.local_files: every kind of source ends as local files."""
+"""ingest.run.local_files: every kind of source ends as local files."""
 
 from __future__ import annotations
 
 import pytest
 
 from imdb_pipeline.home import Home
+from ingest.run import local_files
 from ingest.schemas import tables_to_ingest
 from ingest.sources import SourceError
-from ingest.stage import local_files
 from tests.conftest import SAMPLES
 
 
