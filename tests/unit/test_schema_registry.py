@@ -1,18 +1,26 @@
 """Every table the pipeline derives from the IMDb files keeps its schema: column names, order,
 types and nullability, in Arrow (the files the ingest and the stream write) and in SQL (the
 DDL Spark gets). The expected strings below were written from the code before the schemas
-moved into one registry (``ingest.schemas``), so they also prove the move changed nothing."""
+moved into one registry (``ingest.schemas``), so they also prove the move changed nothing;
+the registry's own answers are pinned against the same strings.
+
+(The Arrow schemas of the stream's Delta tables and of ``ingests`` are new with the registry:
+Spark creates those tables from the DDL and delta-rs reads their schema from the table.)"""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from imdb_pipeline import delta
-from ingest import convert, lake, names, tables
+from imdb_pipeline.home import REPO_ROOT
+from ingest import convert, lake, names, schemas, tables
 from ingest.schemas import ALL_FILES, TITLE_RATINGS
 from streaming import feeds, source, state
 
@@ -245,3 +253,144 @@ def test_the_stream_tables_spark_creates(spark):
             ),
         )
     ]
+
+
+# --- the registry itself -------------------------------------------------------------------
+
+RANKED = (
+    "struct<rank: int32, tconst: string, num_votes: int32, average_rating: decimal128(3, 1), "
+    "ranking_score: double>"
+)
+TYPES = {
+    "string": ("string", "string"),
+    "int": ("int", "int32"),
+    "bool": ("boolean", "bool"),
+    "rating": ("decimal(3,1)", "decimal128(3, 1)"),
+    "list": ("array<string>", STRINGS),
+    "list02": ("array<string>", STRINGS),
+    "bigint": ("bigint", "int64"),
+    "double": ("double", "double"),
+    "timestamp": ("timestamp", "timestamp[us, tz=UTC]"),
+    "persons": (
+        "array<struct<nconst:string,primary_name:string>>",
+        "list<item: struct<nconst: string, primary_name: string>>",
+    ),
+    "ranking": (
+        (
+            "array<struct<rank:int,tconst:string,num_votes:int,average_rating:decimal(3,1),"
+            "ranking_score:double>>"
+        ),
+        f"list<item: {RANKED}>",
+    ),
+}
+# the derived tables: (the registry's entry, the Arrow schema of its files, its DDL)
+DERIVED = [
+    (
+        schemas.TITLE_NAMES,
+        TITLE_NAMES_ARROW,
+        (
+            "tconst string, known_for array<struct<nconst:string,primary_name:string>>, "
+            "tconst_bucket int"
+        ),
+    ),
+    (
+        schemas.INGEST_REJECTS,
+        REJECTS_ARROW,
+        "file string, line bigint, raw_line string, reason string",
+    ),
+    (
+        schemas.INGEST_CHECKS,
+        CHECKS_ARROW,
+        (
+            "ingest_id string, imdb_file string, lookup_table string, key_columns array<string>, "
+            "rows_read bigint, rows_written bigint, rows_rejected bigint, null_keys bigint, "
+            "duplicate_keys bigint, converted_in string"
+        ),
+    ),
+    (
+        schemas.INGESTS,
+        "ingest_id: string, created_at: timestamp[us, tz=UTC], location: string",
+        "ingest_id string, created_at timestamp, location string",
+    ),
+    (
+        schemas.RATINGS_FEED,
+        LAKE_FEED_ARROW,
+        "tconst string, average_rating decimal(3,1), num_votes int",
+    ),
+    (schemas.STREAM_FEED, STREAM_FEED_ARROW, STREAM_FEED_DDL),
+    (
+        schemas.STREAM_RATINGS,
+        (
+            "stream_id: string, ingest_id: string, batch_id: int64, feed_row: int64, "
+            "tconst: string, average_rating: decimal128(3, 1), num_votes: int32, is_deleted: bool, "
+            "previous_votes: int32"
+        ),
+        STREAM_DDL["imdb_stream.ratings"],
+    ),
+    (
+        schemas.STREAM_BATCHES,
+        (
+            "stream_id: string, ingest_id: string, batch_id: int64, batches: int64, "
+            "records: int64, end_row: int64, feed_rows: int64, ratings_processed: int64, "
+            "votes_sum: int64, average_number_of_votes: double, records_per_batch: int32, "
+            f"min_votes: int32, top_n: int32, title_types: {STRINGS}, top: list<item: {RANKED}>, "
+            "processed_at: timestamp[us, tz=UTC], duration_ms: int64"
+        ),
+        STREAM_DDL["imdb_stream.batches"],
+    ),
+    (
+        schemas.STREAM_PROGRESS,
+        (
+            "stream_id: string, batch_id: int64, input_rows: int64, "
+            "processed_rows_per_second: double, duration_ms: int64, add_batch_ms: int64, "
+            "latest_offset_ms: int64, get_batch_ms: int64, wal_commit_ms: int64, "
+            "commit_offsets_ms: int64, average_number_of_votes: double, number_one: string, "
+            "reported_at: timestamp[us, tz=UTC]"
+        ),
+        STREAM_DDL["imdb_stream.stream_progress"],
+    ),
+]
+
+
+@pytest.mark.parametrize("kind", list(TYPES))
+def test_one_type_map_gives_the_sql_and_the_arrow_type(kind):
+    assert (schemas.TYPES[kind].sql, str(schemas.TYPES[kind].arrow)) == TYPES[kind]
+    assert set(schemas.TYPES) == set(TYPES)
+
+
+@pytest.mark.parametrize("table", list(LOOKUPS))
+def test_the_registrys_lookups(table):
+    spec = next(f for f in ALL_FILES if f.table == table)
+    columns, partition_column, ddl, partition = LOOKUPS[table]
+    assert spec.lookup is schemas.LOOKUPS[table]
+    assert arrow_text(spec.lookup.arrow_schema()) == columns
+    assert arrow_text(spec.lookup.partitioned_schema()) == columns + partition_column
+    assert spec.lookup.ddl(quoted=True) == ddl
+    assert spec.lookup.partition == partition
+
+
+@pytest.mark.parametrize(("table", "arrow", "ddl"), DERIVED, ids=lambda t: getattr(t, "name", ""))
+def test_the_registrys_derived_tables(table, arrow, ddl):
+    assert arrow_text(table.arrow_schema()) == arrow
+    assert table.ddl() == ddl
+
+
+def test_the_stream_tables_names():
+    assert [state.RATINGS_TABLE, state.BATCHES_TABLE, state.PROGRESS_TABLE] == list(STREAM_DDL)
+
+
+def test_a_column_type_not_in_the_map_is_refused():
+    with pytest.raises(ValueError, match="t: no such column type varchar"):
+        schemas.Table("t", (("a", "string"), ("b", "varchar")))
+
+
+def test_the_registry_loads_no_pyarrow_until_a_type_is_asked_for():
+    """The report (``--target thrift``) and the CLI take table names from it without Arrow."""
+    code = (
+        "import sys, ingest.schemas as s; s.STREAM_BATCHES.ddl(); print('pyarrow' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout, not the installed one
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "False"
