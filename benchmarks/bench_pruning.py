@@ -21,14 +21,16 @@ import argparse
 import sys
 import time
 
+import pyarrow as pa
+
 from imdb_pipeline.home import Home
 from imdb_pipeline.spark import get_spark
+from ingest.names import TCONST_BUCKETS, tconst_bucket
 
 LOOKUPS = {
     "title_principals": "imdb_staging.stg_imdb__title_principals",
     "title_akas": "imdb_staging.stg_imdb__title_akas",
 }
-BUCKETS = 16  # dbt_project.yml var tconst_buckets = ingest.names.TCONST_BUCKETS
 
 
 def scan_metrics(frame, table: str) -> dict:
@@ -64,13 +66,13 @@ def main() -> None:
     tconsts = [r.tconst for r in spark.sql("select tconst from imdb.top_movies").collect()]
     if not tconsts:
         sys.exit("bench: imdb.top_movies is empty in that home")
-    buckets = sorted({int(t[2:]) % BUCKETS for t in tconsts})
+    buckets = sorted(set(tconst_bucket(pa.array(tconsts)).to_pylist()))
     literal = (f"lookup.tconst_bucket in ({', '.join(map(str, buckets))}) and lookup.tconst in "
                f"({', '.join(repr(t) for t in tconsts)})")
     for table, view in LOOKUPS.items():
         join = (f"select lookup.* from {view} as lookup inner join imdb.top_movies as top "
                 "on lookup.tconst = top.tconst and lookup.tconst_bucket = "
-                f"cast(pmod(cast(substr(top.tconst, 3) as bigint), {BUCKETS}) as int)")
+                f"cast(pmod(cast(substr(top.tconst, 3) as bigint), {TCONST_BUCKETS}) as int)")
         for name, sql in (("join", join), ("literals", f"{join} where {literal}")):
             started = time.monotonic()
             frame = spark.sql(sql)

@@ -51,21 +51,13 @@ import pyarrow._csv as _pyarrow_csv
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingest.schemas import NULL, ImdbFile
+from ingest.schemas import INGEST_REJECTS, NULL, ImdbFile
 
 BLOCK_SIZE = 8 << 20  # bytes of text parsed per Arrow batch
 PEEK_BYTES = 1 << 16  # bytes read to check a header and that rows follow it
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int": pa.int32(),
-    "bool": pa.bool_(),
-    "rating": pa.decimal128(3, 1),
-    "list": pa.list_(pa.string()),
-    "list02": pa.list_(pa.string()),
-}
 LIST_SEPARATORS = {"list": ",", "list02": "\x02"}
 _VALIDATORS = {
     "int": r"^-?[0-9]{1,9}$",
@@ -165,17 +157,11 @@ if _frombytes is not None and not getattr(_frombytes, "lenient", False):
 
 
 def arrow_schema(spec: ImdbFile) -> pa.Schema:
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in spec.columns])
+    """The Arrow schema of a converted batch of ``spec``: its columns, typed (ingest.schemas)."""
+    return spec.lookup.arrow_schema()
 
 
-REJECTS_SCHEMA = pa.schema(
-    [
-        pa.field("file", pa.string()),
-        pa.field("line", pa.int64()),
-        pa.field("raw_line", pa.string()),
-        pa.field("reason", pa.string()),
-    ]
-)
+REJECTS_SCHEMA = INGEST_REJECTS.arrow_schema()
 
 
 # --------------------------------------------------------------------------- where the text is

@@ -57,26 +57,27 @@ from ingest.convert import (
     InputError,
     NoRowsError,
     TableFiles,
-    arrow_schema,
     check_header,
     read_file,
 )
 from ingest.keys import KEY_COLUMNS, TITLE_NAMES_KEY, KeyCounter, KeyCounts, latest_rows
 from ingest.names import TCONST_BUCKETS, KnownForSpill, split_by_bucket, tconst_bucket
 from ingest.progress import FileProgress
-from ingest.schemas import ALL_FILES, NAME_BASICS, TITLE_AKAS, TITLE_RATINGS, ImdbFile
+from ingest.schemas import (
+    ALL_FILES,
+    INGEST_CHECKS,
+    NAME_BASICS,
+    PARTITION_COLUMNS,
+    RATINGS_FEED,
+    TITLE_AKAS,
+    TITLE_RATINGS,
+    ImdbFile,
+)
 
 # Lower bounds of the numVotes ranges the ratings are partitioned by: `votes_floor >= 500`
 # keeps every rating with numVotes >= 500 and skips the long tail of small titles.
 VOTE_FLOORS = (0, 100, 500, 1_000, 10_000, 100_000, 1_000_000)
 
-PARTITION_COLUMNS = {
-    "title_ratings": ("votes_floor", pa.int32()),
-    "title_basics": ("start_year", None),  # an existing column
-    "name_basics": ("primary_profession", pa.string()),
-    "title_principals": ("tconst_bucket", pa.int32()),
-    "title_akas": ("tconst_bucket", pa.int32()),
-}
 FEED_ROW_GROUP = 10_000  # rows per row group of the stream feed: a micro-batch reads one or two
 MAX_ROWS_PER_FILE = 8_000_000  # one file per partition at IMDb's size (principals: 6.2M a bucket)
 ROW_GROUP_ROWS = 1_000_000
@@ -85,22 +86,7 @@ DEFAULT_MAX_REJECT_SHARE = 0.001
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # 2: per-file "keys", "skipped", _checks/; 3: per-file "identity" (an older ingest is not reused)
 MANIFEST_VERSION = 3
-CHECKS_SCHEMA = pa.schema(
-    [
-        pa.field("ingest_id", pa.string()),
-        pa.field("imdb_file", pa.string()),
-        pa.field("lookup_table", pa.string()),
-        pa.field("key_columns", pa.list_(pa.string())),
-        pa.field("rows_read", pa.int64()),
-        pa.field("rows_written", pa.int64()),
-        pa.field("rows_rejected", pa.int64()),
-        pa.field("null_keys", pa.int64()),
-        pa.field("duplicate_keys", pa.int64()),
-        # the ingest whose conversion wrote these rows (null: not known); the marts built from
-        # a lookup whose converted_in did not change may be kept (macros/marts/kept_mart.sql)
-        pa.field("converted_in", pa.string()),
-    ]
-)
+CHECKS_SCHEMA = INGEST_CHECKS.arrow_schema()
 # Columns with (nearly) one value per row: a dictionary page would only be thrown away.
 _NO_DICTIONARY = {
     "tconst", "nconst", "parent_tconst", "primary_title", "original_title", "title",
@@ -198,11 +184,9 @@ def first_element(lists: pa.ListArray) -> pa.Array:
 
 
 def partitioned_schema(spec: ImdbFile) -> pa.Schema:
-    schema = arrow_schema(spec)
-    column, arrow_type = PARTITION_COLUMNS.get(spec.table, (None, None))
-    if column and arrow_type is not None:
-        schema = schema.append(pa.field(column, arrow_type))
-    return schema
+    """The schema ``spec``'s writer gets: its typed columns, then the partition column the
+    ingest adds (``votes_floor``, ``primary_profession``, ``tconst_bucket``; ingest.schemas)."""
+    return spec.lookup.partitioned_schema()
 
 
 def write_options(spec: ImdbFile | None = None) -> dict:
@@ -495,7 +479,7 @@ def _keys_again(folder: Path, spec: ImdbFile):
 
 def _write_feed(table: pa.Table, out: Path) -> None:
     """title.ratings in file order, the stream's input (one file, small row groups)."""
-    table = table.drop_columns(["votes_floor"])
+    table = table.select(RATINGS_FEED.names)  # the lookup's columns, without votes_floor
     feed = out / "ratings_feed"
     feed.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, feed / "part-0.parquet", row_group_size=FEED_ROW_GROUP)

@@ -32,12 +32,11 @@ import pyarrow.parquet as pq
 
 from ingest.convert import _ID_PATTERNS, _ids_look_right
 from ingest.keys import TITLE_NAMES_KEY, KeyCounter, KeyCounts
+from ingest.schemas import TITLE_NAMES
 
 TCONST_BUCKETS = 16
-PERSON = pa.struct([pa.field("nconst", pa.string()), pa.field("primary_name", pa.string())])
-TITLE_NAMES_SCHEMA = pa.schema(
-    [pa.field("tconst", pa.string()), pa.field("known_for", pa.list_(PERSON))]
-)
+TITLE_NAMES_SCHEMA = TITLE_NAMES.arrow_schema()  # the files' columns: tconst_bucket is a folder
+PERSON = TITLE_NAMES_SCHEMA.field("known_for").type.value_type  # struct<nconst, primary_name>
 _SPILL_SCHEMA = pa.schema(
     [
         pa.field("tconst", pa.string()),
@@ -49,7 +48,12 @@ ROW_GROUP_ROWS = 250_000
 
 
 def tconst_bucket(tconst: pa.Array) -> pa.Array:
-    """Numeric part of the id modulo TCONST_BUCKETS (SQL: cast(substr(tconst, 3) as int) % 16)."""
+    """The partition bucket of each id: its numeric part modulo TCONST_BUCKETS, as int32 (null
+    for a null id); ``tconst``: strings ``tt<digits>``, an array or a chunked array.
+
+    The dbt macro ``tconst_bucket`` (macros/lake/tconst_bucket.sql) computes the same in SQL:
+    ``pmod(cast(substr(tconst, 3) as bigint), var('tconst_buckets'))``.
+    """
     digits = pc.cast(pc.utf8_slice_codeunits(tconst, 2), pa.int64())
     return pc.cast(pc.bit_wise_and(digits, TCONST_BUCKETS - 1), pa.int32())
 

@@ -10,38 +10,14 @@ import contextlib
 import json
 from pathlib import Path
 
-from ingest.convert import ARROW_TYPES
-from ingest.lake import PARTITION_COLUMNS
-from ingest.schemas import ALL_FILES, ImdbFile
-
-LOOKUP_SCHEMA = "imdb_lookup"
-SQL_TYPES = {
-    "string": "string",
-    "int": "int",
-    "bool": "boolean",
-    "rating": "decimal(3,1)",
-    "list": "array<string>",
-    "list02": "array<string>",
-}
-PARTITION_SQL_TYPES = {"votes_floor": "int", "primary_profession": "string", "tconst_bucket": "int"}
-assert set(SQL_TYPES) == set(ARROW_TYPES)
-# imdb_lookup.ingest_checks: one row per lookup table of the ingest (ingest.lake.CHECKS_SCHEMA)
-CHECKS_DDL = (
-    "ingest_id string, imdb_file string, lookup_table string, key_columns array<string>, "
-    "rows_read bigint, rows_written bigint, rows_rejected bigint, null_keys bigint, "
-    "duplicate_keys bigint, converted_in string"
+from ingest.schemas import (
+    ALL_FILES,
+    INGEST_CHECKS,
+    INGEST_REJECTS,
+    INGESTS,
+    LOOKUP_SCHEMA,
+    TITLE_NAMES,
 )
-
-
-INGESTS_DDL = "ingest_id string, created_at timestamp, location string"
-
-
-def _columns_ddl(spec: ImdbFile) -> tuple[str, str | None]:
-    columns = [f"`{c.name}` {SQL_TYPES[c.kind]}" for c in spec.columns]
-    partition, arrow_type = PARTITION_COLUMNS.get(spec.table, (None, None))
-    if partition and arrow_type is not None:
-        columns.append(f"`{partition}` {PARTITION_SQL_TYPES[partition]}")
-    return ", ".join(columns), partition
 
 
 def prepare(spark) -> None:
@@ -66,26 +42,15 @@ def register(spark, folder: Path | str, manifest: dict | None = None) -> None:
     spark.sql(f"create database if not exists {LOOKUP_SCHEMA}")
     base = spark_location(folder)
     for spec in ALL_FILES:
-        columns, partition = _columns_ddl(spec)
-        _create(spark, spec.table, columns, partition, join(base, spec.table))
-    _create(
-        spark,
-        "title_names",
-        "tconst string, known_for array<struct<nconst:string,primary_name:string>>, "
-        "tconst_bucket int",
-        "tconst_bucket",
-        join(base, "title_names"),
-    )
-    _create(
-        spark,
-        "ingest_rejects",
-        "file string, line bigint, raw_line string, reason string",
-        None,
-        join(base, "_rejects"),
-    )
+        lookup = spec.lookup
+        _create(spark, lookup.name, lookup.ddl(quoted=True), lookup.partition,
+                join(base, spec.table))
+    _create(spark, TITLE_NAMES.name, TITLE_NAMES.ddl(), TITLE_NAMES.partition,
+            join(base, "title_names"))
+    _create(spark, INGEST_REJECTS.name, INGEST_REJECTS.ddl(), None, join(base, "_rejects"))
     if isinstance(folder, Path):  # an ingest written before the checks: an empty table
         (folder / "_checks").mkdir(exist_ok=True)
-    _create(spark, "ingest_checks", CHECKS_DDL, None, join(base, "_checks"))
+    _create(spark, INGEST_CHECKS.name, INGEST_CHECKS.ddl(), None, join(base, "_checks"))
     if manifest is None:
         manifest = json.loads((Path(folder) / "_manifest.json").read_text())
     _log_ingest(spark, manifest, str(folder))
@@ -99,10 +64,10 @@ def _log_ingest(spark, manifest: dict, folder: str) -> None:
 
     from imdb_pipeline import delta
 
-    table = f"{LOOKUP_SCHEMA}.ingests"
+    table = f"{LOOKUP_SCHEMA}.{INGESTS.name}"
     location = delta.table_location(spark, table)
     if location is None:
-        spark.sql(f"create table if not exists {table} ({INGESTS_DDL}) using delta")
+        spark.sql(f"create table if not exists {table} ({INGESTS.ddl()}) using delta")
         location = delta.table_location(spark, table)
         assert location is not None, table  # created just above
     created_at = datetime.fromisoformat(manifest["created_at"])

@@ -25,16 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from imdb_pipeline import storage
+from ingest.schemas import STREAM_FEED
 from streaming.process import tenths
 
-FEED_SCHEMA = pa.schema(
-    [
-        pa.field("tconst", pa.string()),
-        pa.field("average_rating", pa.decimal128(3, 1)),
-        pa.field("num_votes", pa.int32()),
-        pa.field("is_deleted", pa.bool_()),
-    ]
-)
+FEED_SCHEMA = STREAM_FEED.arrow_schema()
 ROW_GROUP = 10_000
 
 

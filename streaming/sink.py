@@ -26,11 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imdb_pipeline import delta, storage
+from ingest.schemas import STREAM_RATINGS
 from streaming import feeds as feeds_registry
 from streaming.buffer import MicroBatchBuffer
 from streaming.process import Rules, RunningState, fold, tenths
 from streaming.source import FeedReader, last_committed, planned_end
-from streaming.state import BATCHES_TABLE, RATINGS_COLUMNS, RATINGS_TABLE, StreamError, load_state
+from streaming.state import BATCHES_TABLE, RATINGS_TABLE, StreamError, load_state
 
 if TYPE_CHECKING:  # a type only: the job module, which builds the sink, imports this one
     from streaming.job import StreamOptions
@@ -146,7 +147,7 @@ class BatchSink:
             ingest_id = ingest_ids[-1] if ingest_ids else None
             duration_ms = int((fold_done - started) * 1000)
             row = self._batch_row(batch_id, ingest_id, len(records), state, feeds, duration_ms)
-            self.buffer.add(batch_id, log_rows.select([n for n, _ in RATINGS_COLUMNS]), row)
+            self.buffer.add(batch_id, log_rows.select(STREAM_RATINGS.names), row)
         buffer_done = time.monotonic()
         self.reports[batch_id] = {
             "records": len(records),

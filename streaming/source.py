@@ -30,8 +30,10 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
+from ingest.schemas import STREAM_FEED
+
 SOURCE_NAME = "imdb_ratings_feed"
-SCHEMA = "tconst string, average_rating decimal(3,1), num_votes int, is_deleted boolean"
+SCHEMA = STREAM_FEED.ddl()  # the DataSource's schema: the feeds' columns (FEED_SCHEMA) in SQL
 
 
 def feed_rows(registry: str | Path) -> int:

@@ -21,34 +21,12 @@ import pyarrow.compute as pc
 
 from imdb_pipeline import delta, storage
 from imdb_pipeline.storage import join
+from ingest.schemas import STREAM_BATCHES, STREAM_PROGRESS, STREAM_RATINGS, STREAM_SCHEMA
 from streaming.process import Rated, RunningState, tenths
 
-STREAM_SCHEMA = "imdb_stream"
-RATINGS_TABLE = f"{STREAM_SCHEMA}.ratings"
-BATCHES_TABLE = f"{STREAM_SCHEMA}.batches"
-PROGRESS_TABLE = f"{STREAM_SCHEMA}.stream_progress"
-TOP_TYPE = (
-    "array<struct<rank:int,tconst:string,num_votes:int,average_rating:decimal(3,1),"
-    "ranking_score:double>>"
-)
-BATCHES_DDL = f"""
-    stream_id string, ingest_id string, batch_id bigint, batches bigint, records bigint,
-    end_row bigint, feed_rows bigint, ratings_processed bigint, votes_sum bigint,
-    average_number_of_votes double, records_per_batch int, min_votes int, top_n int,
-    title_types array<string>, top {TOP_TYPE}, processed_at timestamp, duration_ms bigint
-"""
-RATINGS_COLUMNS = (
-    ("stream_id", "string"), ("ingest_id", "string"), ("batch_id", "bigint"),
-    ("feed_row", "bigint"), ("tconst", "string"), ("average_rating", "decimal(3,1)"),
-    ("num_votes", "int"), ("is_deleted", "boolean"), ("previous_votes", "int"),
-)
-RATINGS_DDL = ", ".join(f"{name} {kind}" for name, kind in RATINGS_COLUMNS)
-PROGRESS_DDL = """
-    stream_id string, batch_id bigint, input_rows bigint, processed_rows_per_second double,
-    duration_ms bigint, add_batch_ms bigint, latest_offset_ms bigint, get_batch_ms bigint,
-    wal_commit_ms bigint, commit_offsets_ms bigint, average_number_of_votes double,
-    number_one string, reported_at timestamp
-"""
+RATINGS_TABLE = f"{STREAM_SCHEMA}.{STREAM_RATINGS.name}"
+BATCHES_TABLE = f"{STREAM_SCHEMA}.{STREAM_BATCHES.name}"
+PROGRESS_TABLE = f"{STREAM_SCHEMA}.{STREAM_PROGRESS.name}"
 
 
 class StreamError(Exception):
@@ -64,8 +42,8 @@ def ensure_tables(spark) -> dict[str, str]:
     statement on them (``create table if not exists``, ``describe detail``) costs Spark a job
     each to rebuild the table's state from a log that delta-rs appends to (2-3 s each)."""
     locations = {}
-    for table, ddl in ((RATINGS_TABLE, RATINGS_DDL), (BATCHES_TABLE, BATCHES_DDL),
-                       (PROGRESS_TABLE, PROGRESS_DDL)):
+    for table, columns in ((RATINGS_TABLE, STREAM_RATINGS), (BATCHES_TABLE, STREAM_BATCHES),
+                           (PROGRESS_TABLE, STREAM_PROGRESS)):
         location = delta.table_location(spark, table)
         if location is None:
             spark.sql(f"create database if not exists {STREAM_SCHEMA}")
@@ -73,7 +51,7 @@ def ensure_tables(spark) -> dict[str, str]:
             # and 100-record micro-batches commit often); file statistics only for the leading
             # id columns (stream_id, ingest_id, batch_id), the ones the state rebuild filters on.
             spark.sql(
-                f"create table if not exists {table} ({ddl}) using delta tblproperties ("
+                f"create table if not exists {table} ({columns.ddl()}) using delta tblproperties ("
                 "'delta.checkpointInterval' = '100', 'delta.dataSkippingNumIndexedCols' = '3')"
             )
             location = delta.table_location(spark, table)

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from imdb_pipeline.results import MART_SCHEMA, DeltaReader, mart_path
+from ingest.schemas import STREAM_SCHEMA
 
-STREAM_SCHEMA = "imdb_stream"  # as streaming.state.STREAM_SCHEMA
 BATCH_COLUMNS = [
     "stream_id", "ingest_id", "batch_id", "batches", "records", "end_row", "ratings_processed",
     "average_number_of_votes", "duration_ms", "processed_at", "top",

@@ -1,6 +1,7 @@
 {#-
-    The bucket a title's credits and alternative titles are partitioned by in the lake
-    (ingest.names.tconst_bucket): numeric part of the tconst modulo var('tconst_buckets').
+    The bucket a title's credits, alternative titles and title_names row are partitioned by
+    in the lake, as ingest.names.tconst_bucket computes it: numeric part of the tconst modulo
+    var('tconst_buckets') (= ingest.names.TCONST_BUCKETS, pinned by tests/unit/test_dbt_vars.py).
     Joining on it as well as on tconst lets Spark prune the partitions it does not need.
 -#}
 {% macro tconst_bucket(tconst) -%}
