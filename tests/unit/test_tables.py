@@ -13,9 +13,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from ingest.lake import PARTITION_COLUMNS
 from ingest.schemas import ALL_FILES
-from ingest.tables import PARTITION_SQL_TYPES, SQL_TYPES, prepare, register
+from ingest.tables import prepare, register
 
 MANIFEST = {"ingest_id": "i1", "created_at": "2026-01-02T03:04:05+00:00"}
 INGESTS = pa.schema([("ingest_id", pa.string()), ("created_at", pa.timestamp("us", "UTC")),
@@ -56,16 +55,6 @@ def creates(spark) -> dict[str, str]:
             name, _, rest = statement.removeprefix("create table imdb_lookup.").partition(" ")
             found[name] = rest
     return found
-
-
-def test_every_kind_and_partition_column_has_a_sql_type():
-    assert {c.kind for f in ALL_FILES for c in f.columns} <= set(SQL_TYPES)
-    arrow_to_sql = {pa.int32(): "int", pa.string(): "string"}
-    for table, (column, arrow_type) in PARTITION_COLUMNS.items():
-        if arrow_type is None:  # partitioned by one of its own columns
-            assert column in [c.name for f in ALL_FILES if f.table == table for c in f.columns]
-        else:
-            assert PARTITION_SQL_TYPES[column] == arrow_to_sql[arrow_type], column
 
 
 def test_register_points_every_lookup_table_at_the_ingest_folder(tmp_path):
