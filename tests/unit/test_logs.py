@@ -7,8 +7,10 @@ import logging
 import re
 
 import pytest
+from click.testing import CliRunner
 
 from imdb_pipeline import logs
+from imdb_pipeline.cli import main
 from imdb_pipeline.home import Home
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
@@ -93,3 +95,20 @@ def test_reset_leaves_logging_as_it_was():
     assert all(logging.getLogger(name).level == logging.NOTSET
                for name in logs.PACKAGES + logs.QUIET)
 
+
+def test_each_command_logs_each_line_once_to_stderr_and_the_file(tmp_path):
+    """Two commands in one process (as click's runner runs them): one error line each on
+    stderr, two in pipeline.log, each with its traceback."""
+    home = tmp_path / "home"
+    (home / "logs").mkdir(parents=True)
+    (home / "stream.status.json").write_text('{"state": "runn')  # cut short by a full disk
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["--home", str(home), "status"])
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: unexpected")
+    text = (home / "logs" / "pipeline.log").read_text()
+    errors = [line for line in text.splitlines() if "error: unexpected JSONDecodeError" in line]
+    assert len(errors) == 2 and all(STAMPED.match(line) for line in errors)
+    assert text.count("Traceback (most recent call last)") == 2
+    assert not any(h.name in ("imdb_pipeline.console", "imdb_pipeline.file")
+                   for h in logging.getLogger().handlers)  # the command's end undid it
