@@ -339,7 +339,7 @@ def writes_home(command: str, target: str | None = None):
 
             context = click.get_current_context().obj
             context.command = command
-            with writer_lock(context.home, command, wait=wait, log=logger.info):
+            with writer_lock(context.home, command, wait=wait):
                 if target != "none":
                     check_target(context.home, target or context.target, context.storage.uri)
                 return function(*args, **kwargs)
@@ -430,11 +430,11 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
-        transform(ctx.home, variables, log=logger.info, target="thrift", address=address,
+        transform(ctx.home, variables, target="thrift", address=address,
                   tests=not skip_tests, warehouse=_warehouse(ctx))
         return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, variables, log=logger.info, target="local", tests=not skip_tests,
+    transform(ctx.home, variables, target="local", tests=not skip_tests,
               warehouse=_warehouse(ctx))
 
 
@@ -600,7 +600,7 @@ def docs(ctx, out):
         ctx.check_spark_setup()
         _ = ctx.spark  # dbt's session method reuses this process's SparkSession
     started = time.monotonic()
-    site = generate_docs(ctx.home, variables, out=out, log=logger.info, target=ctx.target)
+    site = generate_docs(ctx.home, variables, out=out, target=ctx.target)
     counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(site["counts"].items()))
     logger.info(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
     for gap in site["not_in_catalog"] + site["undocumented"]:
@@ -667,7 +667,7 @@ def thrift_start(ctx, host, port, foreground):
     jar_paths(ctx.storage.remote)
     check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])
     ctx.storage.check()
-    server.start(ctx.home, host, port, ctx.conf, log=logger.info, foreground=foreground,
+    server.start(ctx.home, host, port, ctx.conf, foreground=foreground,
                  storage=ctx.storage)
 
 
@@ -678,7 +678,7 @@ def thrift_stop(ctx):
     """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
     from imdb_pipeline import thrift as server
 
-    server.stop(ctx.home, log=logger.info)
+    server.stop(ctx.home)
 
 
 @thrift.command("status")

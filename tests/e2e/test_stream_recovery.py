@@ -139,7 +139,7 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     assert day2["top"] == [m["tconst"] for m in reference["top_movies"]]
 
     run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"],
-            dbt_vars(500, 7, ["movie"]), log=quiet)
+            dbt_vars(500, 7, ["movie"]))
     ours = collect(spark)
     assert ours["ratings_processed"] == reference["ratings_processed"]
     assert [m["tconst"] for m in ours["top_movies"]] == day2["top"]
