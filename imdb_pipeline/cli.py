@@ -405,7 +405,7 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, log=logger.info, tables=tables,
+                      force=force, fetch_options=fetch_options, tables=tables,
                       storage=ctx.storage)
 
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **answer):
     options = StreamOptions(records_per_batch=records_per_batch, **answer)
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
     summary = stream(spark, home, options, log=lambda m: None)
     variables = dbt_vars(options.min_votes, options.top_n, options.title_types)
     if build:
@@ -121,7 +121,7 @@ def test_every_option_gives_the_reference_answer_through_the_full_build(spark, h
     Spark as `results` reads it; each with the full `dbt build` (its unit tests pin their own
     vars, so options far from the defaults pass them, and every data test holds)."""
     source = FIXTURES / "rules"
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
     for number, answer in enumerate(OPTION_MATRIX):
         options = StreamOptions(records_per_batch=1000, **answer)
         stream(spark, home, options, log=lambda m: None)
@@ -203,7 +203,7 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
         _, ours = run_pipeline(spark, home, source, build=False)
         assert_same_answer(ours, reference)
         return
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
     summary = stream(spark, home, StreamOptions(records_per_batch=100), log=lambda m: None)
     assert summary["ratings_processed"] == reference["ratings_processed"]
     assert math.isclose(summary["average_number_of_votes"],
@@ -214,5 +214,5 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
 def test_malformed_sample_stops_and_keeps_the_last_good_results(spark, home):
     before = collect(spark)
     with pytest.raises(HeaderError, match="title.basics.tsv: header does not match"):
-        run_ingest(spark, home, str(SAMPLES / "code-exercise"), force=True, log=lambda m: None)
+        run_ingest(spark, home, str(SAMPLES / "code-exercise"), force=True)
     assert collect(spark) == before

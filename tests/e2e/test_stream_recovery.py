@@ -126,9 +126,9 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     changed = newer_dump(first, second)
     options = StreamOptions(records_per_batch=50, top_n=7)  # a stream of its own in this home
 
-    run_ingest(spark, home, str(first), force=True, log=quiet)
+    run_ingest(spark, home, str(first), force=True)
     stream(spark, home, options, log=quiet)
-    run_ingest(spark, home, str(second), force=True, log=quiet)
+    run_ingest(spark, home, str(second), force=True)
     day2 = stream(spark, home, options, log=quiet)
 
     assert day2["records_this_run"] == changed  # not the whole file again
@@ -153,7 +153,7 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     generate(first, 0.0003, seed=12)
     changed = newer_dump(first, second, seed=9)
     options = StreamOptions(records_per_batch=200, top_n=4)
-    run_ingest(spark, home, str(first), force=True, log=quiet)
+    run_ingest(spark, home, str(first), force=True)
     stop, outcome = threading.Event(), {}
 
     def follow():
@@ -179,7 +179,7 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     try:  # the first dump streamed to its end: the follower now waits for a new ingest
         first_ratings = compute(first, top_n=4)["ratings_processed"]
         wait_for(lambda b: b.end_row == b.feed_rows and b.ratings_processed == first_ratings, 120)
-        run_ingest(spark, home, str(second), force=True, log=quiet)
+        run_ingest(spark, home, str(second), force=True)
         expected = compute(second, top_n=4)
         wait_for(lambda b: b.ratings_processed == expected["ratings_processed"]
                  and b.end_row == b.feed_rows, 120)
@@ -229,7 +229,7 @@ def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home
 
     source = FIXTURES / "rules"
     options = StreamOptions(records_per_batch=4, top_n=9)  # a stream of its own in this home
-    run_ingest(spark, home, str(source), force=True, log=quiet)
+    run_ingest(spark, home, str(source), force=True)
     first = stream(spark, home, options, log=quiet)
     assert first["batches"] == 8 and first["records"] == 30
     locations = {t: loc.removeprefix("file:") for t, loc in ensure_tables(spark).items()}
