@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import resource
 import shutil
 import statistics
@@ -100,8 +101,14 @@ def main() -> None:
             (dump / ".complete").touch()
         run_ingest(spark, home, str(dump))
         options = StreamOptions(records_per_batch=100)
+        quiet = logging.getLogger("streaming")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # (b): no progress lines
         started = time.monotonic()
-        summary = stream(spark, home, options, log=lambda m: None)
+        try:
+            summary = stream(spark, home, options)
+        finally:
+            quiet.setLevel(level)
         small_seconds = time.monotonic() - started
         ours = ours_ms(spark, home, options.stream_id)
         floor_median, ours_median = statistics.median(floor), statistics.median(ours)
@@ -122,7 +129,7 @@ def main() -> None:
             run_ingest(spark, home, str(ratings_only(full, work / "full")), force=True)
             big = StreamOptions(records_per_batch=args.full_batch, top_n=11)  # a stream of its own
             started = time.monotonic()
-            result = stream(spark, home, big, log=say)
+            result = stream(spark, home, big)
             seconds = time.monotonic() - started
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"(c) full   {result['records_this_run']:,} ratings in {result['batches_this_run']} "

@@ -414,7 +414,7 @@ def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, ti
     from streaming.job import StreamOptions, stream
 
     options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
-    summary = stream(ctx.spark, ctx.home, options, follow=follow, log=logger.info, storage=ctx.storage)
+    summary = stream(ctx.spark, ctx.home, options, follow=follow, storage=ctx.storage)
     logger.info(
         f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
         f"micro-batches this run; {summary['records']:,} of {summary['feed_rows']:,} feed records "

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **answer):
     options = StreamOptions(records_per_batch=records_per_batch, **answer)
     run_ingest(spark, home, str(source), force=True)
-    summary = stream(spark, home, options, log=lambda m: None)
+    summary = stream(spark, home, options)
     variables = dbt_vars(options.min_votes, options.top_n, options.title_types)
     if build:
         transform(home, variables)  # dbt build: models + all tests
@@ -124,7 +124,7 @@ def test_every_option_gives_the_reference_answer_through_the_full_build(spark, h
     run_ingest(spark, home, str(source), force=True)
     for number, answer in enumerate(OPTION_MATRIX):
         options = StreamOptions(records_per_batch=1000, **answer)
-        stream(spark, home, options, log=lambda m: None)
+        stream(spark, home, options)
         transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types))
         assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
                            compute(source, **answer))
@@ -204,7 +204,7 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
         assert_same_answer(ours, reference)
         return
     run_ingest(spark, home, str(source), force=True)
-    summary = stream(spark, home, StreamOptions(records_per_batch=100), log=lambda m: None)
+    summary = stream(spark, home, StreamOptions(records_per_batch=100))
     assert summary["ratings_processed"] == reference["ratings_processed"]
     assert math.isclose(summary["average_number_of_votes"],
                         reference["average_number_of_votes"], rel_tol=1e-12)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import random
@@ -38,7 +39,6 @@ from tests.reference.duckdb_reference import compute
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
-quiet = lambda message: None
 
 
 def cli(home, *args, fault=None):
@@ -127,9 +127,9 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     options = StreamOptions(records_per_batch=50, top_n=7)  # a stream of its own in this home
 
     run_ingest(spark, home, str(first), force=True)
-    stream(spark, home, options, log=quiet)
+    stream(spark, home, options)
     run_ingest(spark, home, str(second), force=True)
-    day2 = stream(spark, home, options, log=quiet)
+    day2 = stream(spark, home, options)
 
     assert day2["records_this_run"] == changed  # not the whole file again
     assert day2["batches_this_run"] == math.ceil(changed / 50)
@@ -157,7 +157,7 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     stop, outcome = threading.Event(), {}
 
     def follow():
-        outcome["summary"] = stream(spark, home, options, follow=True, stop=stop, log=quiet)
+        outcome["summary"] = stream(spark, home, options, follow=True, stop=stop)
 
     def latest_batch():
         if not (home.root / "warehouse" / "imdb_stream.db" / "batches" / "_delta_log").is_dir():
@@ -218,7 +218,7 @@ def follow_until_done_then_sigterm(home: Path) -> str:
     return stderr
 
 
-def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home):
+def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home, caplog):
     """What a restart on another driver (or after the driver's disk is lost) finds: Spark's
     checkpoint says micro-batches 0-7 are done, the tables hold 0-2 and half of a flush of 3
     (its ratings-log rows, no batches row), and no staged file. The stream deletes the
@@ -230,15 +230,17 @@ def test_a_restart_without_the_staged_micro_batches_folds_them_again(spark, home
     source = FIXTURES / "rules"
     options = StreamOptions(records_per_batch=4, top_n=9)  # a stream of its own in this home
     run_ingest(spark, home, str(source), force=True)
-    first = stream(spark, home, options, log=quiet)
+    first = stream(spark, home, options)
     assert first["batches"] == 8 and first["records"] == 30
     locations = {t: loc.removeprefix("file:") for t, loc in ensure_tables(spark).items()}
     sid = options.stream_id
     DeltaTable(locations[BATCHES_TABLE]).delete(f"stream_id = '{sid}' AND batch_id >= 3")
     DeltaTable(locations[RATINGS_TABLE]).delete(f"stream_id = '{sid}' AND batch_id > 3")
 
-    lines = []
-    again = stream(spark, home, options, log=lines.append)
+    caplog.set_level(logging.INFO, logger="streaming")
+    caplog.clear()
+    again = stream(spark, home, options)
+    lines = caplog.messages
     assert any("ratings-log rows of micro-batches 3-3 had no batches row" in line
                for line in lines), lines
     assert any("micro-batches 3-7 were committed by Spark but are neither in Delta nor staged"
