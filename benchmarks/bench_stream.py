@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import resource
 import shutil
 import statistics
@@ -25,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from imdb_pipeline import logs
 from imdb_pipeline.generate.write import generate
 from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.spark import get_spark
@@ -89,6 +91,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     home = Home.resolve(work / "home")
+    logs.configure()  # the stages' progress lines on stderr, as the CLI shows them
     spark = get_spark(home)
     try:
         floor = floor_ms(spark, args.floor_batches)
@@ -96,10 +99,16 @@ def main() -> None:
         if not (dump / ".complete").exists():
             generate(dump, args.scale, 0)
             (dump / ".complete").touch()
-        run_ingest(spark, home, str(dump), log=say)
+        run_ingest(spark, home, str(dump))
         options = StreamOptions(records_per_batch=100)
+        quiet = logging.getLogger("streaming")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # (b): no progress lines
         started = time.monotonic()
-        summary = stream(spark, home, options, log=lambda m: None)
+        try:
+            summary = stream(spark, home, options)
+        finally:
+            quiet.setLevel(level)
         small_seconds = time.monotonic() - started
         ours = ours_ms(spark, home, options.stream_id)
         floor_median, ours_median = statistics.median(floor), statistics.median(ours)
@@ -117,10 +126,10 @@ def main() -> None:
             if not (full / "title.ratings.tsv.gz").exists():
                 say(f"bench: generating scale 1.0 into {full} (about 4-5 minutes)")
                 generate(full, 1.0, 0)
-            run_ingest(spark, home, str(ratings_only(full, work / "full")), force=True, log=say)
+            run_ingest(spark, home, str(ratings_only(full, work / "full")), force=True)
             big = StreamOptions(records_per_batch=args.full_batch, top_n=11)  # a stream of its own
             started = time.monotonic()
-            result = stream(spark, home, big, log=say)
+            result = stream(spark, home, big)
             seconds = time.monotonic() - started
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"(c) full   {result['records_this_run']:,} ratings in {result['batches_this_run']} "

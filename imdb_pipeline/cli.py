@@ -15,15 +15,16 @@ Every failure ends in one ``error:`` line on stderr with the next step; tracebac
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 import time
-import traceback
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
+from imdb_pipeline import logs
 from imdb_pipeline.home import Home
 
 if TYPE_CHECKING:
@@ -36,23 +37,9 @@ NO_SOURCE = (
     "e.g. make run SOURCE=../shared/data/imdb-samples/real-2019-top25-repaired"
 )
 
-
-_LOG_FILE: list = []  # <home>/logs/pipeline.log once the home is known
-
-
-def _append_to_log(text: str) -> None:
-    if _LOG_FILE:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        _LOG_FILE[0].parent.mkdir(parents=True, exist_ok=True)  # on the first line: a usage
-        with open(_LOG_FILE[0], "a", encoding="utf-8") as out:  # error leaves no empty logs/
-            out.write(f"{stamp} {text}\n")
-
-
-def log(message: str) -> None:
-    """A progress or error line: on stderr (never stdout, which carries only the requested
-    output) and in <home>/logs/pipeline.log."""
-    click.echo(message, err=True)
-    _append_to_log(message)
+# Progress and error lines: on stderr (never stdout, which carries only the requested output)
+# and in <home>/logs/pipeline.log, as imdb_pipeline.logs.configure sets up for each command.
+logger = logging.getLogger(__name__)
 
 
 class Context:
@@ -93,7 +80,8 @@ class Context:
                          self.storage.uri)
             started = time.monotonic()
             self._spark = get_spark(self.home, self.conf, metastore, self.storage)
-            log(f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})")
+            logger.info(f"spark: started in {time.monotonic() - started:.1f}s "
+                        f"(home {self.home.root})")
         return self._spark
 
 
@@ -142,19 +130,20 @@ def failures():
         yield
     except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
         raise
-    except KeyboardInterrupt:
-        _append_to_log(traceback.format_exc())
-        log("error: interrupted; run the same command again to resume (finished work is kept)")
+    except KeyboardInterrupt:  # logger.exception: the traceback goes to the log file only
+        logger.exception("error: interrupted; run the same command again to resume (finished "
+                         "work is kept)")
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns anything into a line
-        _append_to_log(traceback.format_exc())
+    except Exception as exc:  # the one place that turns anything into a line
         code = _known_exit(exc)
-        if code is not None:
-            log("error: " + " ".join(str(exc).split()))  # their text is the message: one line
+        if code is not None:  # their text is the message: one line
+            logger.exception("error: " + " ".join(str(exc).split()))
             sys.exit(code)
-        where = (f"; details in {_LOG_FILE[0]} (report it with that log if it persists)"
-                 if _LOG_FILE else "; run it again, and report it if it persists")
-        log(f"error: unexpected {type(exc).__name__}: {_one_line(exc)}{where}")
+        log_file = logs.log_file()
+        where = (f"; details in {log_file} (report it with that log if it persists)"
+                 if log_file else "; run it again, and report it if it persists")
+        line = f"error: unexpected {type(exc).__name__}: {_one_line(exc)}{where}"
+        logger.exception(line)
         sys.exit(EXIT_FAILED)
 
 
@@ -356,7 +345,7 @@ def writes_home(command: str, target: str | None = None):
 
             context = click.get_current_context().obj
             context.command = command
-            with writer_lock(context.home, command, wait=wait, log=log):
+            with writer_lock(context.home, command, wait=wait):
                 if target != "none":
                     check_target(context.home, target or context.target, context.storage.uri)
                 return function(*args, **kwargs)
@@ -395,17 +384,18 @@ def main(ctx, home, conf, storage):
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
         settings[key] = value
     resolved = Home.resolve(home)
+    # status and generate only log into a home that has logs; the others create logs/ with
+    # their first line
+    writes_log = (ctx.invoked_subcommand not in (None, "generate", "status")
+                  or resolved.logs.is_dir())
+    logs.configure(resolved if writes_log else None)
+    ctx.call_on_close(logs.reset)
     try:
         chosen = Storage.resolve(resolved, storage)
     except StorageError as exc:
         option = next(param for param in ctx.command.params if param.name == "storage")
         raise click.BadParameter(str(exc), ctx=ctx, param=option) from None
     ctx.obj = Context(resolved, settings, chosen)
-    # status and generate only log into a home that has logs; the others create logs/ with
-    # their first line
-    logs = ctx.obj.home.logs
-    writes_log = ctx.invoked_subcommand not in (None, "generate", "status") or logs.is_dir()
-    _LOG_FILE[:] = [logs / "pipeline.log"] if writes_log else []
 
 
 def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,
@@ -416,12 +406,12 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
     from ingest.run import run_ingest
 
     if not source:
-        log(f"error: {NO_SOURCE}")
+        logger.error(f"error: {NO_SOURCE}")
         sys.exit(EXIT_FAILED)
     ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
     return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, log=log, tables=tables,
+                      force=force, fetch_options=fetch_options, tables=tables,
                       storage=ctx.storage)
 
 
@@ -430,8 +420,8 @@ def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, ti
     from streaming.job import StreamOptions, stream
 
     options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
-    summary = stream(ctx.spark, ctx.home, options, follow=follow, log=log, storage=ctx.storage)
-    log(
+    summary = stream(ctx.spark, ctx.home, options, follow=follow, storage=ctx.storage)
+    logger.info(
         f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
         f"micro-batches this run; {summary['records']:,} of {summary['feed_rows']:,} feed records "
         f"done, {summary['ratings_processed']:,} titles rated"
@@ -446,11 +436,11 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
-        transform(ctx.home, variables, log=log, target="thrift", address=address,
+        transform(ctx.home, variables, target="thrift", address=address,
                   tests=not skip_tests, warehouse=_warehouse(ctx))
         return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, variables, log=log, target="local", tests=not skip_tests,
+    transform(ctx.home, variables, target="local", tests=not skip_tests,
               warehouse=_warehouse(ctx))
 
 
@@ -499,15 +489,15 @@ def _report(ctx: Context, out) -> Path:
 
     check_target(ctx.home, ctx.target)
     started = time.monotonic()
-    log("report: reading the marts and the stream's micro-batches, drawing the charts")
+    logger.info("report: reading the marts and the stream's micro-batches, drawing the charts")
     if ctx.target == "thrift":
         with ThriftReader(*require_server(ctx.home, ctx.port)) as reader:
             html = build_report(SqlSource(reader), ctx.home, lake=ctx.storage.lake)
     else:
         html = build_report(DeltaSource(_warehouse(ctx)), ctx.home, lake=ctx.storage.lake)
     path = write_report(html, out if out is not None else default_folder(ctx.home))
-    log(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
-        f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")
+    logger.info(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+                f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")
     return path
 
 
@@ -547,7 +537,7 @@ def status(ctx):
 
     current = read_status(ctx.home)
     if current is None:
-        log(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
+        logger.error(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
         sys.exit(EXIT_FAILED)
     click.echo(render_status(current))
 
@@ -616,13 +606,14 @@ def docs(ctx, out):
         ctx.check_spark_setup()
         _ = ctx.spark  # dbt's session method reuses this process's SparkSession
     started = time.monotonic()
-    site = generate_docs(ctx.home, variables, out=out, log=log, target=ctx.target)
+    site = generate_docs(ctx.home, variables, out=out, target=ctx.target)
     counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(site["counts"].items()))
-    log(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
+    logger.info(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
     for gap in site["not_in_catalog"] + site["undocumented"]:
-        log(f"docs: warning: {gap}" if ": " in gap else f"docs: warning: {gap}: not in the warehouse")
-    log(f"docs: open {site['index']} in a browser, or serve the site from the repository: "
-        f".venv/bin/dbt docs serve --target-path {site['folder']} --port 8080")
+        logger.warning(f"docs: warning: {gap}" if ": " in gap
+                       else f"docs: warning: {gap}: not in the warehouse")
+    logger.info(f"docs: open {site['index']} in a browser, or serve the site from the "
+                f"repository: .venv/bin/dbt docs serve --target-path {site['folder']} --port 8080")
     click.echo(str(site["index"]))
 
 
@@ -655,7 +646,7 @@ def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables
     _results(ctx, output_format)
     if with_report:
         _report(ctx, None)
-    log(f"run: done in {time.monotonic() - started:.1f}s")
+    logger.info(f"run: done in {time.monotonic() - started:.1f}s")
 
 
 @main.group()
@@ -682,7 +673,7 @@ def thrift_start(ctx, host, port, foreground):
     jar_paths(ctx.storage.remote)
     check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])
     ctx.storage.check()
-    server.start(ctx.home, host, port, ctx.conf, log=log, foreground=foreground,
+    server.start(ctx.home, host, port, ctx.conf, foreground=foreground,
                  storage=ctx.storage)
 
 
@@ -693,7 +684,7 @@ def thrift_stop(ctx):
     """Stop the server and this home's PostgreSQL (SIGTERM, wait, then SIGKILL)."""
     from imdb_pipeline import thrift as server
 
-    server.stop(ctx.home, log=log)
+    server.stop(ctx.home)
 
 
 @thrift.command("status")
@@ -720,7 +711,7 @@ def generate(scale, seed, out):
 
     rows = write_files(out, scale, seed)
     for name, count in rows.items():
-        log(f"generate: {name}: {count:,} rows")
+        logger.info(f"generate: {name}: {count:,} rows")
 
 
 if __name__ == "__main__":

@@ -101,14 +101,13 @@ def not_in_catalog(manifest: dict, catalog: dict) -> list[str]:
 
 
 def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None = None,
-                  log=None, target: str = "local") -> dict:
+                  target: str = "local") -> dict:
     """``dbt docs generate --static`` for the project against ``home``.
 
     Args:
         home: a built home (the catalog reads every relation's columns from its metastore).
         variables: dbt vars (:func:`answer_vars`), or None for dbt_project.yml's.
         out: the folder for the site (default :func:`docs_folder`).
-        log: a function taking one line (dbt's failures).
         target: the profile's target: ``local`` (this process's SparkSession, started
             first) or ``thrift`` (IMDB_THRIFT_HOST/PORT set by the caller).
 
@@ -128,7 +127,7 @@ def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None 
         shutil.copyfile(parsed, folder / "partial_parse.msgpack")
     # compiled, as dbt docs shows nodes by default (and --no-compile writes no manifest.json
     # into a fresh target folder, which --static then needs)
-    result = run_dbt(home, ["docs", "generate", "--static"], variables, log, target=target,
+    result = run_dbt(home, ["docs", "generate", "--static"], variables, target=target,
                      bar=False, target_path=folder)
     details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None or not result.success:

@@ -10,9 +10,10 @@ start time) once it has the lock, so a second writer can say who is in its way.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import portalocker
 from imdb_pipeline.home import Home
 
 LOCK_FILE = ".lock"
+logger = logging.getLogger(__name__)
 
 
 class HomeBusy(Exception):
@@ -56,15 +58,13 @@ def busy_message(home: Home, record: dict | None) -> str:
 
 
 @contextmanager
-def writer_lock(home: Home, command: str, *, wait: bool = False,
-                log: Callable[[str], None] | None = None) -> Iterator[None]:
+def writer_lock(home: Home, command: str, *, wait: bool = False) -> Iterator[None]:
     """Hold ``<home>/.lock`` for the ``with`` block.
 
     Args:
         home: the home to write to (its folder is created if needed).
         command: what holds it, e.g. ``"run"``: shown to a second writer.
-        wait: block until the holder is done instead of failing.
-        log: called once with a progress line when ``wait`` has to wait.
+        wait: block until the holder is done instead of failing (logging one line first).
 
     Raises:
         HomeBusy: another process holds the lock and ``wait`` is false.
@@ -78,8 +78,7 @@ def writer_lock(home: Home, command: str, *, wait: bool = False,
     except portalocker.AlreadyLocked:
         if not wait:
             raise HomeBusy(busy_message(home, holder(home))) from None
-        if log is not None:
-            log(f"lock: home {home.root} is in use by {_who(holder(home))}; waiting for it")
+        logger.info(f"lock: home {home.root} is in use by {_who(holder(home))}; waiting for it")
         # A blocking flock: the kernel wakes us when the holder releases it or dies.
         lock = portalocker.Lock(path, mode="w", flags=portalocker.LockFlags.EXCLUSIVE)
         handle = lock.acquire()

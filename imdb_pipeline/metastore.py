@@ -15,6 +15,7 @@ Thrift server first starts on it; a pipeline process checks that its database an
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -33,6 +34,7 @@ PASSWORD_ENV = "IMDB_METASTORE_PASSWORD"
 PASSWORD_REF = "${env." + PASSWORD_ENV + "}"  # resolved inside the JVM (Hadoop Configuration)
 POSTGRES_DRIVER = "org.postgresql.Driver"
 METASTORE_FILE = "metastore.json"  # <home>/metastore.json: the home's own PostgreSQL
+logger = logging.getLogger(__name__)
 
 
 class MetastoreError(Exception):
@@ -128,7 +130,7 @@ def java() -> str:
     return str(Path(java_home) / "bin" / "java") if java_home else "java"
 
 
-def init_metastore_schema(home: Home, metastore: Metastore, password: str | None, log) -> None:
+def init_metastore_schema(home: Home, metastore: Metastore, password: str | None) -> None:
     """Create the Hive metastore tables in one go (DataNucleus SchemaTool, idempotent).
 
     Left to DataNucleus' lazy ``autoCreateAll``, the first CREATE TABLE deadlocks on
@@ -172,8 +174,8 @@ def init_metastore_schema(home: Home, metastore: Metastore, password: str | None
         if password:
             reason = reason.replace(password, "***")
         raise MetastoreError(f"could not create the metastore tables: {reason}")
-    log(f"thrift: metastore tables ready in {redact_url(metastore.url)} "
-        f"({time.monotonic() - started:.1f}s)")
+    logger.info(f"thrift: metastore tables ready in {redact_url(metastore.url)} "
+                f"({time.monotonic() - started:.1f}s)")
 
 
 def pipeline_metastore(home: Home, target: str) -> Metastore | None:

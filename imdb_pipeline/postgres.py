@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -58,6 +59,7 @@ from imdb_pipeline.processes import (
 )
 
 DB_USER, DB_NAME = "imdb", "metastore"
+logger = logging.getLogger(__name__)
 
 
 def home_key(home: Home) -> str:
@@ -91,7 +93,7 @@ def data_roots() -> list[Path]:
     return [data_root(owner)]
 
 
-def sweep_orphan_data(log, roots: list[Path] | None = None) -> list[Path]:
+def sweep_orphan_data(roots: list[Path] | None = None) -> list[Path]:
     """Remove the data folders kept outside homes that are gone (or no longer link to them),
     unless a server still runs on them; returns the folders removed."""
     removed = []
@@ -114,7 +116,7 @@ def sweep_orphan_data(log, roots: list[Path] | None = None) -> list[Path]:
             if pid and process_alive(pid, str(folder / "data")):
                 continue
             shutil.rmtree(folder, ignore_errors=True)
-            log(f"thrift: removed {folder}, the PostgreSQL data of {home}, which is gone")
+            logger.info(f"thrift: removed {folder}, the PostgreSQL data of {home}, which is gone")
             removed.append(folder)
     return removed
 
@@ -184,7 +186,7 @@ class Postgres:
         """The user PostgreSQL runs as can enter ``path`` (every folder above it too)."""
         return self._run(["test", "-x", str(path)]).returncode == 0
 
-    def _outside_home(self, log) -> Path:
+    def _outside_home(self) -> Path:
         """A data directory for this home in the postgres user's own home (see the module
         docstring); the folder holding it is 0700, owned by that user."""
         import pwd
@@ -208,8 +210,8 @@ class Postgres:
         marker = folder / "home"
         marker.write_text(str(self.home.root) + "\n")
         os.chown(marker, run_as["user"], run_as["group"])
-        log(f"thrift: {self.home.root} is private to root: PostgreSQL's data is kept in {folder} "
-            f"(linked from {self.link}; removed once the home is gone)")
+        logger.info(f"thrift: {self.home.root} is private to root: PostgreSQL's data is kept in "
+                    f"{folder} (linked from {self.link}; removed once the home is gone)")
         return folder / "data"
 
     # state
@@ -237,14 +239,14 @@ class Postgres:
         return self.password_file.read_text().strip()
 
     # life cycle
-    def init(self, log) -> None:
+    def init(self) -> None:
         bin_dir, run_as = self.bin_dir(), self.run_as()
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         if self.link.is_symlink():  # its data folder was removed: start again
             self.link.unlink()
         if run_as and not self._reaches(self.root):
-            data = self._outside_home(log)
+            data = self._outside_home()
             if data.exists():
                 shutil.rmtree(data)  # a data folder left by an earlier home with the same path
             data.mkdir(mode=0o700)
@@ -280,9 +282,9 @@ class Postgres:
             shutil.rmtree(data, ignore_errors=True)
             reason = (done.stderr or done.stdout).strip().splitlines() or ["(no output)"]
             raise MetastoreError(f"initdb failed: {reason[-1]}")
-        log(f"thrift: initialised PostgreSQL in {data} ({time.monotonic() - started:.1f}s)")
+        logger.info(f"thrift: initialised PostgreSQL in {data} ({time.monotonic() - started:.1f}s)")
 
-    def start(self, log) -> int:
+    def start(self) -> int:
         """Start the server (port from metastore.json if still free); returns its port."""
         port = self.config().get("port")
         if not port or port_in_use(LOOPBACK, port):
@@ -308,7 +310,7 @@ class Postgres:
                     f"(log {self.log_file})"
                 )
             time.sleep(0.1)
-        log(
+        logger.info(
             f"thrift: PostgreSQL on {LOOPBACK}:{port} (pid {process.pid}) in "
             f"{time.monotonic() - started:.1f}s; log {self.log_file}"
         )
@@ -323,16 +325,16 @@ class Postgres:
         if done.returncode != 0 and "already exists" not in done.stderr:
             raise MetastoreError(f"createdb failed: {done.stderr.strip()}")
 
-    def ensure(self, log) -> Metastore:
+    def ensure(self) -> Metastore:
         """Initialise (once) and start the home's PostgreSQL; the metastore it holds."""
-        sweep_orphan_data(log)
+        sweep_orphan_data()
         fresh = not (self.data / "PG_VERSION").exists()
         if fresh:
-            self.init(log)
+            self.init()
         if self.pid():
             port = int((self.data / "postmaster.pid").read_text().splitlines()[3])
         else:
-            port = self.start(log)
+            port = self.start()
         config = self.config()
         if fresh or not config.get("database"):
             self.create_database(port)
@@ -346,13 +348,13 @@ class Postgres:
         config["schema"] = "hive-2.3"
         self.metastore_file.write_text(json.dumps(config, indent=2) + "\n")
 
-    def stop(self, log) -> None:
+    def stop(self) -> None:
         pid = self.pid()
         if pid is None:
-            log("thrift: PostgreSQL not running")
+            logger.info("thrift: PostgreSQL not running")
             return
         # SIGINT = fast shutdown (disconnects clients), SIGQUIT = immediate, then SIGKILL.
         took = terminate(pid, str(self.data),
                          [(signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 10), (signal.SIGKILL, 5)],
                          group=False)
-        log(f"thrift: PostgreSQL stopped (pid {pid}, {took:.1f}s)")
+        logger.info(f"thrift: PostgreSQL stopped (pid {pid}, {took:.1f}s)")

@@ -19,6 +19,7 @@ another program now has, is stale).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -53,6 +54,7 @@ from imdb_pipeline.storage import Storage
 DEFAULT_HOST, DEFAULT_PORT = LOOPBACK, 10000
 SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 START_TIMEOUT = float(os.environ.get("IMDB_THRIFT_START_TIMEOUT", "180"))
+logger = logging.getLogger(__name__)
 
 
 class ThriftError(Exception):
@@ -125,24 +127,24 @@ def server_command(home: Home, host: str, port: int, overrides: dict[str, str],
     ]
 
 
-def _metastore_for_server(home: Home, log) -> tuple[Metastore, str | None]:
+def _metastore_for_server(home: Home) -> tuple[Metastore, str | None]:
     """IMDB_METASTORE_URL's database, or the home's own PostgreSQL (started if needed)."""
     external = postgres_metastore(home, "local")  # only set by IMDB_METASTORE_URL
     if external is not None:
         password = os.environ.get(PASSWORD_ENV)
-        init_metastore_schema(home, external, password, log)
+        init_metastore_schema(home, external, password)
         return external, password
     postgres = Postgres(home)
-    metastore = postgres.ensure(log)
+    metastore = postgres.ensure()
     password = os.environ.get(PASSWORD_ENV) or postgres.password()
     if postgres.config().get("schema") is None:
-        init_metastore_schema(home, metastore, password, log)
+        init_metastore_schema(home, metastore, password)
         postgres.mark_schema_ready()
     return metastore, password
 
 
 def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          overrides: dict[str, str] | None = None, log=print, foreground: bool = False,
+          overrides: dict[str, str] | None = None, foreground: bool = False,
           storage: Storage | None = None) -> dict:
     """Start this home's server (and its PostgreSQL); returns its state once it accepts.
     ``storage``: where the warehouse is (the home's unless on S3)."""
@@ -160,29 +162,31 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                 f"the Thrift server runs (pid {state['pid']}) but this home's PostgreSQL does "
                 "not: `imdb-pipeline thrift stop`, then `thrift start`"
             )
-        log(f"thrift: already running on {state['host']}:{state['port']} (pid {state['pid']})")
+        logger.info(f"thrift: already running on {state['host']}:{state['port']} "
+                    f"(pid {state['pid']})")
         return state
     if stale:
         server_file(home).unlink(missing_ok=True)
-        log(f"thrift: removed a {stale_message(home, state)}")
+        logger.info(f"thrift: removed a {stale_message(home, state)}")
     if port_in_use(host, port):
         raise ThriftError(port_in_use_message(host, port))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        log(f"thrift: WARNING: binding {host} with no authentication: whoever reaches this "
-            "address can read, change and drop every table (docs/server.md, Safety)")
+        logger.warning(f"thrift: WARNING: binding {host} with no authentication: whoever "
+                       "reaches this address can read, change and drop every table "
+                       "(docs/server.md, Safety)")
 
     postgres_was_running = Postgres(home).pid() is not None
     try:
-        return _start_server(home, host, port, overrides or {}, log, foreground, storage)
+        return _start_server(home, host, port, overrides or {}, foreground, storage)
     except BaseException:
         if not postgres_was_running and Postgres(home).pid() is not None:
-            Postgres(home).stop(log)  # leave nothing behind that this call started
+            Postgres(home).stop()  # leave nothing behind that this call started
         raise
 
 
-def _start_server(home: Home, host: str, port: int, overrides: dict[str, str], log,
+def _start_server(home: Home, host: str, port: int, overrides: dict[str, str],
                   foreground: bool, storage: Storage | None = None) -> dict:
-    metastore, password = _metastore_for_server(home, log)
+    metastore, password = _metastore_for_server(home)
     command = server_command(home, host, port, overrides, metastore, storage)
     env = {**os.environ, "SPARK_HOME": str(spark_home())}
     if password:
@@ -217,28 +221,28 @@ def _start_server(home: Home, host: str, port: int, overrides: dict[str, str], l
             )
         time.sleep(0.25)
     state["start_seconds"] = round(time.monotonic() - started, 1)
-    log(
+    logger.info(
         f"thrift: server on {host}:{port} (pid {process.pid}) in {state['start_seconds']}s; "
         f"jdbc:hive2://{connect_host(host)}:{port}/imdb; log {log_file}"
     )
     return state
 
 
-def stop(home: Home, log=print) -> None:
+def stop(home: Home) -> None:
     """Stop this home's server (SIGTERM, wait, SIGKILL), then its own PostgreSQL."""
     state, stale = server_state(home)
     if state is None and not stale:
-        log("thrift: server not running")
+        logger.info("thrift: server not running")
     elif stale:
-        log(f"thrift: server not running; removed a {stale_message(home, state)}")
+        logger.info(f"thrift: server not running; removed a {stale_message(home, state)}")
     else:
         assert state is not None  # neither missing nor stale: the pid file was read
         took = terminate(int(state["pid"]), SERVER_CLASS,
                          [(signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5)])
-        log(f"thrift: server stopped (pid {state['pid']}, {took:.1f}s)")
+        logger.info(f"thrift: server stopped (pid {state['pid']}, {took:.1f}s)")
     server_file(home).unlink(missing_ok=True)
     if (home.root / "postgres" / "data").exists():
-        Postgres(home).stop(log)
+        Postgres(home).stop()
 
 
 def status(home: Home, port: int | None = None) -> tuple[bool, list[str]]:

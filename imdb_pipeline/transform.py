@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -26,6 +27,7 @@ SKIP_TESTS = ["--exclude-resource-type", "test", "unit_test"]
 SEED_SCHEMA = "imdb_reference"  # dbt_project.yml: seeds' +schema
 FAILED = {"error", "fail", "runtime error"}
 HOME_ENV = "IMDB_PIPELINE_HOME"  # profiles.yml reads the home from it (dbt by hand too)
+logger = logging.getLogger(__name__)
 
 
 class TransformError(Exception):
@@ -40,12 +42,13 @@ def dbt_vars(min_votes: int, top_n: int, title_types) -> dict:
 class DbtProgress:
     """A dbt event callback: a bar on a terminal, failures and the publish lines as they come.
 
-    ``log`` gets one line per failed node (``dbt: FAIL <node>: <message>``) and per line the
-    project logs itself (``publish: ...``); ``bar`` (a terminal) advances once per node.
+    It logs one line per failed node (``dbt: FAIL <node>: <message>``) and per line the
+    project logs itself (``publish: ...``), at ``level`` (DEBUG: pipeline.log only); ``bar``
+    (a terminal) advances once per node.
     """
 
-    def __init__(self, log, bar: bool):
-        self.log = log
+    def __init__(self, bar: bool, level: int = logging.INFO):
+        self.level = level
         self.bar_enabled = bar
         self.bar: tqdm | None = None
         self.done = 0
@@ -82,7 +85,7 @@ class DbtProgress:
     def _print(self, line: str) -> None:
         if self.bar is not None:
             self.bar.clear()
-        self.log(line)
+        logger.log(self.level, line)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -95,24 +98,21 @@ class DbtProgress:
         return f"{self.done} nodes" + (f" ({parts})" if parts else "")
 
 
-def _default_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None,
+def run_dbt(home: Home, args: list[str], variables: dict | None = None,
             target: str | None = None, *, bar: bool | None = None,
-            target_path: Path | None = None):
+            target_path: Path | None = None, quiet: bool = False):
     """Invoke dbt with this project's folders and the home's target and log paths.
 
-    Returns dbt's ``dbtRunnerResult`` after ``log``-ging failures and the project's own log
-    lines (see :class:`DbtProgress`, kept as ``result.progress``). ``bar``: a progress bar
-    on stderr (default: when stderr is a terminal). ``target_path``: dbt's artifacts there
-    instead of the home's ``dbt/target`` (whose run_results.json then stays the build's).
+    Returns dbt's ``dbtRunnerResult`` after logging failures and the project's own log
+    lines (see :class:`DbtProgress`, kept as ``result.progress``; ``quiet``: in pipeline.log
+    only). ``bar``: a progress bar on stderr (default: when stderr is a terminal).
+    ``target_path``: dbt's artifacts there instead of the home's ``dbt/target`` (whose
+    run_results.json then stays the build's).
     """
     from dbt.cli.main import dbtRunner
 
-    log = log or _default_log
-    progress = DbtProgress(log, sys.stderr.isatty() if bar is None else bar)
+    progress = DbtProgress(sys.stderr.isatty() if bar is None else bar,
+                           logging.DEBUG if quiet else logging.INFO)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ[HOME_ENV] = str(home.root)  # the profile's warehouse, metastore and logs
     command = [
@@ -121,7 +121,7 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None, log=None
         "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(target_path or home.dbt_target),
         "--log-path", str(home.logs),
-        "--log-level", "none",  # nothing on stdout: failures reach `log` through the callback
+        "--log-level", "none",  # nothing on stdout: failures are logged by the callback
         "--log-level-file", "debug",
         "--no-use-colors",
     ]
@@ -212,7 +212,7 @@ def _keep_state(home: Home, unit_tests: str | None = None) -> None:
         os.replace(state / f"{UNIT_TESTS_PASSED}.tmp", state / UNIT_TESTS_PASSED)
 
 
-def transform(home: Home, variables: dict, log=None, target: str = "local",
+def transform(home: Home, variables: dict, target: str = "local",
               address: tuple[str, int] | None = None, *, tests: bool = True,
               warehouse: str | Path | None = None) -> None:
     """``dbt build``: seeds (when changed), models, unit tests and data tests, then the
@@ -224,7 +224,6 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
     Raises :class:`TransformError` (one line) when dbt fails; the published answer then
     stays the previous one and ``<answer schema>.transform_runs`` says so.
     """
-    log = log or _default_log
     if address is not None:  # read by profiles.yml (env_var) when dbt loads it
         os.environ["IMDB_THRIFT_HOST"], os.environ["IMDB_THRIFT_PORT"] = address[0], str(address[1])
     started = time.monotonic()
@@ -232,10 +231,10 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
     args = selection(home, tests, fingerprint, warehouse)
     reran = tests and "unit_test" not in args
     if tests and not reran:
-        log("dbt: unit tests: passed in this home on the same code, vars and target, not rerun")
+        logger.info("dbt: unit tests: passed in this home on the same code, vars and target, "
+                    "not rerun")
     # the marts kept on a refresh are keyed on this too (macros/marts/kept_mart.sql)
-    result = run_dbt(home, args, {**variables, "build_fingerprint": fingerprint}, log,
-                     target=target)
+    result = run_dbt(home, args, {**variables, "build_fingerprint": fingerprint}, target=target)
     details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None:
         _record_failure(home, variables, target, str(result.exception))
@@ -246,7 +245,7 @@ def transform(home: Home, variables: dict, log=None, target: str = "local",
         raise TransformError(f"dbt build failed: {failed}; the published answer is unchanged; "
                              f"{details}")
     _keep_state(home, fingerprint if reran else None)
-    log(f"dbt: build: {result.progress.summary()} in {time.monotonic() - started:.1f}s")
+    logger.info(f"dbt: build: {result.progress.summary()} in {time.monotonic() - started:.1f}s")
 
 
 def _record_failure(home: Home, variables: dict, target: str, reason: str) -> None:
@@ -255,4 +254,4 @@ def _record_failure(home: Home, variables: dict, target: str, reason: str) -> No
     detail = " ".join(reason.split())[:200]
     run_dbt(home, ["run-operation", "record_transform_run",
                    "--args", json.dumps({"status": "failed", "detail": detail})],
-            variables, log=lambda message: None, target=target, bar=False)
+            variables, target=target, bar=False, quiet=True)

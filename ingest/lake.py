@@ -30,10 +30,10 @@ largest first, each by one thread (parse, check, write): both cores stay busy.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
-import sys
 import threading
 import time
 import urllib.parse
@@ -73,6 +73,8 @@ from ingest.schemas import (
     TITLE_RATINGS,
     ImdbFile,
 )
+
+logger = logging.getLogger(__name__)
 
 # Lower bounds of the numVotes ranges the ratings are partitioned by: `votes_floor >= 500`
 # keeps every rating with numVotes >= 500 and skips the long tail of small titles.
@@ -493,7 +495,7 @@ def write_empty(spec: ImdbFile, out: Path) -> None:
     pq.write_table(REJECTS_SCHEMA.empty_table(), rejects)
 
 
-def clean_stale(lake: Path, log) -> list[Path]:
+def clean_stale(lake: Path) -> list[Path]:
     """Remove ``.<id>.partial`` folders left by ingests whose process is gone."""
     removed = []
     for folder in sorted(lake.glob(".*.partial")):
@@ -505,7 +507,7 @@ def clean_stale(lake: Path, log) -> list[Path]:
         if pid is not None and pid != os.getpid() and pid_exists(pid):
             continue  # another ingest is writing it right now
         shutil.rmtree(folder, ignore_errors=True)
-        log(f"ingest: removed {folder.name}, left by an ingest that did not finish")
+        logger.info(f"ingest: removed {folder.name}, left by an ingest that did not finish")
         removed.append(folder)
     return removed
 
@@ -523,7 +525,6 @@ def land(
     sources: dict[str, str | Origin] | None = None,
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
     workers: int = 2,
-    log=None,
     progress: bool = True,
     skipped=(),
     previous: Path | None = None,
@@ -541,13 +542,12 @@ def land(
     again: its lookup (and for name.basics title_names, for title.ratings the feed) is linked
     from there, so a refresh in which only some files changed converts only those.
     """
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     files = {name: TableFiles.of(value) for name, value in files.items()}
     missing = [f.name for f in ALL_FILES if f.required and f.name not in files]
     if missing:
         raise InputError(f"missing required IMDb file(s): {', '.join(missing)}")
     lake.mkdir(parents=True, exist_ok=True)
-    clean_stale(lake, log)
+    clean_stale(lake)
     ingest_id = new_ingest_id()
     partial = lake / f".{ingest_id}.partial"
     partial.mkdir()
@@ -564,11 +564,11 @@ def land(
         for spec in ALL_FILES:
             if spec.name in skipped:
                 write_empty(spec, partial)
-                log(f"ingest: {spec.name}: skipped (not asked for; --with-tables {spec.name} "
-                    "ingests it), empty table")
+                logger.info(f"ingest: {spec.name}: skipped (not asked for; --with-tables "
+                            f"{spec.name} ingests it), empty table")
             elif spec.name not in files:
                 write_empty(spec, partial)
-                log(f"ingest: {spec.name}: absent (optional), empty table")
+                logger.info(f"ingest: {spec.name}: absent (optional), empty table")
         positions = iter(range(1, len(present) + 1))
 
         def one(spec: ImdbFile) -> FileReport:
@@ -578,8 +578,9 @@ def land(
                 origin = _origin(sources.get(spec.name), path)
                 reused.source, reused.etag = origin.url, origin.etag
                 reused.last_modified = origin.last_modified
-                log(f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, its "
-                    f"lookup reused ({reused.rows_written:,} rows, {reused.seconds:.1f}s)")
+                logger.info(f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, "
+                            f"its lookup reused ({reused.rows_written:,} rows, "
+                            f"{reused.seconds:.1f}s)")
                 return reused
             bar = FileProgress(spec.name, path.size, enabled=progress, position=next(positions))
             report = convert_file(
@@ -588,7 +589,7 @@ def land(
             )
             report.identity = path.identity()
             report.converted_in = ingest_id
-            log(
+            logger.info(
                 f"ingest: {spec.name}: {report.rows_written:,} rows, "
                 f"{report.rows_rejected:,} rejected, {report.text_bytes / 1e6:,.0f} MB in "
                 f"{report.seconds:.1f}s ({report.mb_per_s:.0f} MB/s), "
@@ -598,8 +599,8 @@ def land(
                 built = time.monotonic()
                 title_names.update(names.build(partial / "title_names", write_options()))
                 title_names["seconds"] = round(time.monotonic() - built, 3)
-                log(f"ingest: title_names: {title_names['rows']:,} titles in "
-                    f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}")
+                logger.info(f"ingest: title_names: {title_names['rows']:,} titles in "
+                            f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}")
             return report
 
         for spec in present:  # a wrong file stops the run before any conversion starts
@@ -791,8 +792,8 @@ def publish(lake: Path, ingest_id: str, partial: Path, keep: int = 2, before_cur
 MANIFEST = "_manifest.json"
 
 
-def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2, before_current=None,
-                   log=None) -> str:
+def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2,
+                   before_current=None) -> str:
     """Publish a landed ingest (``partial``, its local ``.<id>.partial`` folder) to an S3
     ``lake``; returns its location, ``<lake>/<ingest_id>``.
 
@@ -807,7 +808,6 @@ def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2, befo
     """
     from pyarrow import fs as pafs
 
-    log = log or (lambda message: None)
     (partial / ".owner").unlink(missing_ok=True)
     final = storage.join(lake, ingest_id)
     target_fs, target = storage.filesystem_for(final)
@@ -823,7 +823,8 @@ def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2, befo
     finally:
         os.replace(held, manifest)
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
-    log(f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in {time.monotonic() - started:.1f}s")
+    logger.info(f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in "
+                f"{time.monotonic() - started:.1f}s")
     if before_current is not None:
         before_current(final)
     storage.write_text(storage.join(lake, "CURRENT"), ingest_id + "\n")

@@ -7,8 +7,8 @@ check, count keys; no Spark), ``publish`` and ``register`` (Spark: the metastore
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from imdb_pipeline.storage import join
@@ -27,14 +27,16 @@ from ingest.schemas import ALL_FILES, tables_to_ingest
 from ingest.sources import FetchResult, fetch, parse_source
 from ingest.tables import prepare, register
 
+logger = logging.getLogger(__name__)
 
-def local_files(home, source: str, log, **fetch_options) -> dict[str, TableFiles]:
+
+def local_files(home, source: str, **fetch_options) -> dict[str, TableFiles]:
     """IMDb name -> local file(s): a folder as it is, a URL or bucket downloaded into the home,
     ``sample:SCALE[:SEED]`` generated into the home (once per scale, seed and file)."""
-    return fetch_source(home, source, log, **fetch_options).paths
+    return fetch_source(home, source, **fetch_options).paths
 
 
-def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> FetchResult:
+def fetch_source(home, source: str, *, tables=None, **fetch_options) -> FetchResult:
     """``local_files`` with where each file came from (URL, size, ETag) for the manifest.
 
     ``tables``: the IMDb names to fetch (default ``tables_to_ingest()``: the required four and
@@ -49,8 +51,8 @@ def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> Fet
         folder = home.downloads / f"sample-{location.scale:g}-{location.seed or 0}"
         todo = [n for n in tables if not (folder / f"{n}.tsv.gz").exists()]
         if todo and not (folder / ".complete").exists():  # .complete: all seven (older homes)
-            log(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} "
-                f"({', '.join(todo)}) into {folder}")
+            logger.info(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} "
+                        f"({', '.join(todo)}) into {folder}")
             generate(folder, location.scale, location.seed or 0, names=todo)
         source = str(folder)
     dest = home.downloads / "fetched"
@@ -63,9 +65,9 @@ def fetch_source(home, source: str, log, *, tables=None, **fetch_options) -> Fet
             f"(e.g. chmod a+rX {where}) or point --source at a copy you can read"
         ) from exc
     if kind in ("http", "s3"):
-        log(f"ingest: {result.summary()}")
+        logger.info(f"ingest: {result.summary()}")
     for note in result.notes:
-        log(f"ingest: note: {note}")
+        logger.info(f"ingest: note: {note}")
     return result
 
 
@@ -91,7 +93,6 @@ def run_ingest(
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
     force: bool = False,
     fetch_options: dict | None = None,
-    log=None,
     tables=None,
     storage=None,
 ) -> dict:
@@ -108,10 +109,9 @@ def run_ingest(
     ``tables``: the IMDb names to ingest (default ``tables_to_ingest()``: the required four
     and title.akas); the optional ones not named become empty tables, marked skipped.
     """
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     start_spark = spark if callable(spark) else (lambda: spark)
     tables = tables_to_ingest() if tables is None else tuple(tables)
-    fetched = fetch_source(home, source, log=log, tables=tables, **(fetch_options or {}))
+    fetched = fetch_source(home, source, tables=tables, **(fetch_options or {}))
     files = fetched.paths
     check_headers(files)
     prints = fingerprint(files)
@@ -124,16 +124,16 @@ def run_ingest(
                 and manifest.get("max_reject_share") == max_reject_share
                 and manifest.get("tables") == list(tables)
                 and manifest.get("manifest_version") == MANIFEST_VERSION):
-            log(f"ingest: {source} unchanged since ingest {previous}; reusing it")
+            logger.info(f"ingest: {source} unchanged since ingest {previous}; reusing it")
             location = join(lake, previous) if remote else home.lake / previous
             register(start_spark(), location, manifest)
             return manifest
-    log(f"ingest: {source} -> {lake}")
+    logger.info(f"ingest: {source} -> {lake}")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
         # Spark, the metastore and Delta start while pyarrow converts.
         warm_up = pool.submit(lambda: prepare(start_spark()))
         ingest_id, partial, _ = land(
-            files, home.lake, max_reject_share=max_reject_share, log=log,
+            files, home.lake, max_reject_share=max_reject_share,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
             skipped=fetched.skipped,
             # linking unchanged lookups needs the previous ingest on this disk: not on S3
@@ -155,13 +155,14 @@ def run_ingest(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if remote:
-        publish_remote(lake, ingest_id, partial, log=log,
+        publish_remote(lake, ingest_id, partial,
                        before_current=lambda folder: register(session, folder, manifest))
     else:
         publish(home.lake, ingest_id, partial,
                 before_current=lambda folder: register(session, folder, manifest))
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])
-    log(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "
-        f"imdb_lookup.ingest_rejects; {duplicates:,} duplicate keys, see imdb_lookup.ingest_checks)")
+    logger.info(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "
+                f"imdb_lookup.ingest_rejects; {duplicates:,} duplicate keys, see "
+                "imdb_lookup.ingest_checks)")
     return manifest

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -46,6 +47,8 @@ from streaming.state import (
 )
 from streaming.status import STATUS_FILE, StatusFile
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class StreamOptions:
@@ -70,7 +73,7 @@ class StreamOptions:
 
 def stream(
     spark, home, options: StreamOptions, *, follow: bool = False, stop: threading.Event | None = None,
-    log=None, storage: Storage | None = None,
+    storage: Storage | None = None,
 ) -> dict:
     """Process what is new for this stream, then stop (or, with ``follow``, keep going until
     SIGINT/SIGTERM or ``stop`` is set).
@@ -79,7 +82,6 @@ def stream(
     stream's folder ``<checkpoints>/<stream_id>`` (checkpoint/, feeds.json, feeds/) is there;
     its micro-batch buffer is always in the home, on the driver's local disk.
     """
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     storage = storage or Storage(home.root)
     lake = storage.lake
     ingest_id = current_ingest(lake)
@@ -97,19 +99,19 @@ def stream(
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
     sink = BatchSink(spark, options, root, eligible_titles(lake, ingest_id, options.title_types),
-                     locations, log, buffer_folder=buffer_folder)
+                     locations, buffer_folder=buffer_folder)
     if landed := sink.flush():
         plural = "es" if landed != 1 else ""
-        log(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
+        logger.info(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
     sink.recover()
     before = _position(locations, options.stream_id)
-    reporter = ProgressReporter(sink, status, log)
+    reporter = ProgressReporter(sink, status)
     try:
         if not caught_up(sink.checkpoint, feeds_registry.total_rows(feeds_registry.load(registry))):
             _run(spark, sink, reporter, root, options)  # what an earlier run left (a crash)
-        _register(spark, lake, sink, registry, ingest_id, log)
+        _register(spark, lake, sink, registry, ingest_id)
         if follow:
-            _follow(spark, lake, sink, reporter, root, options, registry, stop, log)
+            _follow(spark, lake, sink, reporter, root, options, registry, stop)
         else:
             _run(spark, sink, reporter, root, options)
         _tidy(spark, locations)
@@ -145,7 +147,7 @@ def _position(locations: dict[str, str], stream_id: str) -> tuple[int, int]:
     return (pc.max(rows["batches"]).as_py() or 0, pc.max(rows["end_row"]).as_py() or 0)
 
 
-def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str, log) -> None:
+def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str) -> None:
     """Register the current ingest's feed unless it is there (all earlier ones are processed)."""
     if any(f.ingest_id == ingest_id for f in feeds_registry.load(registry)):
         return
@@ -162,7 +164,7 @@ def _register(spark, lake: str, sink: BatchSink, registry: str, ingest_id: str, 
     feed = feeds_registry.register(
         registry, ingest_id, join(lake, ingest_id, "ratings_feed", "part-0.parquet"), current
     )
-    log(f"stream: ingest {ingest_id}: {feed.rows:,} records to process ({feed.kind})")
+    logger.info(f"stream: ingest {ingest_id}: {feed.rows:,} records to process ({feed.kind})")
 
 
 def _query(spark, sink: BatchSink, root: str, options: StreamOptions, follow: bool):
@@ -200,14 +202,14 @@ def _reason(exc) -> str:
     return (python[0] if python else lines[0])[:500] if lines else repr(exc)
 
 
-def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> None:
+def _follow(spark, lake, sink, reporter, root, options, registry, stop) -> None:
     """Keep running: pick up each new ingest; SIGTERM/Ctrl-C stop after the current batch."""
     stopping = stop or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     query = _query(spark, sink, root, options, follow=True)
-    log("stream: following new ingests (Ctrl-C or SIGTERM to stop)")
+    logger.info("stream: following new ingests (Ctrl-C or SIGTERM to stop)")
     try:
         while not stopping.is_set() and query.isActive:
             query.awaitTermination(1)
@@ -222,7 +224,7 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> 
                 with sink.busy:
                     eligible = eligible_titles(lake, ingest_id, options.title_types)
                     sink.rules = Rules(eligible, options.min_votes, options.top_n)
-                    _register(spark, lake, sink, registry, ingest_id, log)
+                    _register(spark, lake, sink, registry, ingest_id)
             if sink.flush_due():  # idle: no micro-batch has flushed what is buffered
                 with sink.busy:
                     sink.flush()
@@ -233,7 +235,7 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop, log) -> 
             query.stop()
             sink.flush()
         reporter.poll(query, final=True)
-        log("stream: stopped")
+        logger.info("stream: stopped")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

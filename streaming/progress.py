@@ -8,6 +8,7 @@ without Spark).
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from imdb_pipeline import delta
 from streaming.sink import BatchSink
 from streaming.state import PROGRESS_TABLE
 from streaming.status import Eta, StatusFile, duration
+
+logger = logging.getLogger(__name__)
 
 
 class ProgressReporter:
@@ -30,10 +33,9 @@ class ProgressReporter:
     a second: the first micro-batch of a run, then the latest one, and the last.
     """
 
-    def __init__(self, sink: BatchSink, status: StatusFile, log, every: float = 1.0):
+    def __init__(self, sink: BatchSink, status: StatusFile, every: float = 1.0):
         self.sink = sink
         self.status = status
-        self.log = log
         self.every = every
         self.rows: list[dict] = []  # stream_progress rows not yet in Delta
         self.seen = -1  # the last batch id reported
@@ -83,7 +85,7 @@ class ProgressReporter:
         done, total = report["end_row"], report["feed_rows"]
         eta = self.eta.seconds_left(total)
         parts = {k: int(v) for k, v in progress["durationMs"].items()}
-        self.log(
+        logger.info(
             f"stream: batch {progress['batchId']}: {report['records']} records, "
             f"{done:,}/{total:,} ({done / max(total, 1):.0%}), average "
             f"{report['average'] or 0:.1f} votes, #1 {report['number_one'] or '-'} "

@@ -13,6 +13,7 @@ table's transaction map on every such write).
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import signal
 import threading
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # a type only: the job module, which builds the sink, imports
     from streaming.job import StreamOptions
 
 FAULT_ENV = "IMDB_PIPELINE_FAULT"  # tests: "<point>@<batch id>" kills the process there
+logger = logging.getLogger(__name__)
 
 
 def fault(point: str, batch_id: int) -> None:
@@ -49,7 +51,7 @@ class BatchSink:
     """``foreachBatch`` target: the process function, a local micro-batch buffer, batched Delta
     appends."""
 
-    def __init__(self, spark, options: StreamOptions, root: Path | str, eligible, locations, log,
+    def __init__(self, spark, options: StreamOptions, root: Path | str, eligible, locations,
                  buffer_folder: Path | None = None):
         """``root``: the stream's folder (feeds.json, feeds/, checkpoint/): in the home or on
         S3. ``buffer_folder``: the local folder of buffered micro-batches (default
@@ -65,7 +67,6 @@ class BatchSink:
         self._feeds: tuple[tuple, list] | None = None  # (registry file identity, feeds)
         self.buffer = MicroBatchBuffer(buffer_folder or Path(root) / "staged")
         self.rules = Rules(eligible, options.min_votes, options.top_n)
-        self.log = log
         self.state: RunningState | None = None
         self.checked = False  # buffered micro-batches may already be in Delta (an earlier run)
         self.last_flush = time.monotonic()
@@ -195,7 +196,7 @@ class BatchSink:
         self.state = self._fold(batch_id, end_row, time.monotonic())
         self.reports.pop(batch_id, None)  # not a micro-batch of this run's query
         self.flush()
-        self.log(
+        logger.info(
             f"stream: micro-batches {last_landed + 1}-{batch_id} were committed by Spark but are "
             f"neither in Delta nor staged on this driver (staged by another driver, or its disk "
             f"was lost): feed rows {first_row:,}-{end_row - 1:,} folded again from the feeds as "
@@ -215,7 +216,7 @@ class BatchSink:
         if last[RATINGS_TABLE] is not None and last[RATINGS_TABLE] > last_batch:
             deleted = delta.delta_table(self.locations[RATINGS_TABLE]).delete(
                 f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}")
-            self.log(
+            logger.info(
                 f"stream: {deleted.get('num_deleted_rows', '?')} ratings-log rows of micro-batches "
                 f"{last_batch + 1}-{last[RATINGS_TABLE]} had no batches row (a flush cut short, "
                 "its staged files not on this driver): deleted, to be folded again"

@@ -34,7 +34,7 @@ from ingest.sources.retry import Cancelled, Transient, backoff
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20  # bytes per read/write
 MAX_RESTARTS = 3  # downloads restarted from byte 0 (range refused, file changed) before giving up
@@ -206,7 +206,7 @@ def download(
     r = plan.remote
     t0 = time.monotonic()
     if plan.skip:
-        log.info("%s: unchanged (%s), skipped", r.filename, r.etag or r.last_modified)
+        logger.debug("%s: unchanged (%s), skipped", r.filename, r.etag or r.last_modified)
         return FetchedFile(
             r.file.name,
             plan.final,
@@ -236,7 +236,7 @@ def download(
                     raise SourceError(
                         f"{r.url}: download restarted {restarts} times ({e}); run again later"
                     ) from None
-                log.info("%s: %s; restarting from byte 0", r.filename, e)
+                logger.debug("%s: %s; restarting from byte 0", r.filename, e)
                 progress.grow(lost)
                 bar.reset()
                 state.offset = state.resumed_from = 0
@@ -253,7 +253,7 @@ def download(
                         f"kept in {plan.part.name}); check the network and run again to resume"
                     ) from None
                 delay = backoff(attempt)
-                log.warning(
+                logger.warning(
                     "%s: %s; retry %d/%d in %.1fs from byte %d",
                     r.filename,
                     e,
@@ -267,7 +267,7 @@ def download(
     finally:
         bar.close()
     seconds = time.monotonic() - t0
-    log.info(
+    logger.debug(
         "%s: %s in %.1fs%s",
         r.filename,
         human(info["size"]),
@@ -321,7 +321,7 @@ def _attempt(
         if state.offset and stream.start != state.offset:
             if stream.start != 0:
                 raise Restart(f"server sent a range from byte {stream.start}, not {state.offset}")
-            log.info("%s: the server ignored the Range request; restarting from 0", r.filename)
+            logger.debug("%s: the server ignored the Range request; restarting from 0", r.filename)
             progress.grow(state.offset)
             bar.reset()
             state.offset = state.resumed_from = 0

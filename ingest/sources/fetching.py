@@ -23,7 +23,7 @@ from ingest.sources.results import FetchResult
 from ingest.sources.retry import Cancelled, run_parallel
 from ingest.sources.s3 import S3Source
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def fetch(
@@ -66,7 +66,7 @@ def fetch(
     skipped = tuple(f.name for f in ALL_FILES if f.name not in wanted)
     if kind == "dir":
         files, missing, notes = fetch_folder(loc, wanted)
-        log.info("source %s: %d files", describe(source), len(files))
+        logger.debug("source %s: %d files", describe(source), len(files))
         return FetchResult(str(source), kind, None, files, missing, time.monotonic() - t0,
                            skipped=skipped, notes=notes)
     if kind == "sample":
@@ -108,5 +108,5 @@ def fetch(
         src.auth if isinstance(src, S3Source) else None,
         skipped=skipped,
     )
-    log.info("source %s: %s", describe(source), result.summary())
+    logger.debug("source %s: %s", describe(source), result.summary())
     return result

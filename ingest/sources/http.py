@@ -27,7 +27,7 @@ from ingest.sources.errors import NotFound, SourceError
 from ingest.sources.locate import HINT_HTTPS, HINT_OFFLINE, IMDB_BASE_URL, wanted_tables
 from ingest.sources.retry import Transient, retrying, run_parallel
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "imdb-pipeline/0.1 (python-urllib)"
 
@@ -163,7 +163,7 @@ class HttpSource:
                     if f.required:
                         raise
                     # S3-backed web servers answer 403 for a missing object: optional -> absent
-                    log.warning("%s; %s is optional: treated as absent", e, f.name)
+                    logger.warning("%s; %s is optional: treated as absent", e, f.name)
                     return None
             with resp:  # a GET's body is not read: closing drops the connection
                 h = resp.headers

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from ingest.sources.errors import SourceError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 TIMEOUT = 60.0  # seconds per socket operation (connect, each read)
 BACKOFF_BASE = 1.0  # first retry after ~1 s, then ~2, ~4, ... (tests lower these)
@@ -74,7 +74,7 @@ def retrying(fn: Callable[[], T], what: str, retries: int, cancel: threading.Eve
                     "again"
                 ) from e
             delay = backoff(attempt)
-            log.warning("%s: %s; retry %d/%d in %.1fs", what, e, attempt, retries, delay)
+            logger.warning("%s: %s; retry %d/%d in %.1fs", what, e, attempt, retries, delay)
             if cancel.wait(delay):
                 raise Cancelled from None
 

@@ -25,7 +25,7 @@ from ingest.sources.locate import HINT_HTTPS, HINT_OFFLINE, S3Location, select_f
 from ingest.sources.results import utc_iso
 from ingest.sources.retry import Transient, retrying
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _HINT_CREDS = "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
 
@@ -225,7 +225,7 @@ class S3Source:
                     raise
                 with self._lock:
                     if self.auth == "anonymous":
-                        log.info("%s: anonymous access denied; using AWS credentials", url)
+                        logger.debug("%s: anonymous access denied; using AWS credentials", url)
                         self.auth = "credentials"
         return self._invoke(self._signed_client(), op, url, True, **kw)
 

@@ -8,6 +8,7 @@ and the killed run gets SIGKILL (the whole process group, its JVM too) while it 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -72,7 +73,7 @@ def kill_during_conversion(home: Path) -> Path:
             process.wait()
 
 
-def test_killed_ingest_leaves_the_previous_lake_published(tmp_path):
+def test_killed_ingest_leaves_the_previous_lake_published(tmp_path, caplog):
     home = tmp_path / "home"
     first = cli(home, "ingest", "--source", SOURCE)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -96,9 +97,10 @@ def test_killed_ingest_leaves_the_previous_lake_published(tmp_path):
         assert count == rows.get(table, manifest["title_names"]["rows"])
 
     # the next ingest (its landing step, in process: no second Spark start) cleans up
-    messages = []
+    caplog.set_level(logging.INFO, logger="ingest")
     ingest_id, staging, _ = land(locate_files(next((home / "downloads").glob("sample-*"))),
-                                 lake, log=messages.append, progress=False)
+                                 lake, progress=False)
+    messages = caplog.messages
     assert f"ingest: removed {partial.name}, left by an ingest that did not finish" in messages
     assert list(lake.glob(".*.partial")) == [staging]
     publish(lake, ingest_id, staging)

@@ -9,6 +9,7 @@ re-running the pipeline on a new dump does.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 
@@ -34,14 +35,13 @@ pytestmark = pytest.mark.e2e
 
 def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **answer):
     options = StreamOptions(records_per_batch=records_per_batch, **answer)
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
-    summary = stream(spark, home, options, log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
+    summary = stream(spark, home, options)
     variables = dbt_vars(options.min_votes, options.top_n, options.title_types)
     if build:
-        transform(home, variables, log=lambda m: None)  # dbt build: models + all tests
+        transform(home, variables)  # dbt build: models + all tests
     else:
-        result = run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"], variables,
-                         log=lambda m: None)
+        result = run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"], variables)
         assert result.success, result.exception
     return summary, collect(DeltaReader.of_warehouse(home.warehouse))  # as `results` reads them
 
@@ -89,7 +89,7 @@ def test_dbt_docs_describe_every_model_seed_source_and_column(spark, home, tmp_p
     if not (home.warehouse / "imdb_reference.db" / "regions").is_dir():  # run alone: build first
         run_pipeline(spark, home, FIXTURES / "rules", records_per_batch=7)
     build = json.loads((home.dbt_target / "run_results.json").read_text())["metadata"]
-    site = generate_docs(home, None, out=tmp_path / "docs", log=lambda m: None)
+    site = generate_docs(home, None, out=tmp_path / "docs")
     assert site["not_in_catalog"] == []
     assert site["undocumented"] == [], "\n".join(site["undocumented"])
     assert site["counts"]["model"] == len(list((REPO_ROOT / "models").rglob("*.sql")))
@@ -115,17 +115,17 @@ OPTION_MATRIX = [
 ]
 
 
-def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd):
+def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd,
+                                                                         caplog):
     """The CLI's options through `transform`, each answer published and read back without
     Spark as `results` reads it; each with the full `dbt build` (its unit tests pin their own
     vars, so options far from the defaults pass them, and every data test holds)."""
     source = FIXTURES / "rules"
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
     for number, answer in enumerate(OPTION_MATRIX):
         options = StreamOptions(records_per_batch=1000, **answer)
-        stream(spark, home, options, log=lambda m: None)
-        transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types),
-                  log=lambda m: None)
+        stream(spark, home, options)
+        transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types))
         assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
                            compute(source, **answer))
     # The last answer again, after an ingest that converted title.akas anew (as a refresh
@@ -138,13 +138,15 @@ def test_every_option_gives_the_reference_answer_through_the_full_build(spark, h
     pq.write_table(checks.set_column(checks.schema.get_field_index("converted_in"),
                                      "converted_in", akas), checks_file)
     spark.sql("refresh table imdb_lookup.ingest_checks")
-    shown = []
+    caplog.set_level(logging.INFO, logger="imdb_pipeline")
+    caplog.clear()
     try:
         transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types),
-                  log=shown.append, tests=False)  # the models: what keeps or computes them
+                  tests=False)  # the models: what keeps or computes them
     finally:
         pq.write_table(checks, checks_file)
         spark.sql("refresh table imdb_lookup.ingest_checks")
+    shown = caplog.messages
     assert [re.sub(r"version \d+", "version N", line) for line in shown if "kept" in line] == [
         "dbt: top_movie_credits: kept from version N (the same top movies, lookups and code)"]
     assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
@@ -152,7 +154,7 @@ def test_every_option_gives_the_reference_answer_through_the_full_build(spark, h
     assert capfd.readouterr().out == ""  # dbt prints nothing on stdout
 
 
-def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, capfd):
+def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, capfd, caplog):
     """The ingest counted a repeated (tconst, ordering) in title.principals: dbt's key test
     fails mid-build, the answer asked for is not published, and `results` says so instead
     of showing the older answer as if it were the one asked for."""
@@ -165,9 +167,11 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
     pq.write_table(checks.set_column(checks.schema.get_field_index("duplicate_keys"),
                                      "duplicate_keys", repeated), checks_file)
     spark.sql("refresh table imdb_lookup.ingest_checks")
-    shown = []
+    caplog.set_level(logging.INFO, logger="imdb_pipeline")
+    caplog.clear()
     with pytest.raises(TransformError, match="lookup_keys_checked_stg_imdb__title_principals"):
-        transform(home, dbt_vars(100, 3, ["movie"]), log=shown.append)
+        transform(home, dbt_vars(100, 3, ["movie"]))
+    shown = caplog.messages
     assert any(line.startswith("dbt: FAIL lookup_keys_checked") for line in shown)
     assert (published["parameters"]["min_votes"], published["parameters"]["top_n"]) == (1_900, 1)
     assert capfd.readouterr().out == ""  # the failure went to the log (stderr), not stdout
@@ -199,8 +203,8 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
         _, ours = run_pipeline(spark, home, source, build=False)
         assert_same_answer(ours, reference)
         return
-    run_ingest(spark, home, str(source), force=True, log=lambda m: None)
-    summary = stream(spark, home, StreamOptions(records_per_batch=100), log=lambda m: None)
+    run_ingest(spark, home, str(source), force=True)
+    summary = stream(spark, home, StreamOptions(records_per_batch=100))
     assert summary["ratings_processed"] == reference["ratings_processed"]
     assert math.isclose(summary["average_number_of_votes"],
                         reference["average_number_of_votes"], rel_tol=1e-12)
@@ -210,5 +214,5 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
 def test_malformed_sample_stops_and_keeps_the_last_good_results(spark, home):
     before = collect(spark)
     with pytest.raises(HeaderError, match="title.basics.tsv: header does not match"):
-        run_ingest(spark, home, str(SAMPLES / "code-exercise"), force=True, log=lambda m: None)
+        run_ingest(spark, home, str(SAMPLES / "code-exercise"), force=True)
     assert collect(spark) == before

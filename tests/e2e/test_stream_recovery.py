@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import random
@@ -38,7 +39,6 @@ from tests.reference.duckdb_reference import compute
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
-quiet = lambda message: None
 
 
 def cli(home, *args, fault=None):
@@ -126,10 +126,10 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     changed = newer_dump(first, second)
     options = StreamOptions(records_per_batch=50, top_n=7)  # a stream of its own in this home
 
-    run_ingest(spark, home, str(first), force=True, log=quiet)
-    stream(spark, home, options, log=quiet)
-    run_ingest(spark, home, str(second), force=True, log=quiet)
-    day2 = stream(spark, home, options, log=quiet)
+    run_ingest(spark, home, str(first), force=True)
+    stream(spark, home, options)
+    run_ingest(spark, home, str(second), force=True)
+    day2 = stream(spark, home, options)
 
     assert day2["records_this_run"] == changed  # not the whole file again
     assert day2["batches_this_run"] == math.ceil(changed / 50)
@@ -139,7 +139,7 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     assert day2["top"] == [m["tconst"] for m in reference["top_movies"]]
 
     run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"],
-            dbt_vars(500, 7, ["movie"]), log=quiet)
+            dbt_vars(500, 7, ["movie"]))
     ours = collect(spark)
     assert ours["ratings_processed"] == reference["ratings_processed"]
     assert [m["tconst"] for m in ours["top_movies"]] == day2["top"]
@@ -153,11 +153,11 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     generate(first, 0.0003, seed=12)
     changed = newer_dump(first, second, seed=9)
     options = StreamOptions(records_per_batch=200, top_n=4)
-    run_ingest(spark, home, str(first), force=True, log=quiet)
+    run_ingest(spark, home, str(first), force=True)
     stop, outcome = threading.Event(), {}
 
     def follow():
-        outcome["summary"] = stream(spark, home, options, follow=True, stop=stop, log=quiet)
+        outcome["summary"] = stream(spark, home, options, follow=True, stop=stop)
 
     def latest_batch():
         if not (home.root / "warehouse" / "imdb_stream.db" / "batches" / "_delta_log").is_dir():
@@ -179,7 +179,7 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     try:  # the first dump streamed to its end: the follower now waits for a new ingest
         first_ratings = compute(first, top_n=4)["ratings_processed"]
         wait_for(lambda b: b.end_row == b.feed_rows and b.ratings_processed == first_ratings, 120)
-        run_ingest(spark, home, str(second), force=True, log=quiet)
+        run_ingest(spark, home, str(second), force=True)
         expected = compute(second, top_n=4)
         wait_for(lambda b: b.ratings_processed == expected["ratings_processed"]
                  and b.end_row == b.feed_rows, 120)
@@ -218,7 +218,7 @@ def follow_until_done_then_sigterm(home: Path) -> str:
     return stderr
 
 
-def test_a_restart_without_the_buffered_micro_batches_folds_them_again(spark, home):
+def test_a_restart_without_the_buffered_micro_batches_folds_them_again(spark, home, caplog):
     """What a restart on another driver (or after the driver's disk is lost) finds: Spark's
     checkpoint says micro-batches 0-7 are done, the tables hold 0-2 and half of a flush of 3
     (its ratings-log rows, no batches row), and no buffered file. The stream deletes the
@@ -229,16 +229,18 @@ def test_a_restart_without_the_buffered_micro_batches_folds_them_again(spark, ho
 
     source = FIXTURES / "rules"
     options = StreamOptions(records_per_batch=4, top_n=9)  # a stream of its own in this home
-    run_ingest(spark, home, str(source), force=True, log=quiet)
-    first = stream(spark, home, options, log=quiet)
+    run_ingest(spark, home, str(source), force=True)
+    first = stream(spark, home, options)
     assert first["batches"] == 8 and first["records"] == 30
     locations = {t: loc.removeprefix("file:") for t, loc in ensure_tables(spark).items()}
     sid = options.stream_id
     DeltaTable(locations[BATCHES_TABLE]).delete(f"stream_id = '{sid}' AND batch_id >= 3")
     DeltaTable(locations[RATINGS_TABLE]).delete(f"stream_id = '{sid}' AND batch_id > 3")
 
-    lines = []
-    again = stream(spark, home, options, log=lines.append)
+    caplog.set_level(logging.INFO, logger="streaming")
+    caplog.clear()
+    again = stream(spark, home, options)
+    lines = caplog.messages
     assert any("ratings-log rows of micro-batches 3-3 had no batches row" in line
                for line in lines), lines
     assert any("micro-batches 3-7 were committed by Spark but are neither in Delta nor staged"

@@ -111,7 +111,7 @@ def server():
         running.kill_leftovers()  # only if stop could not do its job
         assert not running.pids(), f"left behind: {running.pids()}; {stopped.stderr}"
         shutil.rmtree(root, ignore_errors=True)
-        sweep_orphan_data(lambda m: None)  # the home is gone: its PostgreSQL data too
+        sweep_orphan_data()  # the home is gone: its PostgreSQL data too
 
 
 def test_start_reports_the_server_and_its_metastore(server):

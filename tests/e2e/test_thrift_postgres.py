@@ -7,6 +7,7 @@ survive a restart, and its data must go once the home is gone. No Spark here: Po
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
@@ -42,18 +43,19 @@ def private_home():
     finally:
         postgres = home_postgres.Postgres(home)
         if postgres.pid() is not None:
-            postgres.stop(lambda m: None)
+            postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
-        home_postgres.sweep_orphan_data(lambda m: None)
+        home_postgres.sweep_orphan_data()
 
 
-def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
+def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home, caplog):
     root, home = private_home
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     before = _modes(root)
-    messages: list[str] = []
+    caplog.set_level(logging.INFO, logger="imdb_pipeline")
     postgres = home_postgres.Postgres(home)
-    metastore = postgres.ensure(messages.append)
+    metastore = postgres.ensure()
+    messages = caplog.messages
 
     data = postgres.data
     assert postgres.link.is_symlink() and not data.is_relative_to(root)  # kept where postgres reaches
@@ -81,13 +83,15 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home):
                            env={**os.environ, "PGPASSWORD": "not-the-password"})
     assert wrong.returncode != 0  # scram-sha-256: the password is needed
 
-    postgres.stop(messages.append)  # a restart keeps the same database
-    restarted: list[str] = []
-    home_postgres.Postgres(home).ensure(restarted.append)
+    postgres.stop()  # a restart keeps the same database
+    caplog.clear()
+    home_postgres.Postgres(home).ensure()
+    restarted = caplog.messages
     assert not any("initialised" in m for m in restarted)
-    home_postgres.Postgres(home).stop(restarted.append)
+    home_postgres.Postgres(home).stop()
 
     shutil.rmtree(root)  # the home goes: its data goes at the next start of any home
-    gone: list[str] = []
-    assert home_postgres.sweep_orphan_data(gone.append) == [folder]
+    caplog.clear()
+    assert home_postgres.sweep_orphan_data() == [folder]
+    gone = caplog.messages
     assert not folder.exists() and f"thrift: removed {folder}" in gone[0]

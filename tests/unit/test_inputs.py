@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import shutil
 import subprocess
@@ -40,13 +41,12 @@ def copy_sample(folder):
 def ingest(source, tmp_path, **options):
     """fetch_source + land, as run_ingest runs them; (lake folder, reports, log lines)."""
     home = Home.resolve(tmp_path / "home")
-    messages: list[str] = []
-    fetched = fetch_source(home, str(source), messages.append)
-    _, folder, reports = land(fetched.paths, home.lake, log=messages.append, progress=False,
+    fetched = fetch_source(home, str(source))
+    _, folder, reports = land(fetched.paths, home.lake, progress=False,
                               skipped=fetched.skipped, **options)
     for report in reports:
         assert report.rows_read == report.rows_written + report.rows_rejected, report.file
-    return folder, reports, messages
+    return folder, reports
 
 
 def lookup(folder, table):
@@ -79,7 +79,7 @@ def same_answer(ours, theirs) -> bool:
 def plain(tmp_path_factory):
     """The sample as it is, ingested: the lookups every layout must reproduce."""
     tmp = tmp_path_factory.mktemp("plain")
-    folder, _, _ = ingest(copy_sample(tmp / "src"), tmp)
+    folder, _ = ingest(copy_sample(tmp / "src"), tmp)
     return folder
 
 
@@ -98,7 +98,7 @@ def test_one_folder_per_table_is_read_as_that_table(tmp_path, plain):
     for name in NAMES:  # what an archiver makes of <name>.tsv.gz: <name>.tsv/data.tsv
         (source / f"{name}.tsv").mkdir(parents=True)
         shutil.copyfile(REAL / f"{name}.tsv", source / f"{name}.tsv" / "data.tsv")
-    folder, reports, _ = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
     assert sorted(r.file for r in reports) == sorted(f"{n}.tsv/data.tsv" for n in NAMES)
     for table in ("title_basics", "title_ratings", "title_principals", "name_basics",
                   "title_akas", "title_names"):
@@ -146,7 +146,7 @@ def test_a_folder_per_table_holding_one_headed_file_of_any_name_is_read(tmp_path
     (source / "title.ratings.tsv").rename(tmp_path / "ratings")
     (source / "title.ratings.tsv").mkdir()
     (tmp_path / "ratings").rename(source / "title.ratings.tsv" / "part-00000")  # Spark's name
-    folder, _, _ = ingest(source, tmp_path)
+    folder, _ = ingest(source, tmp_path)
     assert lookup(folder, "title_ratings") == lookup(plain, "title_ratings")
 
 
@@ -157,11 +157,13 @@ def split(path, lines, prefix):
     subprocess.run(["split", "-l", str(lines), str(path), str(prefix)], check=True)
 
 
-def test_parts_of_akas_are_read_as_one_file(tmp_path, plain):
+def test_parts_of_akas_are_read_as_one_file(tmp_path, plain, caplog):
+    caplog.set_level(logging.INFO)
     source = copy_sample(tmp_path / "src")
     split(source / "title.akas.tsv", 500, source / "title.akas.tsv.part-")
     (source / "title.akas.tsv").unlink()
-    folder, reports, messages = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
+    messages = caplog.messages
     akas = next(r for r in reports if r.table == "title_akas")
     assert akas.parts == ["title.akas.tsv.part-aa", "title.akas.tsv.part-ab"]
     assert akas.rows_read == 997 and akas.rows_rejected == 0
@@ -185,7 +187,7 @@ def test_other_part_namings(tmp_path, plain, layout):
                         str(source / "title.akas.tsv.gz.part-")], check=True)
         (source / "title.akas.tsv.gz").unlink()
     akas.unlink()
-    folder, reports, _ = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
     assert len(next(r for r in reports if r.table == "title_akas").parts) > 1
     assert lookup(folder, "title_akas") == lookup(plain, "title_akas")
 
@@ -197,7 +199,7 @@ def test_a_rejected_row_of_a_part_is_named_by_its_part_and_line(tmp_path):
     (source / "title.akas.tsv").write_text("\n".join(lines) + "\n")
     split(source / "title.akas.tsv", 500, source / "title.akas.tsv.part-")
     (source / "title.akas.tsv").unlink()
-    folder, _, _ = ingest(source, tmp_path, max_reject_share=0.01)
+    folder, _ = ingest(source, tmp_path, max_reject_share=0.01)
     rejects = pq.read_table(folder / "_rejects" / "title_akas.parquet").to_pylist()
     assert [(r["file"], r["line"], r["reason"]) for r in rejects] == [
         ("title.akas.tsv.part-ab", 201, "expected 8 columns, found 9")]
@@ -221,7 +223,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path, plain):
     source = copy_sample(tmp_path / "src")
     ratings = source / "title.ratings.tsv"
     ratings.write_bytes(b"\xef\xbb\xbf" + ratings.read_bytes())
-    folder, _, _ = ingest(source, tmp_path)
+    folder, _ = ingest(source, tmp_path)
     assert lookup(folder, "title_ratings") == lookup(plain, "title_ratings")
     assert same_answer(answer(folder), reference(REAL))
 
@@ -251,7 +253,7 @@ def test_optional_tables_may_have_only_their_header(tmp_path, plain):
     source = copy_sample(tmp_path / "src")
     akas = source / "title.akas.tsv"
     akas.write_text(akas.read_text().splitlines()[0] + "\n")
-    folder, reports, _ = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
     assert next(r for r in reports if r.table == "title_akas").rows_read == 0
     assert lookup(folder, "title_akas") == [] and same_answer(answer(folder), reference(REAL))
 
@@ -269,7 +271,7 @@ def test_a_name_re_encoded_by_a_windows_tool_is_one_bad_row(tmp_path, monkeypatc
                                         r"--max-reject-share 0.10%\); first at line 3: "
                                         r"primaryName is not valid UTF-8: 'Cl\\xe9ment "):
         ingest(source, tmp_path / "a")  # counted against the share like any bad row
-    folder, reports, _ = ingest(source, tmp_path / "b", max_reject_share=0.01)
+    folder, reports = ingest(source, tmp_path / "b", max_reject_share=0.01)
     report = next(r for r in reports if r.table == "name_basics")
     assert (report.rows_read, report.rows_written, report.rows_rejected) == (152, 151, 1)
     (reject,) = pq.read_table(folder / "_rejects" / "name_basics.parquet").to_pylist()
@@ -279,14 +281,16 @@ def test_a_name_re_encoded_by_a_windows_tool_is_one_bad_row(tmp_path, monkeypatc
 
 # --- case 6: a duplicate key ----------------------------------------------------------------------
 
-def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_path):
+def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     source = copy_sample(tmp_path / "src")
     ratings = source / "title.ratings.tsv"
     lines = ratings.read_text().splitlines()
     tconst, _, votes = lines[5].split("\t")
     lines.append(f"{tconst}\t9.9\t{int(votes) * 2}")  # the same title later, other numbers
     ratings.write_text("\n".join(lines) + "\n")
-    folder, reports, messages = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
+    messages = caplog.messages
     (kept,) = [r for r in lookup(folder, "title_ratings") if r["tconst"] == tconst]
     assert (str(kept["average_rating"]), kept["num_votes"]) == ("9.9", int(votes) * 2)
     report = next(r for r in reports if r.table == "title_ratings")
@@ -337,9 +341,11 @@ def test_a_null_ordering_in_principals_is_a_key_problem_too(tmp_path):
 
 # --- case C: only what the marts need ----------------------------------------------------------------
 
-def test_crew_and_episode_are_read_only_when_asked_for(tmp_path, monkeypatch):
+def test_crew_and_episode_are_read_only_when_asked_for(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
     source = SAMPLES / "imdb-dataset"
-    folder, reports, messages = ingest(source, tmp_path)
+    folder, reports = ingest(source, tmp_path)
+    messages = caplog.messages
     assert {r.table for r in reports} == {"title_basics", "title_ratings", "title_principals",
                                           "name_basics", "title_akas"}
     assert "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), " \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import subprocess
 import sys
 
@@ -62,13 +63,13 @@ def imdb_folder(folder, rows=None, gz=True, omit=()):
     return files
 
 
-def test_land_writes_every_table_and_a_manifest(tmp_path):
+def test_land_writes_every_table_and_a_manifest(tmp_path, caplog):
     files = imdb_folder(tmp_path / "src")
     origins = {"title.ratings": Origin("https://datasets.imdbws.com/title.ratings.tsv.gz",
                                        '"abc123"', "Mon, 01 Jun 2026 00:00:00 GMT")}
-    messages = []
-    ingest_id, folder, _ = land(files, tmp_path / "lake", sources=origins,
-                                      log=messages.append, progress=False)
+    caplog.set_level(logging.INFO)
+    ingest_id, folder, _ = land(files, tmp_path / "lake", sources=origins, progress=False)
+    messages = caplog.messages
     assert folder.name == f".{ingest_id}.partial" and (folder / ".owner").exists()
     for spec in ALL_FILES:
         assert (folder / spec.table).is_dir()
@@ -93,14 +94,14 @@ def test_land_writes_every_table_and_a_manifest(tmp_path):
     assert current_ingest(tmp_path / "lake") == ingest_id and not (final / ".owner").exists()
 
 
-def test_bad_rows_are_quarantined_and_counted_per_file(tmp_path):
+def test_bad_rows_are_quarantined_and_counted_per_file(tmp_path, caplog):
     basics = [f"tt{i:07d}\tmovie\tT{i}\tT{i}\t0\t2000\t\\N\t90\tDrama" for i in range(1, 2001)]
     basics[99] = "tt0000100\tmovie\tbroken"  # line 101: three columns
     basics[499] = "tt0000500\tmovie\tT\tT\t0\tyear\t\\N\t90\tDrama"  # line 501: bad startYear
     files = imdb_folder(tmp_path / "src", {"title.basics": basics})
-    messages = []
-    _, folder, reports = land(files, tmp_path / "lake", max_reject_share=0.01,
-                              log=messages.append, progress=False)
+    caplog.set_level(logging.INFO)
+    _, folder, reports = land(files, tmp_path / "lake", max_reject_share=0.01, progress=False)
+    messages = caplog.messages
     report = next(r for r in reports if r.file.startswith("title.basics"))
     assert (report.rows_read, report.rows_written, report.rows_rejected) == (2000, 1998, 2)
     assert any(m.startswith("ingest: title.basics: 1,998 rows, 2 rejected") for m in messages)
@@ -130,7 +131,7 @@ def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
     files = imdb_folder(tmp_path / "src", {"title.ratings": ratings})
     lake = tmp_path / "lake"
     with pytest.raises(RejectLimitError) as error:
-        land(files, lake, log=lambda m: None, progress=False)
+        land(files, lake, progress=False)
     message = str(error.value)
     assert "\n" not in message and "title.ratings.tsv.gz" in message
     assert "2 of 1000 rows rejected" in message and "--max-reject-share" in message
@@ -139,7 +140,7 @@ def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
     assert message.endswith("; fix those lines or fetch the file again; or drop those rows with "
                             "--max-reject-share 0.002")
     assert not any(lake.iterdir())  # the unpublished folder is gone
-    _, _, reports = land(files, lake, max_reject_share=0.005, log=lambda m: None, progress=False)
+    _, _, reports = land(files, lake, max_reject_share=0.005, progress=False)
     assert next(r for r in reports if r.table == "title_ratings").rows_rejected == 2
 
 
@@ -148,7 +149,7 @@ def test_a_bad_header_stops_before_anything_is_published(tmp_path):
     files["title.crew"] = tmp_path / "src" / "title.crew.tsv"
     files["title.crew"].write_text("tconst\tdirector\twriter\ntt0000001\t\\N\t\\N\n")
     with pytest.raises(HeaderError, match="title.crew.tsv: header does not match title.crew"):
-        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+        land(files, tmp_path / "lake", progress=False)
     assert not any((tmp_path / "lake").iterdir())
 
 
@@ -159,7 +160,7 @@ def test_optional_files_absent_or_present(tmp_path):
         "title.episode": ["tt0000002\ttt0000001\t1\t2"],
     }
     files = imdb_folder(tmp_path / "src", extra, gz=False)
-    _, folder, reports = land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+    _, folder, reports = land(files, tmp_path / "lake", progress=False)
     assert {r.table for r in reports} == {s.table for s in ALL_FILES}
     akas = ds.dataset(folder / "title_akas", partitioning="hive").to_table().to_pylist()
     assert akas[0]["tconst_bucket"] == 1 and akas[0]["types"] == ["imdbDisplay"]
@@ -169,7 +170,7 @@ def test_optional_files_absent_or_present(tmp_path):
 def test_missing_required_file_is_named_in_one_line(tmp_path):
     files = imdb_folder(tmp_path / "src", omit=("title.principals",))
     with pytest.raises(Exception) as error:
-        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+        land(files, tmp_path / "lake", progress=False)
     assert str(error.value) == "missing required IMDb file(s): title.principals"
 
 
@@ -224,7 +225,7 @@ def test_first_profession_is_the_partition_value_or_null():
     assert first_element(pa.array([None, []], pa.list_(pa.string()))).to_pylist() == [None, None]
 
 
-def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
+def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path, caplog):
     lake = tmp_path / "lake"
     dead = lake / ".20260101T000000Z-dead00.partial"
     alive = lake / ".20260101T000000Z-live00.partial"
@@ -237,8 +238,9 @@ def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (alive / ".owner").write_text(f"{sleeper.pid}\n")
-        messages = []
-        removed = clean_stale(lake, messages.append)
+        caplog.set_level(logging.INFO)
+        removed = clean_stale(lake)
+        messages = caplog.messages
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -256,7 +258,7 @@ def test_a_corrupt_file_stops_the_ingest_and_the_other_conversion(tmp_path):
                                             for i in range(100, 200_000))
     files["title.ratings"].write_bytes(gzip.compress(body)[:-5000])  # cut short
     with pytest.raises(CorruptFileError, match="title.ratings.tsv.gz"):
-        land(files, tmp_path / "lake", log=lambda m: None, progress=False, workers=2)
+        land(files, tmp_path / "lake", progress=False, workers=2)
     assert not any((tmp_path / "lake").iterdir())
 
 
@@ -268,7 +270,7 @@ def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_pa
     principals.append("tt0000017\t\\N\tnm0000002\tdirector\t\\N\t\\N")  # a null ordering
     files = imdb_folder(tmp_path / "src", {"title.principals": principals})
     with pytest.raises(LookupKeyError) as stopped:
-        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+        land(files, tmp_path / "lake", progress=False)
     assert str(stopped.value).startswith(
         f"{files['title.principals']}: 1 repeated key and 1 null key (tconst, ordering): each "
         "title.principals row needs its own complete key")
@@ -277,14 +279,15 @@ def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_pa
     assert list((tmp_path / "lake").iterdir()) == []  # no .partial folder is left
 
 
-def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
+def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path, caplog):
     principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
     ratings = ["tt0000001\t7.0\t600", "tt0000017\t8.0\t900", "tt0000001\t7.5\t700"]
     files = imdb_folder(tmp_path / "src", {"title.principals": principals,
                                            "title.ratings": ratings})
-    messages = []
-    ingest_id, folder, reports = land(files, tmp_path / "lake", log=messages.append,
+    caplog.set_level(logging.INFO)
+    ingest_id, folder, reports = land(files, tmp_path / "lake",
                                       progress=False, skipped=["title.crew", "title.episode"])
+    messages = caplog.messages
     manifest = json.loads((folder / "_manifest.json").read_text())
     keys = {f["table"]: f["keys"] for f in manifest["files"]}
     assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
@@ -330,12 +333,14 @@ def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path):
         assert report.rows_read == report.rows_written + report.rows_rejected
 
 
-def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_both(tmp_path):
+def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_both(tmp_path,
+                                                                                  caplog):
     ratings = ["tt0000001\t9.3\t2000", "tt0000002\t5.0\t12", "tt0000017\t7.0\t600",
                "tt0000002\t6.0\t30"]  # tt2 again, later: 6.0 from 30 votes wins
     files = imdb_folder(tmp_path / "src", {"title.ratings": ratings})
-    messages = []
-    _, folder, reports = land(files, tmp_path / "lake", log=messages.append, progress=False)
+    caplog.set_level(logging.INFO)
+    _, folder, reports = land(files, tmp_path / "lake", progress=False)
+    messages = caplog.messages
     report = next(r for r in reports if r.table == "title_ratings")
     assert (report.rows_read, report.rows_written, report.keys["duplicate_keys"]) == (4, 4, 1)
     assert any(m.endswith("1 duplicate keys (tconst; the later line wins)") for m in messages)
@@ -369,7 +374,7 @@ def test_the_stream_and_the_reference_engine_follow_the_same_rule(tmp_path):
 
     _, folder, reports = land({n: source / f"{n}.tsv" for n in
                                ("title.basics", "title.ratings", "title.principals", "name.basics")},
-                              tmp_path / "lake", log=lambda m: None, progress=False)
+                              tmp_path / "lake", progress=False)
     assert next(r for r in reports if r.table == "title_ratings").keys["duplicate_keys"] == 1
     basics = ds.dataset(folder / "title_basics", partitioning="hive").to_table()
     movies = {r["tconst"] for r in basics.to_pylist() if r["title_type"] == "movie"}
@@ -390,7 +395,7 @@ def test_keys_out_of_order_are_counted_again_from_the_lookup(tmp_path):
     for name, rows in (("title.principals", principals), ("name.basics", names)):
         files = imdb_folder(tmp_path / name, {name: rows})
         with pytest.raises(LookupKeyError) as stopped:
-            land(files, tmp_path / name / "lake", log=lambda m: None, progress=False)
+            land(files, tmp_path / name / "lake", progress=False)
         keys[stopped.value.report.table] = stopped.value.report.keys
     assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
                                         "duplicate_keys": 4, "in_order": False}
@@ -410,7 +415,7 @@ def test_duplicates_across_parts_and_batches(tmp_path):
     files["title.basics"] = TableFiles((src / "title.basics.tsv.part-aa",
                                         src / "title.basics.tsv.part-ab"), root=src)
     with pytest.raises(LookupKeyError) as stopped:
-        land(files, tmp_path / "lake", log=lambda m: None, progress=False)
+        land(files, tmp_path / "lake", progress=False)
     report = stopped.value.report
     assert report.file == "title.basics.tsv.part-aa .. title.basics.tsv.part-ab (2 parts)"
     assert report.parts == ["title.basics.tsv.part-aa", "title.basics.tsv.part-ab"]
@@ -423,14 +428,14 @@ def test_a_required_table_whose_rows_are_all_rejected_has_no_rows(tmp_path):
     files["title.ratings"].write_bytes(gzip.compress(
         ("\t".join(BY_NAME["title.ratings"].header) + "\ntt0000001\tx\t1\ntt0000002\t5.0\n").encode()))
     with pytest.raises(NoRowsError) as error:
-        land(files, tmp_path / "lake", max_reject_share=1.0, log=lambda m: None, progress=False)
+        land(files, tmp_path / "lake", max_reject_share=1.0, progress=False)
     assert str(error.value) == (
         f"title.ratings: no rows in {files['title.ratings']} (all 2 rejected, see the rejects); "
         "title.ratings must have rows: fetch the file again"
     )
 
 
-def test_a_refresh_converts_only_the_files_that_changed(tmp_path):
+def test_a_refresh_converts_only_the_files_that_changed(tmp_path, caplog):
     """The files the published ingest read (the same files: a hard link counts, a copy does
     not) are linked from it; the changed ones are converted; the lookups are those of a fresh
     ingest of the new files."""
@@ -449,9 +454,10 @@ def test_a_refresh_converts_only_the_files_that_changed(tmp_path):
     new = imdb_folder(tmp_path / "new", {"title.ratings": rated})
     for name in ("title.ratings", "title.basics"):  # a copy is another file, even if equal
         (day2 / new[name].name).write_bytes(new[name].read_bytes())
-    messages = []
+    caplog.set_level(logging.INFO)
     second_id, second, reports = land({n: day2 / files[n].name for n in files}, lake,
-                                      progress=False, log=messages.append, previous=first)
+                                      progress=False, previous=first)
+    messages = caplog.messages
     reused = {r.table: r.reused_from for r in reports}
     assert reused == {"title_principals": ingest_id, "name_basics": ingest_id,
                       "title_ratings": None, "title_basics": None}

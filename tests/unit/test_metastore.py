@@ -113,7 +113,7 @@ def test_a_postgres_metastore_without_its_jdbc_jar_is_a_setup_error(home, tmp_pa
     with pytest.raises(SetupError, match="no PostgreSQL JDBC jar in the jar cache"):
         metastore_settings(home, metastore)
     with pytest.raises(SetupError, match="no PostgreSQL JDBC jar or hive-metastore jar"):
-        init_metastore_schema(home, metastore, SECRET, lambda message: None)
+        init_metastore_schema(home, metastore, SECRET)
 
 
 def test_a_private_file_is_the_owners_alone_from_the_start(tmp_path):

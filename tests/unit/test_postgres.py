@@ -5,6 +5,7 @@ left-over data folders a start sweeps away, and what the home's files say about 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def test_the_data_root_is_the_setting_else_the_owners_home_else_var_tmp(tmp_path
 
 # --- the sweep of data folders whose home is gone ---------------------------------------------
 
-def test_only_folders_of_gone_homes_without_a_server_are_swept(tmp_path, running_on):
+def test_only_folders_of_gone_homes_without_a_server_are_swept(tmp_path, running_on, caplog):
     root = tmp_path / "roots"
     live_home = Home.resolve(tmp_path / "live").make()
     kept = orphan(root, "live-1", live_home.root)
@@ -89,8 +90,9 @@ def test_only_folders_of_gone_homes_without_a_server_are_swept(tmp_path, running
     dead = orphan(root, "dead-6", tmp_path / "gone-also", pid=dead_pid())
     (root / "not-ours").mkdir()  # no `home` file
 
-    messages: list[str] = []
-    removed = sweep_orphan_data(messages.append, [root, tmp_path / "no-such-root"])
+    caplog.set_level(logging.INFO)
+    removed = sweep_orphan_data([root, tmp_path / "no-such-root"])
+    messages = caplog.messages
     assert removed == [dead, gone, relinked, reused]  # in name order
     assert sorted(p.name for p in root.iterdir()) == ["live-1", "not-ours", "serving-4"]
     assert messages[1] == (f"thrift: removed {gone}, the PostgreSQL data of {tmp_path / 'gone'}, "
@@ -137,7 +139,7 @@ def test_metastore_json_and_the_password_as_thrift_start_leaves_them(home):
     assert config["schema"] == "hive-2.3" and config["user"] == "imdb"  # the rest kept
 
 
-def test_stopping_a_postgres_that_does_not_run_says_so(home):
-    messages: list[str] = []
-    Postgres(home).stop(messages.append)
-    assert messages == ["thrift: PostgreSQL not running"]
+def test_stopping_a_postgres_that_does_not_run_says_so(home, caplog):
+    caplog.set_level(logging.INFO)
+    Postgres(home).stop()
+    assert caplog.messages == ["thrift: PostgreSQL not running"]

@@ -12,21 +12,21 @@ from tests.conftest import SAMPLES
 
 
 def test_folder_is_used_in_place(tmp_path):
-    files = local_files(Home.resolve(tmp_path), str(SAMPLES / "imdbSpark"), log=print)
+    files = local_files(Home.resolve(tmp_path), str(SAMPLES / "imdbSpark"))
     assert files["title.ratings"].paths == (SAMPLES / "imdbSpark" / "title.ratings.small.tsv.gz",)
     assert "title.akas" not in files
 
 
 def test_sample_source_generates_once_per_scale_seed_and_file(tmp_path):
     home = Home.resolve(tmp_path)
-    files = local_files(home, "sample:0.0002:3", log=print)
+    files = local_files(home, "sample:0.0002:3")
     assert sorted(files) == sorted(  # title.crew and title.episode only when asked for
         ["title.basics", "title.ratings", "title.principals", "name.basics", "title.akas"]
     )
     folder = files["title.ratings"].paths[0].parent
     assert not (folder / "title.crew.tsv.gz").exists()
     stamp = files["title.ratings"].paths[0].stat().st_mtime_ns
-    again = local_files(home, "sample:0.0002:3", log=print, tables=tables_to_ingest("all"))
+    again = local_files(home, "sample:0.0002:3", tables=tables_to_ingest("all"))
     assert sorted(again) == sorted([*files, "title.crew", "title.episode"])
     assert again["title.ratings"].paths[0].stat().st_mtime_ns == stamp  # generated once
 
@@ -34,5 +34,5 @@ def test_sample_source_generates_once_per_scale_seed_and_file(tmp_path):
 def test_missing_required_file_is_one_line(tmp_path):
     (tmp_path / "title.ratings.tsv").write_text("tconst\taverageRating\tnumVotes\n")
     with pytest.raises(SourceError) as error:
-        local_files(Home.resolve(tmp_path / "home"), str(tmp_path), log=print)
+        local_files(Home.resolve(tmp_path / "home"), str(tmp_path))
     assert "title.basics" in str(error.value) and "\n" not in str(error.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import imdb_pipeline.transform as transform_module
@@ -84,16 +85,16 @@ def finished(name: str, kind: str, status: str, message: str = ""):
                  run_result=SimpleNamespace(status=status, message=message))
 
 
-def test_progress_shows_failures_and_the_project_log_lines_and_counts_the_rest():
-    lines = []
-    progress = DbtProgress(lines.append, bar=False)
+def test_progress_shows_failures_and_the_project_log_lines_and_counts_the_rest(caplog):
+    caplog.set_level(logging.INFO)
+    progress = DbtProgress(bar=False)
     progress(event("LogStartLine", total=3))
     progress(finished("top_movies", "model", "success"))
     progress(finished("primary_key_top_movies_tconst", "test", "fail", "Got 1 result,\n configured"))
     progress(finished("not_run", "test", "skipped"))
     progress(event("JinjaLogInfo", msg="publish: the answer was not published"))
     progress(event("MainReportVersion", version="1.11"))
-    assert lines == [
+    assert caplog.messages == [
         "dbt: FAIL primary_key_top_movies_tconst: Got 1 result, configured",
         "publish: the answer was not published",
     ]
