@@ -29,13 +29,13 @@ def file_lines(home: Home) -> list[str]:
 def test_the_console_gets_the_message_alone_and_the_file_stamped_lines(tmp_path, capsys):
     home = Home.resolve(tmp_path / "home")
     logs.configure(home)
-    logging.getLogger("ingest.stage").info("ingest: %s -> %s", "src", "lake")
+    logging.getLogger("ingest.run").info("ingest: %s -> %s", "src", "lake")
     logging.getLogger("streaming.job").warning("stream: a warning")
     captured = capsys.readouterr()
     assert captured.err == "ingest: src -> lake\nstream: a warning\n" and captured.out == ""
     assert all(STAMPED.match(line) for line in file_lines(home))
     assert [line.split(" ", 1)[1] for line in file_lines(home)] == [
-        "INFO ingest.stage: ingest: src -> lake", "WARNING streaming.job: stream: a warning"]
+        "INFO ingest.run: ingest: src -> lake", "WARNING streaming.job: stream: a warning"]
 
 
 def test_a_traceback_goes_to_the_file_only(tmp_path, capsys):
