@@ -34,17 +34,26 @@ from tests.loopback_cluster import Cluster, can_hide_the_home
 # A loaded shared machine stretched a 0.5 MB run to 12-15 minutes (2026-11-30): no cut-off
 # that only a busy machine would hit.
 RUN_TIMEOUT = 3600
-ANSWER_KEYS = ("parameters", "ratings_processed", "average_number_of_votes", "top_movies",
-               "top_movie_credits", "top_movie_titles")
+ANSWER_KEYS = (
+    "parameters",
+    "ratings_processed",
+    "average_number_of_votes",
+    "top_movies",
+    "top_movie_credits",
+    "top_movie_titles",
+)
 
 
 def timed(label: str, done, before: tuple) -> dict:
     """One JSON line for a finished command; raises if it failed."""
     if done.returncode != 0:
         sys.exit(f"bench-cluster: {label} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    record = {"run": label, "seconds": round(done.seconds, 1),
-              "load_before": [round(x, 1) for x in before],
-              "load_after": [round(x, 1) for x in os.getloadavg()]}
+    record = {
+        "run": label,
+        "seconds": round(done.seconds, 1),
+        "load_before": [round(x, 1) for x in before],
+        "load_after": [round(x, 1) for x in os.getloadavg()],
+    }
     print(json.dumps(record), flush=True)
     return record
 
@@ -60,10 +69,14 @@ def same_answer(label: str, done, expected: dict) -> None:
     got = answer(done.stdout)
     if got != expected:
         sys.exit(f"bench-cluster: the {label} answer differs from the first embedded one")
-    sizes = ", ".join(f"{len(value)} {key}" for key, value in got.items()
-                      if isinstance(value, list))
-    print(f"bench-cluster: {label}: the same answer as the first embedded run ({sizes})",
-          file=sys.stderr, flush=True)
+    sizes = ", ".join(
+        f"{len(value)} {key}" for key, value in got.items() if isinstance(value, list)
+    )
+    print(
+        f"bench-cluster: {label}: the same answer as the first embedded run ({sizes})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def main(argv=None) -> None:
@@ -99,13 +112,30 @@ def main(argv=None) -> None:
                 home, storage = homes / f"thrift-{round_}", f"s3://{cluster.bucket}/thrift{round_}"
                 port = str(_free_port())
                 before = os.getloadavg()
-                started = cluster.cli("thrift", "start", "--port", port, home=home,
-                                      storage=storage, cores_max=1, timeout=600)
+                started = cluster.cli(
+                    "thrift",
+                    "start",
+                    "--port",
+                    port,
+                    home=home,
+                    storage=storage,
+                    cores_max=1,
+                    timeout=600,
+                )
                 records.append(timed("thrift start (cluster)", started, before))
                 try:
                     before = os.getloadavg()
-                    done = cluster.cli(*run, "--target", "thrift", "--port", port, home=home,
-                                       storage=storage, cores_max=1, timeout=RUN_TIMEOUT)
+                    done = cluster.cli(
+                        *run,
+                        "--target",
+                        "thrift",
+                        "--port",
+                        port,
+                        home=home,
+                        storage=storage,
+                        cores_max=1,
+                        timeout=RUN_TIMEOUT,
+                    )
                     records.append(timed("run --target thrift (cluster)", done, before))
                     same_answer(f"thrift (round {round_ + 1})", done, expected)
                 finally:
@@ -114,9 +144,13 @@ def main(argv=None) -> None:
         for record in records:
             by_mode.setdefault(record["run"], []).append(record["seconds"])
         medians = {mode: statistics.median(values) for mode, values in by_mode.items()}
-        summary = {"source": args.source, "rounds": args.rounds,
-                   "same_answer_everywhere": True,  # else same_answer stopped the script
-                   "median_seconds": medians, "samples": by_mode}
+        summary = {
+            "source": args.source,
+            "rounds": args.rounds,
+            "same_answer_everywhere": True,  # else same_answer stopped the script
+            "median_seconds": medians,
+            "samples": by_mode,
+        }
         if "embedded" in medians and "cluster" in medians:
             summary["cluster_overhead_seconds"] = round(medians["cluster"] - medians["embedded"], 1)
             summary["cluster_vs_embedded"] = round(medians["cluster"] / medians["embedded"], 2)

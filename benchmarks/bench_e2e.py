@@ -84,8 +84,7 @@ def refreshed(dump: Path, seed: int = 1) -> Path:
             if rng.random() < 0.3:
                 rating = f"{rng.randint(10, 100) / 10:.1f}"
         changed.append(f"{tconst}\t{rating}\t{votes}")
-    changed += [f"{t}\t{rng.randint(10, 100) / 10:.1f}\t{rng.randint(5, 90_000)}"
-                for t in new[::2]]
+    changed += [f"{t}\t{rng.randint(10, 100) / 10:.1f}\t{rng.randint(5, 90_000)}" for t in new[::2]]
     changed.sort()
     with gzip.open(out / files["title.ratings"].name, "wt", encoding="utf-8", compresslevel=6) as f:
         f.write(header + "\n" + "\n".join(changed) + "\n")
@@ -115,8 +114,9 @@ def cli(home: Path, *args: str) -> dict:
     """One CLI command as a user runs it: seconds, peak memory, stderr lines with arrival times."""
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
     started = time.monotonic()
-    process = subprocess.Popen([CLI, *args], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     memory = PeakMemory(process.pid)
     out: list[str] = []  # stdout read beside stderr: a full pipe would block the CLI
     reader = threading.Thread(target=lambda: out.append(process.stdout.read()), daemon=True)
@@ -131,10 +131,15 @@ def cli(home: Path, *args: str) -> dict:
     seconds = time.monotonic() - started
     memory.stop()
     if process.returncode != 0:
-        raise SystemExit(f"bench: `{' '.join(args[:1])}` failed (exit {process.returncode}): "
-                         f"{lines[-1:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_bytes": memory.peak, "lines": lines,
-            "stdout": stdout}
+        raise SystemExit(
+            f"bench: `{' '.join(args[:1])}` failed (exit {process.returncode}): {lines[-1:]}"
+        )
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_bytes": memory.peak,
+        "lines": lines,
+        "stdout": stdout,
+    }
 
 
 def stages(run: dict, home: Path) -> dict:
@@ -182,8 +187,10 @@ def dbt_stages(results: dict) -> dict:
         end = max(datetime.fromisoformat(t["completed_at"].rstrip("Z")) for t in times)
         span = spans.setdefault(kind, [start, end, 0])
         span[0], span[1], span[2] = min(span[0], start), max(span[1], end), span[2] + 1
-    out = {kind: {"nodes": n, "seconds": round((end - start).total_seconds(), 2)}
-           for kind, (start, end, n) in spans.items()}
+    out = {
+        kind: {"nodes": n, "seconds": round((end - start).total_seconds(), 2)}
+        for kind, (start, end, n) in spans.items()
+    }
     out["elapsed"] = round(results["elapsed_time"], 2)
     return out
 
@@ -194,8 +201,9 @@ def same_answer(ours: dict, theirs: dict) -> list[str]:
     for key in ("parameters", "ratings_processed", "top_movie_credits", "top_movie_titles"):
         if ours.get(key) != theirs.get(key):
             problems.append(key)
-    if not math.isclose(ours["average_number_of_votes"], theirs["average_number_of_votes"],
-                        rel_tol=1e-12):
+    if not math.isclose(
+        ours["average_number_of_votes"], theirs["average_number_of_votes"], rel_tol=1e-12
+    ):
         problems.append("average_number_of_votes")
     mine = [{k: v for k, v in m.items() if k != "ranking_score"} for m in ours["top_movies"]]
     want = [{k: v for k, v in m.items() if k != "ranking_score"} for m in theirs["top_movies"]]
@@ -213,18 +221,26 @@ def main() -> None:
     parser.add_argument("--records-per-batch", type=int, default=100_000)
     parser.add_argument("--skip-refresh", action="store_true", help="leave out (d)")
     parser.add_argument("--keep-home", action="store_true")
-    parser.add_argument("--duckdb-threads", type=int, default=os.cpu_count(),
-                        help="DuckDB's threads in (a) (default: every core, as Spark gets)")
+    parser.add_argument(
+        "--duckdb-threads",
+        type=int,
+        default=os.cpu_count(),
+        help="DuckDB's threads in (a) (default: every core, as Spark gets)",
+    )
     args = parser.parse_args()
 
     dump, info = dataset(args.scale, 0)
     refresh = None if args.skip_refresh else refreshed(dump)
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     home = work / "home"
-    report: dict = {"scale": args.scale, "records_per_batch": args.records_per_batch,
-                    "duckdb_threads": args.duckdb_threads, "dump": str(dump),
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "load_before": os.getloadavg()}
+    report: dict = {
+        "scale": args.scale,
+        "records_per_batch": args.records_per_batch,
+        "duckdb_threads": args.duckdb_threads,
+        "dump": str(dump),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_before": os.getloadavg(),
+    }
     batch = ["--records-per-batch", str(args.records_per_batch)]
     try:
         say("bench: (a) DuckDB over the .gz files")
@@ -234,29 +250,39 @@ def main() -> None:
 
         say("bench: (b) imdb-pipeline run on a fresh home")
         b = cli(home, "run", "--source", str(dump), *batch)
-        report["b"] = {"seconds": b["seconds"], "peak_rss_bytes": b["peak_rss_bytes"],
-                       "stages": stages(b, home),
-                       "differs_from_duckdb": same_answer(json.loads(b["stdout"]), a["answer"])}
+        report["b"] = {
+            "seconds": b["seconds"],
+            "peak_rss_bytes": b["peak_rss_bytes"],
+            "stages": stages(b, home),
+            "differs_from_duckdb": same_answer(json.loads(b["stdout"]), a["answer"]),
+        }
 
         say("bench: (c) imdb-pipeline transform on that home")
         c = cli(home, "transform")
-        report["c"] = {"seconds": c["seconds"], "peak_rss_bytes": c["peak_rss_bytes"],
-                       "stages": stages(c, home)}
+        report["c"] = {
+            "seconds": c["seconds"],
+            "peak_rss_bytes": c["peak_rss_bytes"],
+            "stages": stages(c, home),
+        }
 
         if refresh is not None:
             say("bench: (d) imdb-pipeline run on the refresh, same home")
             d = cli(home, "run", "--source", str(refresh), *batch)
             d_reference: dict = {}
             reference(refresh, d_reference, args.duckdb_threads)
-            report["d"] = {"seconds": d["seconds"], "peak_rss_bytes": d["peak_rss_bytes"],
-                           "stages": stages(d, home),
-                           "differs_from_duckdb": same_answer(json.loads(d["stdout"]),
-                                                              d_reference["answer"])}
+            report["d"] = {
+                "seconds": d["seconds"],
+                "peak_rss_bytes": d["peak_rss_bytes"],
+                "stages": stages(d, home),
+                "differs_from_duckdb": same_answer(json.loads(d["stdout"]), d_reference["answer"]),
+            }
     finally:
         if not args.keep_home:
             shutil.rmtree(work, ignore_errors=True)
-    report["ratios"] = {"b/a": round(report["b"]["seconds"] / report["a"]["seconds"], 2),
-                        "c/a": round(report["c"]["seconds"] / report["a"]["seconds"], 2)}
+    report["ratios"] = {
+        "b/a": round(report["b"]["seconds"] / report["a"]["seconds"], 2),
+        "c/a": round(report["c"]["seconds"] / report["a"]["seconds"], 2),
+    }
     if "d" in report:
         report["ratios"]["d/b"] = round(report["d"]["seconds"] / report["b"]["seconds"], 2)
     report["load_after"] = os.getloadavg()
@@ -268,42 +294,60 @@ def main() -> None:
 
 def print_report(report: dict, info: dict) -> None:
     rows = info.get("rows", {})
-    print(f"scale {report['scale']:g}: {rows.get('title.basics', 0):,} titles, "
-          f"{rows.get('title.principals', 0):,} credits, {rows.get('title.ratings', 0):,} ratings; "
-          f"load {report['load_before'][0]:.1f} before, {report['load_after'][0]:.1f} after")
+    print(
+        f"scale {report['scale']:g}: {rows.get('title.basics', 0):,} titles, "
+        f"{rows.get('title.principals', 0):,} credits, {rows.get('title.ratings', 0):,} ratings; "
+        f"load {report['load_before'][0]:.1f} before, {report['load_after'][0]:.1f} after"
+    )
     threads = report.get("duckdb_threads", 1)  # reports from before the option: the tests' 1
     duckdb = f"DuckDB over the .gz files, {threads} thread{'s' if threads != 1 else ''}"
     print(f"(a) {duckdb:36} {report['a']['seconds']:8.1f} s")
-    for key, what in (("b", "run, fresh home, full dbt build"), ("c", "transform (the re-answer)"),
-                      ("d", "run on the refresh, same home")):
+    for key, what in (
+        ("b", "run, fresh home, full dbt build"),
+        ("c", "transform (the re-answer)"),
+        ("d", "run on the refresh, same home"),
+    ):
         if key not in report:
             continue
         part = report[key]
         peak = part["peak_rss_bytes"] / 2**30
         check = ""
         if "differs_from_duckdb" in part:
-            check = ", same answer as DuckDB" if not part["differs_from_duckdb"] else (
-                f", DIFFERS from DuckDB in {part['differs_from_duckdb']}")
+            check = (
+                ", same answer as DuckDB"
+                if not part["differs_from_duckdb"]
+                else (f", DIFFERS from DuckDB in {part['differs_from_duckdb']}")
+            )
         print(f"({key}) {what:36} {part['seconds']:8.1f} s, peak {peak:.2f} GiB{check}")
         st = part["stages"]
         pieces = [f"spark {st['spark_start']:.1f}"] if "spark_start" in st else []
         if "ingest" in st:
-            pieces.append(f"ingest {st['ingest']:.1f} ("
-                          + ", ".join(f"{n} {s:.1f}" for n, s in st.get("ingest_files", {}).items())
-                          + ")")
+            pieces.append(
+                f"ingest {st['ingest']:.1f} ("
+                + ", ".join(f"{n} {s:.1f}" for n, s in st.get("ingest_files", {}).items())
+                + ")"
+            )
         if "stream" in st:
             pieces.append(f"stream {st['stream']:.1f}")
         if "dbt" in st:
-            pieces.append("dbt " + ", ".join(
-                f"{kind} {v['seconds']:.1f} ({v['nodes']})" if isinstance(v, dict) else f"{kind} {v:.1f}"
-                for kind, v in st["dbt"].items()))
+            pieces.append(
+                "dbt "
+                + ", ".join(
+                    f"{kind} {v['seconds']:.1f} ({v['nodes']})"
+                    if isinstance(v, dict)
+                    else f"{kind} {v:.1f}"
+                    for kind, v in st["dbt"].items()
+                )
+            )
         print("    " + "; ".join(pieces))
     for name, value in report["ratios"].items():
         verdict = "met" if value <= TARGETS[name] else "MISSED"
         print(f"ratio {name} = {value:.2f} (target <= {TARGETS[name]}: {verdict})")
     peak = max(report[k]["peak_rss_bytes"] for k in "bcd" if k in report) / 2**30
-    print(f"peak memory {peak:.2f} GiB (target <= {TARGET_PEAK_GIB:g} GiB: "
-          f"{'met' if peak <= TARGET_PEAK_GIB else 'MISSED'})")
+    print(
+        f"peak memory {peak:.2f} GiB (target <= {TARGET_PEAK_GIB:g} GiB: "
+        f"{'met' if peak <= TARGET_PEAK_GIB else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

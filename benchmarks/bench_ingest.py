@@ -64,9 +64,13 @@ def dataset(scale: float, seed: int) -> tuple[Path, dict]:
     say(f"bench: generating scale {scale:g} seed {seed} into {folder} (about 4.5 min at 1.0)")
     started = time.monotonic()
     rows = generate(folder, scale, seed)
-    info = {"scale": scale, "seed": seed, "rows": rows,
-            "generator_seconds": round(time.monotonic() - started, 1),
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    info = {
+        "scale": scale,
+        "seed": seed,
+        "rows": rows,
+        "generator_seconds": round(time.monotonic() - started, 1),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     marker.write_text(json.dumps(info, indent=2))
     return folder, {**info, "generated_now": True}
 
@@ -75,8 +79,9 @@ def _text_bytes(batch: pa.RecordBatch) -> int:
     total = batch.num_rows * batch.num_columns  # tabs and newline
     for values in batch.columns:
         if len(values):
-            offsets = np.frombuffer(values.buffers()[1], np.int32, count=len(values) + 1,
-                                    offset=values.offset * 4)
+            offsets = np.frombuffer(
+                values.buffers()[1], np.int32, count=len(values) + 1, offset=values.offset * 4
+            )
             total += int(offsets[-1] - offsets[0]) + 2 * values.null_count
     return total
 
@@ -85,12 +90,17 @@ def bare_read_file(path: Path, header: list[str], use_threads: bool) -> tuple[in
     """(rows, bytes of text) of one file, read and thrown away."""
     reader = pacsv.open_csv(
         pa.input_stream(str(path), compression="detect"),
-        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=BLOCK_SIZE,
-                                       use_threads=use_threads),
-        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
-                                         double_quote=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                             null_values=[NULL], strings_can_be_null=True),
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1, block_size=BLOCK_SIZE, use_threads=use_threads
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\t", quote_char=False, escape_char=False, double_quote=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in header},
+            null_values=[NULL],
+            strings_can_be_null=True,
+        ),
     )
     rows, text = 0, len("\t".join(header)) + 1
     for batch in reader:
@@ -105,12 +115,23 @@ def bare_read(files: dict[str, Path], use_threads: bool) -> dict:
     order = sorted(files, key=lambda name: files[name].stat().st_size, reverse=True)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(order, pool.map(
-            lambda name: bare_read_file(files[name], specs[name].header, use_threads), order)))
+        results = dict(
+            zip(
+                order,
+                pool.map(
+                    lambda name: bare_read_file(files[name], specs[name].header, use_threads), order
+                ),
+            )
+        )
     seconds = time.monotonic() - started
     text = sum(t for _, t in results.values())
-    return {"use_threads": use_threads, "seconds": round(seconds, 2), "text_bytes": text,
-            "rows": sum(r for r, _ in results.values()), "mb_per_s": round(text / 1e6 / seconds, 1)}
+    return {
+        "use_threads": use_threads,
+        "seconds": round(seconds, 2),
+        "text_bytes": text,
+        "rows": sum(r for r, _ in results.values()),
+        "mb_per_s": round(text / 1e6 / seconds, 1),
+    }
 
 
 class PeakMemory:
@@ -168,9 +189,13 @@ def ingest(source: Path, home: Path) -> dict:
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
     started = time.monotonic()
     # all seven files, as the bare read reads them (by default crew and episode are skipped)
-    process = subprocess.Popen([CLI, "ingest", "--source", str(source), "--with-tables", "all"],
-                               env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [CLI, "ingest", "--source", str(source), "--with-tables", "all"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     memory = PeakMemory(process.pid)
     lines = []
     for line in process.stderr:  # the ingest's own log, shown as it goes
@@ -182,16 +207,28 @@ def ingest(source: Path, home: Path) -> dict:
     if process.returncode != 0:
         raise SystemExit(f"bench: the ingest failed (exit {process.returncode}): {lines[-1:]}")
     lake = home / "lake"
-    manifest = json.loads((lake / (lake / "CURRENT").read_text().strip() / "_manifest.json")
-                          .read_text())
-    spark_start = next((float(line.split("started in ")[1].split("s")[0]) for line in lines
-                        if line.startswith("spark: started in")), None)
-    return {"seconds": round(seconds, 2), "spark_start_seconds": spark_start,
-            "conversion_seconds": manifest["seconds"], "text_bytes": manifest["text_bytes"],
-            "peak_rss_bytes": memory.peak,
-            "peak_rss_by_process": {f"{name} ({pid})": rss for pid, (name, rss)
-                                    in memory.peak_by_process.items()},
-            "manifest": manifest}
+    manifest = json.loads(
+        (lake / (lake / "CURRENT").read_text().strip() / "_manifest.json").read_text()
+    )
+    spark_start = next(
+        (
+            float(line.split("started in ")[1].split("s")[0])
+            for line in lines
+            if line.startswith("spark: started in")
+        ),
+        None,
+    )
+    return {
+        "seconds": round(seconds, 2),
+        "spark_start_seconds": spark_start,
+        "conversion_seconds": manifest["seconds"],
+        "text_bytes": manifest["text_bytes"],
+        "peak_rss_bytes": memory.peak,
+        "peak_rss_by_process": {
+            f"{name} ({pid})": rss for pid, (name, rss) in memory.peak_by_process.items()
+        },
+        "manifest": manifest,
+    }
 
 
 def lake_layout(folder: Path) -> dict:
@@ -206,9 +243,11 @@ def lake_layout(folder: Path) -> dict:
         groups = [m.row_group(i).num_rows for m in metas for i in range(m.num_row_groups)]
         partitions = {f.parent for f in files if f.parent != table}
         layout[table.name] = {
-            "files": len(files), "partitions": len(partitions),
+            "files": len(files),
+            "partitions": len(partitions),
             "files_per_partition": round(len(files) / max(len(partitions), 1), 2),
-            "rows": sum(rows), "rows_per_file": [min(rows), int(statistics.median(rows)), max(rows)],
+            "rows": sum(rows),
+            "rows_per_file": [min(rows), int(statistics.median(rows)), max(rows)],
             "row_groups": len(groups),
             "rows_per_row_group": [min(groups), int(statistics.median(groups)), max(groups)],
             "mb": round(sum(f.stat().st_size for f in files) / 1e6, 1),
@@ -227,19 +266,29 @@ def main() -> None:
     source, data = dataset(args.scale, args.seed)
     files = {name: found.paths[0] for name, found in locate_files(source).items()}
     gz = sum(p.stat().st_size for p in files.values())
-    report: dict = {"scale": args.scale, "seed": args.seed, "source": str(source),
-                    "gz_bytes": gz, "data": data, "cpus": os.cpu_count()}
+    report: dict = {
+        "scale": args.scale,
+        "seed": args.seed,
+        "source": str(source),
+        "gz_bytes": gz,
+        "data": data,
+        "cpus": os.cpu_count(),
+    }
     if data.get("generator_seconds"):
-        print(f"generator  scale {args.scale:g}: {data['generator_seconds']:.0f} s "
-              f"({'this run' if data['generated_now'] else 'when the cache was made'})")
+        print(
+            f"generator  scale {args.scale:g}: {data['generator_seconds']:.0f} s "
+            f"({'this run' if data['generated_now'] else 'when the cache was made'})"
+        )
 
     if not args.skip_bare:
         bare = []
         for use_threads in (False, True):
             say(f"bench: bare pyarrow read, 2 files at a time, use_threads={use_threads}")
             bare.append(bare_read(files, use_threads))
-            print(f"(a) bare   use_threads={use_threads!s:5}: {bare[-1]['text_bytes'] / 1e6:,.0f} MB "
-                  f"of text in {bare[-1]['seconds']:.1f} s = {bare[-1]['mb_per_s']:.0f} MB/s")
+            print(
+                f"(a) bare   use_threads={use_threads!s:5}: {bare[-1]['text_bytes'] / 1e6:,.0f} MB "
+                f"of text in {bare[-1]['seconds']:.1f} s = {bare[-1]['mb_per_s']:.0f} MB/s"
+            )
         report["bare"] = bare
         best = max(bare, key=lambda b: b["mb_per_s"])
 
@@ -262,35 +311,47 @@ def main() -> None:
     report["title_names"] = result["manifest"]["title_names"]
     report["lake"] = layout
     peak_gib = result["peak_rss_bytes"] / 2**30
-    print(f"(b) ingest {text / 1e6:,.0f} MB of text ({gz / 1e6:,.0f} MB gz) in "
-          f"{result['seconds']:.1f} s = {mb_s:.0f} MB/s end to end "
-          f"(Spark start {result['spark_start_seconds']} s; conversion + title_names "
-          f"{result['conversion_seconds']:.1f} s = {conversion_mb_s:.0f} MB/s)")
+    print(
+        f"(b) ingest {text / 1e6:,.0f} MB of text ({gz / 1e6:,.0f} MB gz) in "
+        f"{result['seconds']:.1f} s = {mb_s:.0f} MB/s end to end "
+        f"(Spark start {result['spark_start_seconds']} s; conversion + title_names "
+        f"{result['conversion_seconds']:.1f} s = {conversion_mb_s:.0f} MB/s)"
+    )
     for f in result["manifest"]["files"]:
-        print(f"    {f['file']:26} {f['rows_written']:>12,} rows {f['text_bytes'] / 1e6:>7,.0f} MB "
-              f"{f['seconds']:>6.1f} s {f['mb_per_s']:>5.0f} MB/s  {f['output']['files']} files")
+        print(
+            f"    {f['file']:26} {f['rows_written']:>12,} rows {f['text_bytes'] / 1e6:>7,.0f} MB "
+            f"{f['seconds']:>6.1f} s {f['mb_per_s']:>5.0f} MB/s  {f['output']['files']} files"
+        )
     names = result["manifest"]["title_names"]
     print(f"    {'title_names':26} {names['rows']:>12,} rows {'':>10} {names['seconds']:>6.1f} s")
-    processes = ", ".join(f"{k} {v / 2**30:.2f}" for k, v in
-                          sorted(result["peak_rss_by_process"].items(), key=lambda kv: -kv[1])
-                          if v > 50 << 20)
-    print(f"    peak memory {peak_gib:.2f} GiB (process tree, summed; per process GiB: "
-          f"{processes}) target < {TARGET_PEAK_GIB:g} GiB: "
-          f"{'met' if peak_gib < TARGET_PEAK_GIB else 'MISSED'}")
+    processes = ", ".join(
+        f"{k} {v / 2**30:.2f}"
+        for k, v in sorted(result["peak_rss_by_process"].items(), key=lambda kv: -kv[1])
+        if v > 50 << 20
+    )
+    print(
+        f"    peak memory {peak_gib:.2f} GiB (process tree, summed; per process GiB: "
+        f"{processes}) target < {TARGET_PEAK_GIB:g} GiB: "
+        f"{'met' if peak_gib < TARGET_PEAK_GIB else 'MISSED'}"
+    )
     if not args.skip_bare:
         ratio = mb_s / best["mb_per_s"]
         conversion_ratio = conversion_mb_s / best["mb_per_s"]
         report["ratio"] = round(ratio, 3)
         report["conversion_ratio"] = round(conversion_ratio, 3)
-        print(f"    ratio ingest/bare: {ratio:.2f}x end to end, {conversion_ratio:.2f}x for the "
-              f"conversion alone (target >= {TARGET_RATIO}x: "
-              f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})")
+        print(
+            f"    ratio ingest/bare: {ratio:.2f}x end to end, {conversion_ratio:.2f}x for the "
+            f"conversion alone (target >= {TARGET_RATIO}x: "
+            f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})"
+        )
     print("lake (files, partitions, rows per file min/median/max, rows per row group median):")
     for table, t in layout.items():
-        print(f"    {table:18} {t['files']:>4} files {t['partitions']:>4} partitions "
-              f"{t['rows_per_file'][0]:>10,} / {t['rows_per_file'][1]:>10,} / "
-              f"{t['rows_per_file'][2]:>10,} rows per file, {t['rows_per_row_group'][1]:>9,} "
-              f"per row group, {t['mb']:>7,.0f} MB")
+        print(
+            f"    {table:18} {t['files']:>4} files {t['partitions']:>4} partitions "
+            f"{t['rows_per_file'][0]:>10,} / {t['rows_per_file'][1]:>10,} / "
+            f"{t['rows_per_file'][2]:>10,} rows per file, {t['rows_per_row_group'][1]:>9,} "
+            f"per row group, {t['mb']:>7,.0f} MB"
+        )
     out = CACHE / f"ingest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"bench: figures in {out}")

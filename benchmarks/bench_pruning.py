@@ -50,8 +50,11 @@ def scan_metrics(frame, table: str) -> dict:
         if "Scan" not in node.nodeName() or f"/{table}" not in node.toString():
             continue
         metrics = node.metrics()
-        for key, name in (("numFiles", "files read"), ("filesSize", "bytes read"),
-                          ("numOutputRows", "scan rows")):
+        for key, name in (
+            ("numFiles", "files read"),
+            ("filesSize", "bytes read"),
+            ("numOutputRows", "scan rows"),
+        ):
             if metrics.contains(key):
                 totals[name] += int(metrics.apply(key).value())
     return totals
@@ -67,21 +70,27 @@ def main() -> None:
     if not tconsts:
         sys.exit("bench: imdb.top_movies is empty in that home")
     buckets = sorted(set(tconst_bucket(pa.array(tconsts)).to_pylist()))
-    literal = (f"lookup.tconst_bucket in ({', '.join(map(str, buckets))}) and lookup.tconst in "
-               f"({', '.join(repr(t) for t in tconsts)})")
+    literal = (
+        f"lookup.tconst_bucket in ({', '.join(map(str, buckets))}) and lookup.tconst in "
+        f"({', '.join(repr(t) for t in tconsts)})"
+    )
     for table, view in LOOKUPS.items():
-        join = (f"select lookup.* from {view} as lookup inner join imdb.top_movies as top "
-                "on lookup.tconst = top.tconst and lookup.tconst_bucket = "
-                f"cast(pmod(cast(substr(top.tconst, 3) as bigint), {TCONST_BUCKETS}) as int)")
+        join = (
+            f"select lookup.* from {view} as lookup inner join imdb.top_movies as top "
+            "on lookup.tconst = top.tconst and lookup.tconst_bucket = "
+            f"cast(pmod(cast(substr(top.tconst, 3) as bigint), {TCONST_BUCKETS}) as int)"
+        )
         for name, sql in (("join", join), ("literals", f"{join} where {literal}")):
             started = time.monotonic()
             frame = spark.sql(sql)
             rows = len(frame.collect())
             seconds = time.monotonic() - started
             metrics = scan_metrics(frame, table)
-            print(f"{table:17} {name:9} {metrics['files read']:5} files, "
-                  f"{metrics['bytes read'] / 2**20:9.1f} MiB, {metrics['scan rows']:12,} rows "
-                  f"scanned -> {rows:,} rows, {seconds:.1f} s")
+            print(
+                f"{table:17} {name:9} {metrics['files read']:5} files, "
+                f"{metrics['bytes read'] / 2**20:9.1f} MiB, {metrics['scan rows']:12,} rows "
+                f"scanned -> {rows:,} rows, {seconds:.1f} s"
+            )
     spark.stop()
 
 

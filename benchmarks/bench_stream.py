@@ -45,9 +45,12 @@ def say(message: str) -> None:
 
 def floor_ms(spark, batches: int) -> list[float]:
     query = (
-        spark.readStream.format("rate-micro-batch").option("rowsPerBatch", 100).load()
+        spark.readStream.format("rate-micro-batch")
+        .option("rowsPerBatch", 100)
+        .load()
         .writeStream.foreachBatch(lambda frame, batch_id: None)
-        .trigger(processingTime="0 seconds").start()
+        .trigger(processingTime="0 seconds")
+        .start()
     )
     try:
         while len(query.recentProgress) < batches + WARM_UP:
@@ -60,8 +63,11 @@ def floor_ms(spark, batches: int) -> list[float]:
 
 def ours_ms(spark, home: Home, stream_id: str) -> list[float]:
     rows = (
-        spark.table(PROGRESS_TABLE).where(f"stream_id = '{stream_id}'").orderBy("batch_id")
-        .select("duration_ms").collect()
+        spark.table(PROGRESS_TABLE)
+        .where(f"stream_id = '{stream_id}'")
+        .orderBy("batch_id")
+        .select("duration_ms")
+        .collect()
     )
     return [r.duration_ms for r in rows][WARM_UP:]
 
@@ -113,13 +119,19 @@ def main() -> None:
         ours = ours_ms(spark, home, options.stream_id)
         floor_median, ours_median = statistics.median(floor), statistics.median(ours)
         floor_mean, ours_mean = statistics.fmean(floor), statistics.fmean(ours)
-        print(f"(a) floor  rate-micro-batch, 100 rows/batch, no-op sink: median {floor_median:.0f} ms, "
-              f"mean {floor_mean:.0f} ms per micro-batch over {len(floor)} batches")
-        print(f"(b) ours   {summary['records']:,} ratings, 100 records/batch, Delta flush every "
-              f"{options.flush_seconds:g} s: median {ours_median:.0f} ms, mean {ours_mean:.0f} ms "
-              f"(flushes included) per micro-batch over {len(ours)} batches ({small_seconds:.1f} s in all)")
-        print(f"    ratio ours/floor: median {ours_median / floor_median:.2f}x (target <= 1.2x), "
-              f"mean {ours_mean / floor_mean:.2f}x")
+        print(
+            f"(a) floor  rate-micro-batch, 100 rows/batch, no-op sink: median {floor_median:.0f} ms, "
+            f"mean {floor_mean:.0f} ms per micro-batch over {len(floor)} batches"
+        )
+        print(
+            f"(b) ours   {summary['records']:,} ratings, 100 records/batch, Delta flush every "
+            f"{options.flush_seconds:g} s: median {ours_median:.0f} ms, mean {ours_mean:.0f} ms "
+            f"(flushes included) per micro-batch over {len(ours)} batches ({small_seconds:.1f} s in all)"
+        )
+        print(
+            f"    ratio ours/floor: median {ours_median / floor_median:.2f}x (target <= 1.2x), "
+            f"mean {ours_mean / floor_mean:.2f}x"
+        )
 
         if not args.skip_full:
             full = CACHE / "scale-1.0-seed-0"
@@ -132,13 +144,17 @@ def main() -> None:
             result = stream(spark, home, big)
             seconds = time.monotonic() - started
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"(c) full   {result['records_this_run']:,} ratings in {result['batches_this_run']} "
-                  f"micro-batches of {args.full_batch:,}: {seconds:.1f} s, "
-                  f"{result['records_this_run'] / seconds:,.0f} records/s; driver peak RSS {rss:,.0f} MiB")
+            print(
+                f"(c) full   {result['records_this_run']:,} ratings in {result['batches_this_run']} "
+                f"micro-batches of {args.full_batch:,}: {seconds:.1f} s, "
+                f"{result['records_this_run'] / seconds:,.0f} records/s; driver peak RSS {rss:,.0f} MiB"
+            )
             at_100 = result["records_this_run"] / 100 * ours_median / 1000
-            print(f"    the same at 100 records/batch: about {at_100 / 60:.1f} minutes, computed "
-                  f"({result['records_this_run'] // 100:,} micro-batches x the median {ours_median:.0f} ms; "
-                  f"target <= 20 minutes)")
+            print(
+                f"    the same at 100 records/batch: about {at_100 / 60:.1f} minutes, computed "
+                f"({result['records_this_run'] // 100:,} micro-batches x the median {ours_median:.0f} ms; "
+                f"target <= 20 minutes)"
+            )
     finally:
         spark.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -76,12 +76,17 @@ class Context:
             from imdb_pipeline.targets import claim_target
 
             metastore = pipeline_metastore(self.home, self.target)  # None = embedded Derby
-            claim_target(self.home, self.target, self.command or "spark",  # its metastore now
-                         self.storage.uri)
+            claim_target(
+                self.home,
+                self.target,
+                self.command or "spark",  # its metastore now
+                self.storage.uri,
+            )
             started = time.monotonic()
             self._spark = get_spark(self.home, self.conf, metastore, self.storage)
-            logger.info(f"spark: started in {time.monotonic() - started:.1f}s "
-                        f"(home {self.home.root})")
+            logger.info(
+                f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})"
+            )
         return self._spark
 
 
@@ -131,8 +136,9 @@ def failures():
     except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
         raise
     except KeyboardInterrupt:  # logger.exception: the traceback goes to the log file only
-        logger.exception("error: interrupted; run the same command again to resume (finished "
-                         "work is kept)")
+        logger.exception(
+            "error: interrupted; run the same command again to resume (finished work is kept)"
+        )
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # the one place that turns anything into a line
         code = _known_exit(exc)
@@ -140,8 +146,11 @@ def failures():
             logger.exception("error: " + " ".join(str(exc).split()))
             sys.exit(code)
         log_file = logs.log_file()
-        where = (f"; details in {log_file} (report it with that log if it persists)"
-                 if log_file else "; run it again, and report it if it persists")
+        where = (
+            f"; details in {log_file} (report it with that log if it persists)"
+            if log_file
+            else "; run it again, and report it if it persists"
+        )
         line = f"error: unexpected {type(exc).__name__}: {_one_line(exc)}{where}"
         logger.exception(line)
         sys.exit(EXIT_FAILED)
@@ -155,8 +164,12 @@ def usage_line(exc: click.UsageError) -> str:
     from click.core import ParameterSource
 
     ctx, param = exc.ctx, getattr(exc, "param", None)
-    if (ctx is not None and param is not None and getattr(param, "envvar", None)
-            and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT):
+    if (
+        ctx is not None
+        and param is not None
+        and getattr(param, "envvar", None)
+        and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
+    ):
         assert isinstance(exc, click.BadParameter)  # the one usage error with a param
         exc.param_hint = f"${param.envvar}"
     where = ctx.command_path if ctx is not None else "imdb-pipeline"
@@ -172,8 +185,9 @@ class PipelineGroup(click.Group):
         with failures():
             return super().invoke(ctx)
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode: bool = True,
-             **kwargs):  # click's parameters: a positional standalone_mode is seen too
+    def main(
+        self, args=None, prog_name=None, complete_var=None, standalone_mode: bool = True, **kwargs
+    ):  # click's parameters: a positional standalone_mode is seen too
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
         try:
@@ -225,7 +239,8 @@ def together(options):
 
 source_options = [
     click.option(
-        "--source", callback=_source,
+        "--source",
+        callback=_source,
         help="Folder with the IMDb files (.tsv or .tsv.gz), an http(s):// base URL such as "
         "https://datasets.imdbws.com/, s3://BUCKET[/PREFIX] (`s3` = the plan's bucket), or "
         "sample:SCALE[:SEED] (generated files).",
@@ -239,7 +254,10 @@ with_source_options = together(source_options)
 
 
 reject_option = click.option(
-    "--max-reject-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
+    "--max-reject-share",
+    type=click.FloatRange(0, 1),
+    default=0.001,
+    show_default=True,
     help="Stop when more than this share of a file's rows is rejected.",
 )
 force_option = click.option(
@@ -257,18 +275,31 @@ def _with_tables(ctx, param, value):
 
 
 with_tables_option = click.option(
-    "--with-tables", "tables", default="", callback=_with_tables, metavar="NAMES",
+    "--with-tables",
+    "tables",
+    default="",
+    callback=_with_tables,
+    metavar="NAMES",
     help="Optional IMDb tables to ingest as well, comma-separated: title.crew, title.episode "
     "(or all). The four required tables and title.akas are always ingested; the others are "
     "neither downloaded nor converted, and stay empty tables.",
 )
 batch_options = [
-    click.option("--records-per-batch", type=click.IntRange(min=1), default=100,
-                 show_default=True, help="Rating records per micro-batch."),
-    click.option("--flush-seconds", type=click.FloatRange(min=0), default=10.0,
-                 show_default=True,
-                 help="Micro-batches are buffered locally and reach the Delta tables together at "
-                 "least this often (and at the end); 0 writes every micro-batch to Delta."),
+    click.option(
+        "--records-per-batch",
+        type=click.IntRange(min=1),
+        default=100,
+        show_default=True,
+        help="Rating records per micro-batch.",
+    ),
+    click.option(
+        "--flush-seconds",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        help="Micro-batches are buffered locally and reach the Delta tables together at "
+        "least this often (and at the end); 0 writes every micro-batch to Delta.",
+    ),
 ]
 
 
@@ -276,29 +307,51 @@ with_batch_options = together(batch_options)
 
 
 answer_options = [
-    click.option("--min-votes", type=click.IntRange(min=0), default=500, show_default=True,
-                 help="Titles need at least this many votes to be ranked."),
-    click.option("--top-n", type=click.IntRange(min=1), default=10, show_default=True,
-                 help="How many titles the top list holds."),
-    click.option("--title-types", default="movie", show_default=True, callback=_title_types,
-                 help="Comma-separated title types that can be ranked."),
+    click.option(
+        "--min-votes",
+        type=click.IntRange(min=0),
+        default=500,
+        show_default=True,
+        help="Titles need at least this many votes to be ranked.",
+    ),
+    click.option(
+        "--top-n",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="How many titles the top list holds.",
+    ),
+    click.option(
+        "--title-types",
+        default="movie",
+        show_default=True,
+        callback=_title_types,
+        help="Comma-separated title types that can be ranked.",
+    ),
 ]
 format_option = click.option(
-    "--format", "output_format", type=click.Choice(["json", "table"]), default="json",
-    show_default=True, help="Output format of the results.",
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="Output format of the results.",
 )
 
 
 with_answer_options = together(answer_options)
 skip_tests_option = click.option(
-    "--skip-tests", is_flag=True,
+    "--skip-tests",
+    is_flag=True,
     help="Build the seeds and models without dbt's unit and schema tests (at IMDb's full size "
     "the tests over the lookups take most of `dbt build`).",
 )
 
 
 port_option = click.option(
-    "--port", type=click.IntRange(1, 65535), default=None,
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
     help="Port of the Thrift server. Default: IMDB_THRIFT_PORT, else the port of this home's "
     "running server, else 10000.",
 )
@@ -308,7 +361,10 @@ def with_target(function):
     """--target local|thrift and --port: where Spark's metastore and dbt/results point."""
 
     @click.option(
-        "--target", type=click.Choice(["local", "thrift"]), default="local", show_default=True,
+        "--target",
+        type=click.Choice(["local", "thrift"]),
+        default="local",
+        show_default=True,
         envvar="IMDB_TARGET",
         help="local: embedded Spark + Derby metastore, dbt in-process. thrift: the PostgreSQL "
         "metastore shared with the Thrift server; dbt and results go through the server.",
@@ -324,7 +380,8 @@ def with_target(function):
 
 
 wait_option = click.option(
-    "--wait", is_flag=True,
+    "--wait",
+    is_flag=True,
     help="If another command is writing to this home, wait for it to finish instead of "
     "stopping at once.",
 )
@@ -357,17 +414,23 @@ def writes_home(command: str, target: str | None = None):
 
 @click.group(cls=PipelineGroup)
 @click.option(
-    "--home", envvar="IMDB_PIPELINE_HOME", type=click.Path(file_okay=False),
+    "--home",
+    envvar="IMDB_PIPELINE_HOME",
+    type=click.Path(file_okay=False),
     help="Folder for all state (lake, warehouse, metastore, checkpoints, logs). "
     "Default: $IMDB_PIPELINE_HOME or .home/ in the repository.",
 )
 @click.option(
-    "--conf", multiple=True, metavar="KEY=VALUE",
+    "--conf",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Extra Spark setting, e.g. --conf spark.driver.memory=8g or "
     "--conf spark.master=spark://HOST:7077 (repeatable).",
 )
 @click.option(
-    "--storage", envvar="IMDB_PIPELINE_STORAGE", metavar="s3://BUCKET/PREFIX",
+    "--storage",
+    envvar="IMDB_PIPELINE_STORAGE",
+    metavar="s3://BUCKET/PREFIX",
     help="Keep the lake, the warehouse and the stream checkpoints under this S3 prefix "
     "(endpoint: AWS_ENDPOINT_URL; region and credentials: the AWS configuration). Default: "
     "$IMDB_PIPELINE_STORAGE, else in the home.",
@@ -386,8 +449,9 @@ def main(ctx, home, conf, storage):
     resolved = Home.resolve(home)
     # status and generate only log into a home that has logs; the others create logs/ with
     # their first line
-    writes_log = (ctx.invoked_subcommand not in (None, "generate", "status")
-                  or resolved.logs.is_dir())
+    writes_log = (
+        ctx.invoked_subcommand not in (None, "generate", "status") or resolved.logs.is_dir()
+    )
     logs.configure(resolved if writes_log else None)
     ctx.call_on_close(logs.reset)
     try:
@@ -398,8 +462,7 @@ def main(ctx, home, conf, storage):
     ctx.obj = Context(resolved, settings, chosen)
 
 
-def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force,
-            tables=None):
+def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, force, tables=None):
     """The ingest stage. Spark starts only once the source's files are located and their
     headers checked (run_ingest calls ``ctx.spark`` then), so a wrong source fails in
     seconds. ``tables``: the IMDb names to ingest (``--with-tables``)."""
@@ -410,13 +473,21 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
         sys.exit(EXIT_FAILED)
     ctx.check_spark_setup()
     fetch_options = {"s3_region": s3_region, "s3_endpoint_url": s3_endpoint_url}
-    return run_ingest(lambda: ctx.spark, ctx.home, source, max_reject_share=max_reject_share,
-                      force=force, fetch_options=fetch_options, tables=tables,
-                      storage=ctx.storage)
+    return run_ingest(
+        lambda: ctx.spark,
+        ctx.home,
+        source,
+        max_reject_share=max_reject_share,
+        force=force,
+        fetch_options=fetch_options,
+        tables=tables,
+        storage=ctx.storage,
+    )
 
 
-def _stream(ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types,
-            follow=False):
+def _stream(
+    ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow=False
+):
     from streaming.job import StreamOptions, stream
 
     options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
@@ -436,12 +507,17 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
-        transform(ctx.home, variables, target="thrift", address=address,
-                  tests=not skip_tests, warehouse=_warehouse(ctx))
+        transform(
+            ctx.home,
+            variables,
+            target="thrift",
+            address=address,
+            tests=not skip_tests,
+            warehouse=_warehouse(ctx),
+        )
         return
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    transform(ctx.home, variables, target="local", tests=not skip_tests,
-              warehouse=_warehouse(ctx))
+    transform(ctx.home, variables, target="local", tests=not skip_tests, warehouse=_warehouse(ctx))
 
 
 def _warehouse(ctx: Context):
@@ -496,8 +572,10 @@ def _report(ctx: Context, out) -> Path:
     else:
         html = build_report(DeltaSource(_warehouse(ctx)), ctx.home, lake=ctx.storage.lake)
     path = write_report(html, out if out is not None else default_folder(ctx.home))
-    logger.info(f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
-                f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)")
+    logger.info(
+        f"report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+        f"{time.monotonic() - started:.1f}s; open it in a browser (works offline)"
+    )
     return path
 
 
@@ -517,9 +595,12 @@ def ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tab
 @main.command()
 @with_batch_options
 @with_answer_options
-@click.option("--follow", is_flag=True,
-              help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
-              "the current micro-batch.")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running and pick up each new ingest; Ctrl-C or SIGTERM stops it after "
+    "the current micro-batch.",
+)
 @with_target
 @writes_home("stream")
 @click.pass_obj
@@ -565,8 +646,11 @@ def results(ctx, output_format):
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for report.html (created if needed). Default: <home>/reports.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for report.html (created if needed). Default: <home>/reports.",
+)
 @with_target
 @click.pass_obj
 def report(ctx, out):
@@ -576,9 +660,12 @@ def report(ctx, out):
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for the site (index.html, static_index.html, manifest.json, "
-              "catalog.json). Default: <home>/dbt/docs.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for the site (index.html, static_index.html, manifest.json, "
+    "catalog.json). Default: <home>/dbt/docs.",
+)
 @with_target
 @writes_home("docs")
 @click.pass_obj
@@ -589,9 +676,11 @@ def docs(ctx, out):
     from imdb_pipeline.results import DeltaReader, ThriftReader
     from imdb_pipeline.thrift import require_server
 
-    unbuilt = ("the docs need a built home (the catalog reads every table's columns from the "
-               f"warehouse) and {ctx.home.root} has no marts yet: run `imdb-pipeline run "
-               "--source DIR` first")
+    unbuilt = (
+        "the docs need a built home (the catalog reads every table's columns from the "
+        f"warehouse) and {ctx.home.root} has no marts yet: run `imdb-pipeline run "
+        "--source DIR` first"
+    )
     if ctx.target == "thrift":
         address = require_server(ctx.home, ctx.port)
         with ThriftReader(*address) as reader:
@@ -610,10 +699,15 @@ def docs(ctx, out):
     counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(site["counts"].items()))
     logger.info(f"docs: {counts} in {site['folder']} ({time.monotonic() - started:.1f}s)")
     for gap in site["not_in_catalog"] + site["undocumented"]:
-        logger.warning(f"docs: warning: {gap}" if ": " in gap
-                       else f"docs: warning: {gap}: not in the warehouse")
-    logger.info(f"docs: open {site['index']} in a browser, or serve the site from the "
-                f"repository: .venv/bin/dbt docs serve --target-path {site['folder']} --port 8080")
+        logger.warning(
+            f"docs: warning: {gap}"
+            if ": " in gap
+            else f"docs: warning: {gap}: not in the warehouse"
+        )
+    logger.info(
+        f"docs: open {site['index']} in a browser, or serve the site from the "
+        f"repository: .venv/bin/dbt docs serve --target-path {site['folder']} --port 8080"
+    )
     click.echo(str(site["index"]))
 
 
@@ -626,14 +720,32 @@ def docs(ctx, out):
 @with_answer_options
 @skip_tests_option
 @format_option
-@click.option("--report", "with_report", is_flag=True,
-              help="Also write the HTML report (`imdb-pipeline report`) to <home>/reports.")
+@click.option(
+    "--report",
+    "with_report",
+    is_flag=True,
+    help="Also write the HTML report (`imdb-pipeline report`) to <home>/reports.",
+)
 @with_target
 @writes_home("run")
 @click.pass_obj
-def run(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables,
-        records_per_batch, flush_seconds, min_votes, top_n, title_types, skip_tests,
-        output_format, with_report):
+def run(
+    ctx,
+    source,
+    s3_region,
+    s3_endpoint_url,
+    max_reject_share,
+    force,
+    tables,
+    records_per_batch,
+    flush_seconds,
+    min_votes,
+    top_n,
+    title_types,
+    skip_tests,
+    output_format,
+    with_report,
+):
     """ingest + stream + transform, then print the results (and write the report)."""
     started = time.monotonic()
     if ctx.target == "thrift":  # fail before the Spark start when no server answers
@@ -655,13 +767,25 @@ def thrift():
 
 
 @thrift.command("start")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. The server has NO authentication: anything that can reach "
-              "this address can read and change every table (see docs/server.md).")
-@click.option("--port", type=click.IntRange(1, 65535), default=10000, show_default=True,
-              help="Thrift (JDBC/ODBC) port.")
-@click.option("--foreground", is_flag=True,
-              help="Run the server in this process (containers): no pid file, stops with it.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. The server has NO authentication: anything that can reach "
+    "this address can read and change every table (see docs/server.md).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=10000,
+    show_default=True,
+    help="Thrift (JDBC/ODBC) port.",
+)
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Run the server in this process (containers): no pid file, stops with it.",
+)
 @writes_home("thrift start", target="thrift")
 @click.pass_obj
 def thrift_start(ctx, host, port, foreground):
@@ -673,8 +797,7 @@ def thrift_start(ctx, host, port, foreground):
     jar_paths(ctx.storage.remote)
     check_master(ctx.conf.get("spark.master") or read_defaults()["spark.master"])
     ctx.storage.check()
-    server.start(ctx.home, host, port, ctx.conf, foreground=foreground,
-                 storage=ctx.storage)
+    server.start(ctx.home, host, port, ctx.conf, foreground=foreground, storage=ctx.storage)
 
 
 @thrift.command("stop")
@@ -700,11 +823,19 @@ def thrift_status(ctx, port):
 
 
 @main.command()
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), required=True,
-              help="Row counts = the real 2026 counts x SCALE (1.0 = full size, ~2.9 GB gz).")
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    help="Row counts = the real 2026 counts x SCALE (1.0 = full size, ~2.9 GB gz).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for the seven <name>.tsv.gz files.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for the seven <name>.tsv.gz files.",
+)
 def generate(scale, seed, out):
     """Write synthetic IMDb files of the real shape (for tests and benchmarks)."""
     from imdb_pipeline.generate.write import generate as write_files

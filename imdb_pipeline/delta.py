@@ -48,8 +48,11 @@ def append(location: str, rows: pa.Table | list[dict]) -> None:
     schema = _SCHEMAS.get(path)
     if schema is None:
         schema = _SCHEMAS[path] = pa.schema(target.schema().to_arrow())
-    table = (pa.Table.from_pylist(rows, schema=schema) if isinstance(rows, list)
-             else rows.select(schema.names).cast(schema))
+    table = (
+        pa.Table.from_pylist(rows, schema=schema)
+        if isinstance(rows, list)
+        else rows.select(schema.names).cast(schema)
+    )
     write_deltalake(target, table, mode="append")
 
 

@@ -46,15 +46,24 @@ def answer_vars(reader) -> dict | None:
     if not rows:
         return None
     row = rows[0]
-    return {"min_votes": row["min_votes"], "top_n": row["top_n"],
-            "title_types": sorted(row["title_types"])}
+    return {
+        "min_votes": row["min_votes"],
+        "top_n": row["top_n"],
+        "title_types": sorted(row["title_types"]),
+    }
 
 
 def _documented_nodes(manifest: dict) -> list[tuple[str, dict]]:
-    nodes = [(uid, n) for uid, n in manifest.get("nodes", {}).items()
-             if n.get("resource_type") in DESCRIBED_TYPES and n.get("package_name") == PROJECT]
-    sources = [(uid, s) for uid, s in manifest.get("sources", {}).items()
-               if s.get("package_name") == PROJECT]
+    nodes = [
+        (uid, n)
+        for uid, n in manifest.get("nodes", {}).items()
+        if n.get("resource_type") in DESCRIBED_TYPES and n.get("package_name") == PROJECT
+    ]
+    sources = [
+        (uid, s)
+        for uid, s in manifest.get("sources", {}).items()
+        if s.get("package_name") == PROJECT
+    ]
     return sorted(nodes + sources)
 
 
@@ -81,16 +90,23 @@ def undocumented(manifest: dict, catalog: dict) -> list[str]:
     for unique_id, node in _documented_nodes(manifest):
         if not (node.get("description") or "").strip():
             gaps.append(f"{unique_id}: no description")
-        described = {name.lower(): (column.get("description") or "").strip()
-                     for name, column in (node.get("columns") or {}).items()}
+        described = {
+            name.lower(): (column.get("description") or "").strip()
+            for name, column in (node.get("columns") or {}).items()
+        }
         entry = _catalog_entry(catalog, unique_id)
         if entry is None:
             continue  # not_in_catalog() reports it
         found = {name.lower() for name in entry.get("columns", {})}
-        gaps += [f"{unique_id}: column {c} has no description" for c in sorted(found)
-                 if not described.get(c)]
-        gaps += [f"{unique_id}: column {c} is described but not in the table"
-                 for c in sorted(set(described) - found)]
+        gaps += [
+            f"{unique_id}: column {c} has no description"
+            for c in sorted(found)
+            if not described.get(c)
+        ]
+        gaps += [
+            f"{unique_id}: column {c} is described but not in the table"
+            for c in sorted(set(described) - found)
+        ]
     return sorted(gaps)
 
 
@@ -100,8 +116,9 @@ def not_in_catalog(manifest: dict, catalog: dict) -> list[str]:
     return [uid for uid, _ in _documented_nodes(manifest) if _catalog_entry(catalog, uid) is None]
 
 
-def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None = None,
-                  target: str = "local") -> dict:
+def generate_docs(
+    home: Home, variables: dict | None, *, out: str | Path | None = None, target: str = "local"
+) -> dict:
     """``dbt docs generate --static`` for the project against ``home``.
 
     Args:
@@ -127,8 +144,14 @@ def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None 
         shutil.copyfile(parsed, folder / "partial_parse.msgpack")
     # compiled, as dbt docs shows nodes by default (and --no-compile writes no manifest.json
     # into a fresh target folder, which --static then needs)
-    result = run_dbt(home, ["docs", "generate", "--static"], variables, target=target,
-                     bar=False, target_path=folder)
+    result = run_dbt(
+        home,
+        ["docs", "generate", "--static"],
+        variables,
+        target=target,
+        bar=False,
+        target_path=folder,
+    )
     details = f"details in {home.logs / 'dbt.log'}"
     if result.exception is not None or not result.success:
         reason = " ".join(str(result.exception or "").split())[:300] or "see the log"
@@ -137,8 +160,9 @@ def generate_docs(home: Home, variables: dict | None, *, out: str | Path | None 
         manifest = json.loads((folder / "manifest.json").read_text())
         catalog = json.loads((folder / "catalog.json").read_text())
     except (OSError, ValueError) as exc:
-        raise DocsError(f"dbt docs generate left no readable manifest/catalog in {folder}: "
-                        f"{exc}; {details}") from exc
+        raise DocsError(
+            f"dbt docs generate left no readable manifest/catalog in {folder}: {exc}; {details}"
+        ) from exc
     counts: dict[str, int] = {}
     for group in ("nodes", "sources", "unit_tests"):
         for node in manifest.get(group, {}).values():

@@ -35,8 +35,9 @@ def jar_paths(s3: bool = False) -> list[str]:
         raise SetupError(f"no Delta jars in {folder}: run `make setup` first")
     s3_jars = [j for j in jars if Path(j).name.startswith(S3_JARS)]
     if s3 and not any(Path(j).name.startswith("hadoop-aws-") for j in s3_jars):
-        raise SetupError(f"no hadoop-aws jar in {folder} (needed by --storage s3://...): "
-                         "run `make setup` first")
+        raise SetupError(
+            f"no hadoop-aws jar in {folder} (needed by --storage s3://...): run `make setup` first"
+        )
     return jars if s3 else [j for j in jars if j not in s3_jars]
 
 

@@ -46,15 +46,19 @@ def holder(home: Home) -> dict | None:
 def _who(record: dict | None) -> str:
     if not record:
         return "another process"
-    return (f"pid {record.get('pid', '?')} ({record.get('command', '?')}, started at "
-            f"{record.get('started_at', '?')})")
+    return (
+        f"pid {record.get('pid', '?')} ({record.get('command', '?')}, started at "
+        f"{record.get('started_at', '?')})"
+    )
 
 
 def busy_message(home: Home, record: dict | None) -> str:
     """``home H is in use by pid N (run, started at ...)`` plus what to do."""
-    return (f"home {home.root} is in use by {_who(record)}: wait for it to finish "
-            "(`imdb-pipeline status` shows a stream's progress), pass --wait to run after it, "
-            "or use another --home")
+    return (
+        f"home {home.root} is in use by {_who(record)}: wait for it to finish "
+        "(`imdb-pipeline status` shows a stream's progress), pass --wait to run after it, "
+        "or use another --home"
+    )
 
 
 @contextmanager
@@ -83,8 +87,11 @@ def writer_lock(home: Home, command: str, *, wait: bool = False) -> Iterator[Non
         lock = portalocker.Lock(path, mode="w", flags=portalocker.LockFlags.EXCLUSIVE)
         handle = lock.acquire()
     try:
-        record = {"pid": os.getpid(), "command": command,
-                  "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        record = {
+            "pid": os.getpid(),
+            "command": command,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         handle.write(json.dumps(record) + "\n")
         handle.flush()
         yield

@@ -163,19 +163,38 @@ def init_metastore_schema(home: Home, metastore: Metastore, password: str | None
         props = folder / "datanucleus.properties"  # 0600 in a 0700 folder, removed on exit
         write_private(props, "".join(f"{k}={v}\n" for k, v in properties.items()))
         done = subprocess.run(
-            [java(), "-cp", f"{jars}/*:{driver[0]}", "org.datanucleus.store.schema.SchemaTool",
-             "-create", "-api", "JDO", "-props", str(props), str(folder / "package.jdo")],
-            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, cwd=scratch,
+            [
+                java(),
+                "-cp",
+                f"{jars}/*:{driver[0]}",
+                "org.datanucleus.store.schema.SchemaTool",
+                "-create",
+                "-api",
+                "JDO",
+                "-props",
+                str(props),
+                str(folder / "package.jdo"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            cwd=scratch,
         )
     if done.returncode != 0 or "completed successfully" not in done.stdout:
-        lines = [line for line in (done.stdout + done.stderr).splitlines()
-                 if "Exception" in line or "rror" in line]
+        lines = [
+            line
+            for line in (done.stdout + done.stderr).splitlines()
+            if "Exception" in line or "rror" in line
+        ]
         reason = lines[0] if lines else "see the output of DataNucleus SchemaTool"
         if password:
             reason = reason.replace(password, "***")
         raise MetastoreError(f"could not create the metastore tables: {reason}")
-    logger.info(f"thrift: metastore tables ready in {redact_url(metastore.url)} "
-                f"({time.monotonic() - started:.1f}s)")
+    logger.info(
+        f"thrift: metastore tables ready in {redact_url(metastore.url)} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
 
 
 def pipeline_metastore(home: Home, target: str) -> Metastore | None:

@@ -178,8 +178,14 @@ class Postgres:
 
     def _run(self, args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            args, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd="/", **self.run_as(),
+            args,
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd="/",
+            **self.run_as(),
         )
 
     def _reaches(self, path: Path) -> bool:
@@ -210,8 +216,10 @@ class Postgres:
         marker = folder / "home"
         marker.write_text(str(self.home.root) + "\n")
         os.chown(marker, run_as["user"], run_as["group"])
-        logger.info(f"thrift: {self.home.root} is private to root: PostgreSQL's data is kept in "
-                    f"{folder} (linked from {self.link}; removed once the home is gone)")
+        logger.info(
+            f"thrift: {self.home.root} is private to root: PostgreSQL's data is kept in "
+            f"{folder} (linked from {self.link}; removed once the home is gone)"
+        )
         return folder / "data"
 
     # state
@@ -271,11 +279,22 @@ class Postgres:
                         "or set IMDB_POSTGRES_DATA_ROOT to a folder that user can reach"
                     )
             started = time.monotonic()
-            done = self._run([
-                str(bin_dir / "initdb"), "-D", str(self.data), "-U", DB_USER,
-                f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-                "-E", "UTF8", "--no-locale", "--no-instructions",
-            ])
+            done = self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    DB_USER,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         if done.returncode != 0:
@@ -294,17 +313,31 @@ class Postgres:
         started = time.monotonic()
         with self.log_file.open("ab") as out:
             process = subprocess.Popen(
-                [str(self.bin_dir() / "postgres"), "-D", str(self.data),
-                 "-c", f"listen_addresses={LOOPBACK}", "-c", f"port={port}",
-                 "-c", "unix_socket_directories="],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd="/", **self.run_as(),
+                [
+                    str(self.bin_dir() / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-c",
+                    f"listen_addresses={LOOPBACK}",
+                    "-c",
+                    f"port={port}",
+                    "-c",
+                    "unix_socket_directories=",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd="/",
+                **self.run_as(),
             )
         deadline = time.monotonic() + 60
         while not (self.ready() and port_accepts(LOOPBACK, port)):
             if process.poll() is not None or time.monotonic() > deadline:
                 if process.poll() is None:
-                    terminate(process.pid, str(self.data), [(signal.SIGQUIT, 5), (signal.SIGKILL, 5)])
+                    terminate(
+                        process.pid, str(self.data), [(signal.SIGQUIT, 5), (signal.SIGKILL, 5)]
+                    )
                 raise MetastoreError(
                     f"PostgreSQL did not start: {last_meaningful_line(self.log_file, offset)} "
                     f"(log {self.log_file})"
@@ -318,8 +351,16 @@ class Postgres:
 
     def create_database(self, port: int) -> None:
         done = self._run(
-            [str(self.bin_dir() / "createdb"), "-h", LOOPBACK, "-p", str(port), "-U", DB_USER,
-             DB_NAME],
+            [
+                str(self.bin_dir() / "createdb"),
+                "-h",
+                LOOPBACK,
+                "-p",
+                str(port),
+                "-U",
+                DB_USER,
+                DB_NAME,
+            ],
             env={"PGPASSWORD": self.password()},
         )
         if done.returncode != 0 and "already exists" not in done.stderr:
@@ -354,7 +395,10 @@ class Postgres:
             logger.info("thrift: PostgreSQL not running")
             return
         # SIGINT = fast shutdown (disconnects clients), SIGQUIT = immediate, then SIGKILL.
-        took = terminate(pid, str(self.data),
-                         [(signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 10), (signal.SIGKILL, 5)],
-                         group=False)
+        took = terminate(
+            pid,
+            str(self.data),
+            [(signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 10), (signal.SIGKILL, 5)],
+            group=False,
+        )
         logger.info(f"thrift: PostgreSQL stopped (pid {pid}, {took:.1f}s)")

@@ -23,6 +23,7 @@ class ProcessError(Exception):
 
 # --- ports ------------------------------------------------------------------------------
 
+
 def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
     """A TCP connection to (host, port) succeeds within ``timeout`` seconds."""
     try:
@@ -59,6 +60,7 @@ def connect_host(host: str) -> str:
 
 
 # --- processes ----------------------------------------------------------------------------
+
 
 def pid_exists(pid: int) -> bool:
     """A process with this pid exists (signal 0; someone else's process counts too). A pid

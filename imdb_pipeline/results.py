@@ -34,31 +34,58 @@ ARRAY_COLUMNS = frozenset(
 # Every mart of an answer carries the invocation_id of the dbt build that published it.
 MARTS = {
     "run_summary": (
-        ["min_votes", "title_types", "top_n", "ratings_processed", "duplicate_keys",
-         "average_number_of_votes", "batches", "records_per_batch", "stream_id", "is_complete",
-         "invocation_id", "built_at"],
+        [
+            "min_votes",
+            "title_types",
+            "top_n",
+            "ratings_processed",
+            "duplicate_keys",
+            "average_number_of_votes",
+            "batches",
+            "records_per_batch",
+            "stream_id",
+            "is_complete",
+            "invocation_id",
+            "built_at",
+        ],
         "stream_id",
     ),
     "top_movies": (
-        ["rank", "tconst", "primary_title", "original_title", "start_year", "average_rating",
-         "num_votes", "ranking_score", "known_for_names", "invocation_id"],
+        [
+            "rank",
+            "tconst",
+            "primary_title",
+            "original_title",
+            "start_year",
+            "average_rating",
+            "num_votes",
+            "ranking_score",
+            "known_for_names",
+            "invocation_id",
+        ],
         "rank",
     ),
     "top_movie_credits": (
-        ["rank", "nconst", "primary_name", "credit_count", "movie_count", "categories",
-         "tconsts", "invocation_id"],
+        [
+            "rank",
+            "nconst",
+            "primary_name",
+            "credit_count",
+            "movie_count",
+            "categories",
+            "tconsts",
+            "invocation_id",
+        ],
         "rank, movie_count desc, nconst",
     ),
     "top_movie_titles": (
-        ["tconst", "title", "regions", "languages", "is_primary", "is_original",
-         "invocation_id"],
+        ["tconst", "title", "regions", "languages", "is_primary", "is_original", "invocation_id"],
         "tconst, title",
     ),
     # one row per dbt invocation that built (or tried to build) an answer: the on-run-end
     # hook's record (macros/publish/publish_answer.sql)
     "transform_runs": (
-        ["invocation_id", "finished_at", "min_votes", "top_n", "title_types", "status",
-         "detail"],
+        ["invocation_id", "finished_at", "min_votes", "top_n", "title_types", "status", "detail"],
         "finished_at desc",
     ),
 }
@@ -218,17 +245,25 @@ def _read_delta(table, columns: list[str]):
     protocol = table.protocol()
     plain = not table.metadata().partition_columns and (
         protocol.min_reader_version == 1
-        or (protocol.min_reader_version == 3
-            and set(protocol.reader_features or ()) <= PLAIN_READER_FEATURES))
+        or (
+            protocol.min_reader_version == 3
+            and set(protocol.reader_features or ()) <= PLAIN_READER_FEATURES
+        )
+    )
     if not plain:
         from deltalake import QueryBuilder
 
         select = ", ".join('"' + column.replace('"', '""') + '"' for column in columns)
-        read = pa.table(QueryBuilder().register("t", table).execute(
-            f"select {select} from t").read_all())
+        read = pa.table(
+            QueryBuilder().register("t", table).execute(f"select {select} from t").read_all()
+        )
         # DataFusion hands strings over as string_view; give them the type the files hold
-        schema = pa.schema([field.with_type(pa.string()) if field.type == pa.string_view()
-                            else field for field in read.schema])
+        schema = pa.schema(
+            [
+                field.with_type(pa.string()) if field.type == pa.string_view() else field
+                for field in read.schema
+            ]
+        )
         return read.cast(schema)
     files = [urlsplit(uri).path if uri.startswith("file:") else uri for uri in table.file_uris()]
     parts = []
@@ -248,9 +283,14 @@ def _microseconds(table):
     microseconds, so the cast loses nothing and gives ``datetime`` objects."""
     import pyarrow as pa
 
-    schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz))
-                        if pa.types.is_timestamp(f.type) and f.type.unit == "ns" else f
-                        for f in table.schema])
+    schema = pa.schema(
+        [
+            f.with_type(pa.timestamp("us", f.type.tz))
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+            else f
+            for f in table.schema
+        ]
+    )
     return table.cast(schema)
 
 
@@ -315,9 +355,13 @@ def collect(source) -> dict:
 
     summary = rows("run_summary")
     if not summary:
-        raise ResultsError("no stream has been processed yet: run `imdb-pipeline stream` then `transform`")
+        raise ResultsError(
+            "no stream has been processed yet: run `imdb-pipeline stream` then `transform`"
+        )
     s = summary[0]
-    marts = {table: rows(table) for table in ("top_movies", "top_movie_credits", "top_movie_titles")}
+    marts = {
+        table: rows(table) for table in ("top_movies", "top_movie_credits", "top_movie_titles")
+    }
     last = rows("transform_runs")[:1] if reader.exists("transform_runs") else []
     check_published(s, marts, last[0] if last else None)
     return {
@@ -335,7 +379,10 @@ def collect(source) -> dict:
             "stream_id": s["stream_id"],
             "is_complete": s["is_complete"],
         },
-        **{table: [_without(row, "invocation_id") for row in found] for table, found in marts.items()},
+        **{
+            table: [_without(row, "invocation_id") for row in found]
+            for table, found in marts.items()
+        },
     }
 
 
@@ -346,8 +393,10 @@ def _without(row: dict, column: str) -> dict:
 def _answer(parameters: dict) -> str:
     """``min_votes 500, top_n 10, title_types movie``."""
     types = parameters["title_types"]
-    return (f"min_votes {parameters['min_votes']}, top_n {parameters['top_n']}, title_types "
-            f"{','.join(types) if isinstance(types, list) else types}")
+    return (
+        f"min_votes {parameters['min_votes']}, top_n {parameters['top_n']}, title_types "
+        f"{','.join(types) if isinstance(types, list) else types}"
+    )
 
 
 def _when(moment) -> str:
@@ -373,14 +422,20 @@ def check_published(summary: dict, marts: dict, last_run: dict | None) -> None:
     """
     published = summary["invocation_id"]
     if last_run is not None and last_run["status"] != "published":
-        why = f"{last_run['status']}: {last_run['detail']}" if last_run["detail"] else last_run["status"]
+        why = (
+            f"{last_run['status']}: {last_run['detail']}"
+            if last_run["detail"]
+            else last_run["status"]
+        )
         raise ResultsError(
             f"the last transform ({_answer(last_run)}, at {_when(last_run['finished_at'])}) did not "
             f"publish an answer ({why}); {MART_SCHEMA} still holds the answer built at "
             f"{_when(summary['built_at'])} ({_answer(summary)}): see the failures in the home's "
             "logs/dbt.log, then run `imdb-pipeline transform` again"
         )
-    mixed = sorted(t for t, rows in marts.items() if any(r["invocation_id"] != published for r in rows))
+    mixed = sorted(
+        t for t, rows in marts.items() if any(r["invocation_id"] != published for r in rows)
+    )
     if mixed or (last_run is not None and last_run["invocation_id"] != published):
         raise ResultsError(
             f"the marts do not hold one answer ({', '.join(mixed) or 'run_summary'} from another "
@@ -447,8 +502,9 @@ def _cell(value, column: str) -> str | list[str]:
     return str(value)
 
 
-def _table(title: str, rows: list[dict], columns: list[tuple[str, str]],
-           width: int = TABLE_WIDTH) -> str:
+def _table(
+    title: str, rows: list[dict], columns: list[tuple[str, str]], width: int = TABLE_WIDTH
+) -> str:
     """An aligned table of ``rows`` within ``width`` columns.
 
     ``columns``: (field, header) pairs. Numbers are right-aligned; when the lines would be
@@ -457,17 +513,28 @@ def _table(title: str, rows: list[dict], columns: list[tuple[str, str]],
     fields = [f for f, _ in columns]
     cells = [[_cell(r[f], f) for f in fields] for r in rows]
     plain = [[", ".join(c) if isinstance(c, list) else c for c in row] for row in cells]
-    widths = [max([_width(h)] + [_width(row[i]) for row in plain])
-              for i, (_, h) in enumerate(columns)]
-    numeric = [bool(rows) and all(isinstance(r[f], (int, float)) and not isinstance(r[f], bool)
-                                  for r in rows if r[f] is not None) for f in fields]
+    widths = [
+        max([_width(h)] + [_width(row[i]) for row in plain]) for i, (_, h) in enumerate(columns)
+    ]
+    numeric = [
+        bool(rows)
+        and all(
+            isinstance(r[f], (int, float)) and not isinstance(r[f], bool)
+            for r in rows
+            if r[f] is not None
+        )
+        for f in fields
+    ]
     room = width - 2 * (len(columns) - 1)
     lists = [any(isinstance(row[i], list) for row in cells) for i in range(len(columns))]
     for shrink_lists in (True, False):  # lists (regions, ...) give way before titles and names
         while sum(widths) > room:
             floor = [max(MIN_TEXT_WIDTH, _width(h)) for _, h in columns]
-            candidates = [i for i in range(len(columns)) if not numeric[i]
-                          and lists[i] == shrink_lists and widths[i] > floor[i]]
+            candidates = [
+                i
+                for i in range(len(columns))
+                if not numeric[i] and lists[i] == shrink_lists and widths[i] > floor[i]
+            ]
             if not candidates:
                 break
             widest = max(candidates, key=lambda i: widths[i])
@@ -506,17 +573,46 @@ def render_table(results: dict, width: int = TABLE_WIDTH) -> str:
     return "\n\n".join(
         [
             textwrap.fill(head, width, break_on_hyphens=False),
-            _table("Top movies", results["top_movies"],
-                   [("rank", "rank"), ("tconst", "tconst"), ("primary_title", "title"),
-                    ("start_year", "year"), ("average_rating", "rating"), ("num_votes", "votes"),
-                    ("ranking_score", "score")], width),
-            _table("People most often credited", results["top_movie_credits"],
-                   [("rank", "rank"), ("nconst", "nconst"), ("primary_name", "name"),
-                    ("credit_count", "credits"), ("movie_count", "movies"),
-                    ("categories", "categories")], width),
-            _table("Titles of the top movies, by rank", titles,
-                   [("rank", "rank"), ("tconst", "tconst"), ("title", "title"),
-                    ("regions", "regions"), ("languages", "languages"),
-                    ("is_primary", "primary"), ("is_original", "original")], width),
+            _table(
+                "Top movies",
+                results["top_movies"],
+                [
+                    ("rank", "rank"),
+                    ("tconst", "tconst"),
+                    ("primary_title", "title"),
+                    ("start_year", "year"),
+                    ("average_rating", "rating"),
+                    ("num_votes", "votes"),
+                    ("ranking_score", "score"),
+                ],
+                width,
+            ),
+            _table(
+                "People most often credited",
+                results["top_movie_credits"],
+                [
+                    ("rank", "rank"),
+                    ("nconst", "nconst"),
+                    ("primary_name", "name"),
+                    ("credit_count", "credits"),
+                    ("movie_count", "movies"),
+                    ("categories", "categories"),
+                ],
+                width,
+            ),
+            _table(
+                "Titles of the top movies, by rank",
+                titles,
+                [
+                    ("rank", "rank"),
+                    ("tconst", "tconst"),
+                    ("title", "title"),
+                    ("regions", "regions"),
+                    ("languages", "languages"),
+                    ("is_primary", "primary"),
+                    ("is_original", "original"),
+                ],
+                width,
+            ),
         ]
     )

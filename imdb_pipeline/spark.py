@@ -40,7 +40,7 @@ def check_master(master: str, timeout: float = 5.0) -> None:
 
     if not master.startswith("spark://"):
         return
-    addresses = master[len("spark://"):].split(",")
+    addresses = master[len("spark://") :].split(",")
     for address in addresses:
         host, _, port = address.rpartition(":")
         try:
@@ -75,7 +75,9 @@ APPENDED = {"spark.driver.extraJavaOptions": " ", "spark.driver.extraClassPath":
 
 
 def spark_settings(
-    home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None,
+    home: Home,
+    overrides: dict[str, str] | None = None,
+    metastore: Metastore | None = None,
     storage: Storage | None = None,
 ) -> dict[str, str]:
     """Every setting of a Spark start for ``home``: ``conf/spark-defaults.conf``, then the
@@ -128,8 +130,12 @@ def _launch_jvm(home: Home, settings: dict[str, str]) -> None:
     SparkContext(conf=conf, gateway=gateway)  # the builder below reuses this context
 
 
-def get_spark(home: Home, overrides: dict[str, str] | None = None, metastore: Metastore | None = None,
-              storage: Storage | None = None):
+def get_spark(
+    home: Home,
+    overrides: dict[str, str] | None = None,
+    metastore: Metastore | None = None,
+    storage: Storage | None = None,
+):
     """Start (or reuse) the process's SparkSession for ``home`` (Derby unless ``metastore``;
     the lake, warehouse and checkpoints in the home unless ``storage`` is on S3).
 

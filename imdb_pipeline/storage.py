@@ -54,6 +54,7 @@ class StorageError(Exception):
 
 # --- connection settings ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class S3Settings:
     """How every client reaches S3: endpoint (None = AWS), region, path-style addressing."""
@@ -89,11 +90,17 @@ def s3_settings() -> S3Settings:
     Raises:
         StorageError: no region anywhere while no endpoint is set (AWS needs one).
     """
-    endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-                or _profile_value("endpoint_url"))
+    endpoint = (
+        os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or _profile_value("endpoint_url")
+    )
     endpoint = endpoint.rstrip("/") if endpoint else None
-    region = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-              or _profile_value("region"))
+    region = (
+        os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or _profile_value("region")
+    )
     if not region:
         if not endpoint:
             raise StorageError(
@@ -110,19 +117,20 @@ def s3_settings() -> S3Settings:
 
 # --- locations -------------------------------------------------------------------------------
 
+
 def is_remote(location: str | os.PathLike) -> bool:
     return str(location).startswith(("s3://", "s3a://"))
 
 
 def s3_uri(location: str) -> str:
     """``s3a://b/k`` -> ``s3://b/k`` (pyarrow, delta-rs and boto3 name S3 objects so)."""
-    return "s3://" + location[len("s3a://"):] if location.startswith("s3a://") else location
+    return "s3://" + location[len("s3a://") :] if location.startswith("s3a://") else location
 
 
 def spark_location(location: str | os.PathLike) -> str:
     """The name Spark (Hadoop) uses for a location: ``s3a://`` for S3, a local path as is."""
     text = str(location)
-    return "s3a://" + text[len("s3://"):] if text.startswith("s3://") else text
+    return "s3a://" + text[len("s3://") :] if text.startswith("s3://") else text
 
 
 def join(location: str | os.PathLike, *parts: str) -> str:
@@ -154,8 +162,11 @@ def _s3_filesystem():
     options = {"region": settings.region}
     if settings.endpoint:
         parts = urlsplit(settings.endpoint)
-        options.update(endpoint_override=parts.netloc + parts.path, scheme=parts.scheme or "https",
-                       force_virtual_addressing=not settings.path_style)
+        options.update(
+            endpoint_override=parts.netloc + parts.path,
+            scheme=parts.scheme or "https",
+            force_virtual_addressing=not settings.path_style,
+        )
     return fs.S3FileSystem(**options)
 
 
@@ -228,8 +239,9 @@ def list_names(location: str | os.PathLike) -> list[str]:
 
     filesystem, path = filesystem_for(location)
     selector = pafs.FileSelector(path, allow_not_found=True)
-    return sorted(posixpath.basename(info.path.rstrip("/"))
-                  for info in filesystem.get_file_info(selector))
+    return sorted(
+        posixpath.basename(info.path.rstrip("/")) for info in filesystem.get_file_info(selector)
+    )
 
 
 def remove_tree(location: str | os.PathLike) -> None:
@@ -250,8 +262,10 @@ def delta_options(location: str | os.PathLike) -> dict[str, str] | None:
     if not is_remote(location):
         return None
     settings = s3_settings()
-    options = {"AWS_REGION": settings.region,
-               "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if settings.path_style else "true"}
+    options = {
+        "AWS_REGION": settings.region,
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if settings.path_style else "true",
+    }
     if settings.endpoint:
         options["AWS_ENDPOINT_URL"] = settings.endpoint
         options["AWS_ALLOW_HTTP"] = "true" if settings.allow_http else "false"
@@ -273,6 +287,7 @@ def _chain_credentials():
 
 
 # --- the storage of a home -------------------------------------------------------------------
+
 
 def parse_storage(value: str) -> str:
     """``s3://BUCKET[/PREFIX]`` -> the normalised URI (no trailing slash).
@@ -343,8 +358,10 @@ class Storage:
         if settings.endpoint:
             hadoop["fs.s3a.endpoint"] = settings.endpoint
             hadoop["fs.s3a.connection.ssl.enabled"] = str(not settings.allow_http).lower()
-        return {"spark.sql.warehouse.dir": spark_location(self.warehouse),
-                **{f"spark.hadoop.{key}": value for key, value in hadoop.items()}}
+        return {
+            "spark.sql.warehouse.dir": spark_location(self.warehouse),
+            **{f"spark.hadoop.{key}": value for key, value in hadoop.items()},
+        }
 
     def check(self, timeout: float = 10.0) -> None:
         """Reach the endpoint, find credentials, see the bucket: a second, before any Spark
@@ -384,10 +401,15 @@ def _check_bucket(bucket: str, settings: S3Settings, timeout: float) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     client = boto3.client(
-        "s3", endpoint_url=settings.endpoint, region_name=settings.region,
-        config=Config(connect_timeout=timeout, read_timeout=timeout,
-                      retries={"max_attempts": 2, "mode": "standard"},
-                      s3={"addressing_style": "path" if settings.path_style else "auto"}),
+        "s3",
+        endpoint_url=settings.endpoint,
+        region_name=settings.region,
+        config=Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path" if settings.path_style else "auto"},
+        ),
     )
     try:
         client.head_bucket(Bucket=bucket)

@@ -99,9 +99,13 @@ def claim_target(home: Home, target: str, command: str, storage: str | None = No
     if record.exists():
         return
     home.root.mkdir(parents=True, exist_ok=True)
-    data = {"target": target, "metastore": recorded_metastore(home) or metastore_of(target),
-            "storage": storage, "first_command": command,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    data = {
+        "target": target,
+        "metastore": recorded_metastore(home) or metastore_of(target),
+        "storage": storage,
+        "first_command": command,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     tmp = record.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, record)

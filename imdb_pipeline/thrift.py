@@ -111,8 +111,14 @@ def require_server(home: Home, port: int | None = None) -> tuple[str, int]:
     return host, port
 
 
-def server_command(home: Home, host: str, port: int, overrides: dict[str, str],
-                   metastore: Metastore, storage: Storage | None = None) -> list[str]:
+def server_command(
+    home: Home,
+    host: str,
+    port: int,
+    overrides: dict[str, str],
+    metastore: Metastore,
+    storage: Storage | None = None,
+) -> list[str]:
     """``spark-submit`` of the server with the pipeline's settings (``storage``: the
     warehouse and s3a settings of an S3 storage; ``overrides``: ``--conf``, e.g. a
     ``spark.master`` of a cluster the server's executors run on)."""
@@ -122,8 +128,10 @@ def server_command(home: Home, host: str, port: int, overrides: dict[str, str],
     for key, value in settings.items():
         command += ["--conf", f"{key}={value}"]
     return command + [
-        "--hiveconf", f"hive.server2.thrift.bind.host={host}",
-        "--hiveconf", f"hive.server2.thrift.port={port}",
+        "--hiveconf",
+        f"hive.server2.thrift.bind.host={host}",
+        "--hiveconf",
+        f"hive.server2.thrift.port={port}",
     ]
 
 
@@ -143,9 +151,14 @@ def _metastore_for_server(home: Home) -> tuple[Metastore, str | None]:
     return metastore, password
 
 
-def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          overrides: dict[str, str] | None = None, foreground: bool = False,
-          storage: Storage | None = None) -> dict:
+def start(
+    home: Home,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    overrides: dict[str, str] | None = None,
+    foreground: bool = False,
+    storage: Storage | None = None,
+) -> dict:
     """Start this home's server (and its PostgreSQL); returns its state once it accepts.
     ``storage``: where the warehouse is (the home's unless on S3)."""
     home.make()
@@ -162,8 +175,9 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                 f"the Thrift server runs (pid {state['pid']}) but this home's PostgreSQL does "
                 "not: `imdb-pipeline thrift stop`, then `thrift start`"
             )
-        logger.info(f"thrift: already running on {state['host']}:{state['port']} "
-                    f"(pid {state['pid']})")
+        logger.info(
+            f"thrift: already running on {state['host']}:{state['port']} (pid {state['pid']})"
+        )
         return state
     if stale:
         server_file(home).unlink(missing_ok=True)
@@ -171,9 +185,11 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     if port_in_use(host, port):
         raise ThriftError(port_in_use_message(host, port))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning(f"thrift: WARNING: binding {host} with no authentication: whoever "
-                       "reaches this address can read, change and drop every table "
-                       "(docs/server.md, Safety)")
+        logger.warning(
+            f"thrift: WARNING: binding {host} with no authentication: whoever "
+            "reaches this address can read, change and drop every table "
+            "(docs/server.md, Safety)"
+        )
 
     postgres_was_running = Postgres(home).pid() is not None
     try:
@@ -184,8 +200,14 @@ def start(home: Home, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         raise
 
 
-def _start_server(home: Home, host: str, port: int, overrides: dict[str, str],
-                  foreground: bool, storage: Storage | None = None) -> dict:
+def _start_server(
+    home: Home,
+    host: str,
+    port: int,
+    overrides: dict[str, str],
+    foreground: bool,
+    storage: Storage | None = None,
+) -> dict:
     metastore, password = _metastore_for_server(home)
     command = server_command(home, host, port, overrides, metastore, storage)
     env = {**os.environ, "SPARK_HOME": str(spark_home())}
@@ -200,11 +222,21 @@ def _start_server(home: Home, host: str, port: int, overrides: dict[str, str],
     started = time.monotonic()
     with log_file.open("ab") as out:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=env, cwd=home.root, start_new_session=True,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=home.root,
+            start_new_session=True,
         )
-    state = {"pid": process.pid, "host": host, "port": port, "log": str(log_file),
-             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    state = {
+        "pid": process.pid,
+        "host": host,
+        "port": port,
+        "log": str(log_file),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     server_file(home).parent.mkdir(parents=True, exist_ok=True)
     server_file(home).write_text(json.dumps(state, indent=2) + "\n")
     deadline = started + START_TIMEOUT
@@ -237,8 +269,9 @@ def stop(home: Home) -> None:
         logger.info(f"thrift: server not running; removed a {stale_message(home, state)}")
     else:
         assert state is not None  # neither missing nor stale: the pid file was read
-        took = terminate(int(state["pid"]), SERVER_CLASS,
-                         [(signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5)])
+        took = terminate(
+            int(state["pid"]), SERVER_CLASS, [(signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5)]
+        )
         logger.info(f"thrift: server stopped (pid {state['pid']}, {took:.1f}s)")
     server_file(home).unlink(missing_ok=True)
     if (home.root / "postgres" / "data").exists():
@@ -259,13 +292,17 @@ def status(home: Home, port: int | None = None) -> tuple[bool, list[str]]:
             f"({accepting}); jdbc:hive2://{host}:{port_}/imdb; log {state.get('log')}"
         )
     else:
-        lines.append("thrift server: not running" + (f" ({stale_message(home, state)})" if stale else ""))
+        lines.append(
+            "thrift server: not running" + (f" ({stale_message(home, state)})" if stale else "")
+        )
         if port and port_in_use(DEFAULT_HOST, port):
             lines.append(f"port {port} on {DEFAULT_HOST}: in use by another program")
     external = postgres_metastore(home, "local")
     if external is not None:
-        lines.append(f"metastore: PostgreSQL {redact_url(external.url)} (user {external.user}, "
-                     f"from {URL_ENV})")
+        lines.append(
+            f"metastore: PostgreSQL {redact_url(external.url)} (user {external.user}, "
+            f"from {URL_ENV})"
+        )
     elif (home.root / METASTORE_FILE).exists():
         postgres = Postgres(home)
         pid = postgres.pid()

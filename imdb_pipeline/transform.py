@@ -63,8 +63,14 @@ class DbtProgress:
             if self.bar_enabled and self.bar is None:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=data.total, desc="dbt", unit="node", file=sys.stderr,
-                                leave=False, dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=data.total,
+                    desc="dbt",
+                    unit="node",
+                    file=sys.stderr,
+                    leave=False,
+                    dynamic_ncols=True,
+                )
         elif name == "NodeFinished":
             self._finished(data.node_info, data.run_result)
         elif name == "JinjaLogInfo":
@@ -98,9 +104,16 @@ class DbtProgress:
         return f"{self.done} nodes" + (f" ({parts})" if parts else "")
 
 
-def run_dbt(home: Home, args: list[str], variables: dict | None = None,
-            target: str | None = None, *, bar: bool | None = None,
-            target_path: Path | None = None, quiet: bool = False):
+def run_dbt(
+    home: Home,
+    args: list[str],
+    variables: dict | None = None,
+    target: str | None = None,
+    *,
+    bar: bool | None = None,
+    target_path: Path | None = None,
+    quiet: bool = False,
+):
     """Invoke dbt with this project's folders and the home's target and log paths.
 
     Returns dbt's ``dbtRunnerResult`` after logging failures and the project's own log
@@ -111,18 +124,25 @@ def run_dbt(home: Home, args: list[str], variables: dict | None = None,
     """
     from dbt.cli.main import dbtRunner
 
-    progress = DbtProgress(sys.stderr.isatty() if bar is None else bar,
-                           logging.DEBUG if quiet else logging.INFO)
+    progress = DbtProgress(
+        sys.stderr.isatty() if bar is None else bar, logging.DEBUG if quiet else logging.INFO
+    )
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ[HOME_ENV] = str(home.root)  # the profile's warehouse, metastore and logs
     command = [
         *args,
-        "--project-dir", str(REPO_ROOT),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(target_path or home.dbt_target),
-        "--log-path", str(home.logs),
-        "--log-level", "none",  # nothing on stdout: failures are logged by the callback
-        "--log-level-file", "debug",
+        "--project-dir",
+        str(REPO_ROOT),
+        "--profiles-dir",
+        str(REPO_ROOT),
+        "--target-path",
+        str(target_path or home.dbt_target),
+        "--log-path",
+        str(home.logs),
+        "--log-level",
+        "none",  # nothing on stdout: failures are logged by the callback
+        "--log-level-file",
+        "debug",
         "--no-use-colors",
     ]
     if variables is not None:
@@ -179,8 +199,12 @@ def _unit_tests_passed(home: Home, fingerprint: str) -> bool:
     return passed.is_file() and passed.read_text().strip() == fingerprint
 
 
-def selection(home: Home, tests: bool = True, fingerprint: str | None = None,
-              warehouse: str | Path | None = None) -> list[str]:
+def selection(
+    home: Home,
+    tests: bool = True,
+    fingerprint: str | None = None,
+    warehouse: str | Path | None = None,
+) -> list[str]:
     """The ``dbt build`` arguments of a transform: seeds only when their CSV or config changed
     since the last successful build (dbt's ``state:modified``) or their tables are missing
     from ``warehouse`` (default: the home's); without ``tests``, no unit or data tests; unit
@@ -212,9 +236,15 @@ def _keep_state(home: Home, unit_tests: str | None = None) -> None:
         os.replace(state / f"{UNIT_TESTS_PASSED}.tmp", state / UNIT_TESTS_PASSED)
 
 
-def transform(home: Home, variables: dict, target: str = "local",
-              address: tuple[str, int] | None = None, *, tests: bool = True,
-              warehouse: str | Path | None = None) -> None:
+def transform(
+    home: Home,
+    variables: dict,
+    target: str = "local",
+    address: tuple[str, int] | None = None,
+    *,
+    tests: bool = True,
+    warehouse: str | Path | None = None,
+) -> None:
     """``dbt build``: seeds (when changed), models, unit tests and data tests, then the
     on-run-end hook publishes the marts of the answer together (or not at all).
 
@@ -231,8 +261,9 @@ def transform(home: Home, variables: dict, target: str = "local",
     args = selection(home, tests, fingerprint, warehouse)
     reran = tests and "unit_test" not in args
     if tests and not reran:
-        logger.info("dbt: unit tests: passed in this home on the same code, vars and target, "
-                    "not rerun")
+        logger.info(
+            "dbt: unit tests: passed in this home on the same code, vars and target, not rerun"
+        )
     # the marts kept on a refresh are keyed on this too (macros/marts/kept_mart.sql)
     result = run_dbt(home, args, {**variables, "build_fingerprint": fingerprint}, target=target)
     details = f"details in {home.logs / 'dbt.log'}"
@@ -242,8 +273,9 @@ def transform(home: Home, variables: dict, target: str = "local",
         raise TransformError(f"dbt build failed: {reason}; {details}")
     if not result.success:
         failed = ", ".join(result.progress.failures) or "see the log"
-        raise TransformError(f"dbt build failed: {failed}; the published answer is unchanged; "
-                             f"{details}")
+        raise TransformError(
+            f"dbt build failed: {failed}; the published answer is unchanged; {details}"
+        )
     _keep_state(home, fingerprint if reran else None)
     logger.info(f"dbt: build: {result.progress.summary()} in {time.monotonic() - started:.1f}s")
 
@@ -252,6 +284,16 @@ def _record_failure(home: Home, variables: dict, target: str, reason: str) -> No
     """Best effort: a ``failed`` row in transform_runs when dbt stopped before its
     on-run-end hook (a compilation error), so ``results`` knows the last request failed."""
     detail = " ".join(reason.split())[:200]
-    run_dbt(home, ["run-operation", "record_transform_run",
-                   "--args", json.dumps({"status": "failed", "detail": detail})],
-            variables, target=target, bar=False, quiet=True)
+    run_dbt(
+        home,
+        [
+            "run-operation",
+            "record_transform_run",
+            "--args",
+            json.dumps({"status": "failed", "detail": detail}),
+        ],
+        variables,
+        target=target,
+        bar=False,
+        quiet=True,
+    )

@@ -121,8 +121,10 @@ def header_difference(found: list[str], expected: list[str]) -> str:
     what the ``a|b|c`` summary cannot show is told: a trailing space, a ``|``-separated line
     (one column where three are expected), a missing or extra column."""
     if len(found) != len(expected):
-        what = (f"{len(found)} tab-separated column{'s' if len(found) != 1 else ''} where "
-                f"{len(expected)} are expected")
+        what = (
+            f"{len(found)} tab-separated column{'s' if len(found) != 1 else ''} where "
+            f"{len(expected)} are expected"
+        )
         if len(found) == 1:
             return f"{what}: '{escape(found[0])}'"
     else:
@@ -131,7 +133,7 @@ def header_difference(found: list[str], expected: list[str]) -> str:
         if got != wanted:
             column = f"column {number} is '{escape(got)}' where '{wanted}' is expected"
             return f"{what}; {column}" if what else column
-    extra = found[len(expected):]
+    extra = found[len(expected) :]
     return f"{what}; extra: " + ", ".join(f"'{escape(c)}'" for c in extra) if extra else what
 
 
@@ -292,7 +294,7 @@ class _PartsReader(io.RawIOBase):
         self._pending = self._pending.removeprefix(BOM)
         for end in (b"\n", b"\r\n"):
             if self.header and self._pending.startswith(self.header + end):
-                self._pending = self._pending[len(self.header) + len(end):]
+                self._pending = self._pending[len(self.header) + len(end) :]
                 return 1
         return 0
 
@@ -311,7 +313,7 @@ class _PartsReader(io.RawIOBase):
         view = memoryview(buffer)
         while got < want and self._stream is not None:
             if self._pending:
-                data, self._pending = self._pending[: want - got], self._pending[want - got:]
+                data, self._pending = self._pending[: want - got], self._pending[want - got :]
             else:
                 data = self._stream.read(want - got)
             if not data:
@@ -343,7 +345,7 @@ class _PartsReader(io.RawIOBase):
 
 
 def _parts_mode(files: TableFiles) -> str:
-    """"plain", "each" (a gzip per part) or "joined" (one gzip cut into pieces)."""
+    """ "plain", "each" (a gzip per part) or "joined" (one gzip cut into pieces)."""
     gz = [is_gzip(p) for p in files.paths]
     if all(gz):
         return "each"
@@ -552,9 +554,14 @@ class _Reading:
         if not self.lines.skipped or row.number > self.lines.skipped[-1]:
             self.lines.skipped.append(row.number)  # increasing: parsing is single-threaded
         raw = row.text.encode("utf-8", errors="surrogateescape")
-        self.pending.append(_Pending(row.number, _as_text(raw),
-                                     f"expected {self.width} columns, found {row.actual_columns}",
-                                     len(raw) + 1))
+        self.pending.append(
+            _Pending(
+                row.number,
+                _as_text(raw),
+                f"expected {self.width} columns, found {row.actual_columns}",
+                len(raw) + 1,
+            )
+        )
         return "skip"
 
     def give_out(self, stats: FileStats, upto: int | None) -> None:
@@ -615,8 +622,15 @@ def read_file(
             ) from exc
 
 
-def _read(files: TableFiles, spec: ImdbFile, stats: FileStats, state: _Reading, header: bytes,
-          block_size: int, as_bytes: bool) -> Iterator[pa.RecordBatch]:
+def _read(
+    files: TableFiles,
+    spec: ImdbFile,
+    stats: FileStats,
+    state: _Reading,
+    header: bytes,
+    block_size: int,
+    as_bytes: bool,
+) -> Iterator[pa.RecordBatch]:
     """One pass of ``read_file``: skips the rows ``state`` says were given out already."""
     names = spec.header
     stream, raw, parts = _arrow_input(files, header)
@@ -662,8 +676,9 @@ def _read(files: TableFiles, spec: ImdbFile, stats: FileStats, state: _Reading, 
             state.give_out(stats, last_line)
             stats.rows_read += batch.num_rows
             for index, reason in bad:
-                stats.add_reject(state.lines.line_of(parsed + index), _raw_line(source, index),
-                                 reason)
+                stats.add_reject(
+                    state.lines.line_of(parsed + index), _raw_line(source, index), reason
+                )
             state.parsed += batch.num_rows
             state.lines.forget_before(last_line)
             stats.rows_written += typed.num_rows
@@ -732,8 +747,9 @@ def _text_bytes(batch: pa.RecordBatch) -> int:
     return total
 
 
-def _type_batch(batch: pa.RecordBatch, spec: ImdbFile,
-                reasons: dict[int, str] | None = None) -> tuple[pa.RecordBatch, list]:
+def _type_batch(
+    batch: pa.RecordBatch, spec: ImdbFile, reasons: dict[int, str] | None = None
+) -> tuple[pa.RecordBatch, list]:
     """Check and cast the string columns of one batch.
 
     Returns (the typed valid rows, [(index, reason)] of the others). A clean batch costs a

@@ -54,8 +54,12 @@ class KeyCounts:
     in_order: bool = True  # counted on the way (sorted input); False: counted again after
 
     def as_dict(self) -> dict:
-        return {"columns": list(self.columns), "null_keys": self.null_keys,
-                "duplicate_keys": self.duplicate_keys, "in_order": self.in_order}
+        return {
+            "columns": list(self.columns),
+            "null_keys": self.null_keys,
+            "duplicate_keys": self.duplicate_keys,
+            "in_order": self.in_order,
+        }
 
 
 def pack_ids(ids: pa.Array) -> np.ndarray:
@@ -114,8 +118,11 @@ class KeyCounter:
         second = batch.column(self.columns[1]) if len(self.columns) > 1 else None
         nulls = ids.null_count + (second.null_count if second is not None else 0)
         if nulls:
-            valid = pc.is_valid(ids) if second is None else pc.and_(pc.is_valid(ids),
-                                                                    pc.is_valid(second))
+            valid = (
+                pc.is_valid(ids)
+                if second is None
+                else pc.and_(pc.is_valid(ids), pc.is_valid(second))
+            )
             self.null_keys += len(ids) - valid.true_count
             ids = ids.filter(valid)
             second = second.filter(valid) if second is not None else None
@@ -180,8 +187,10 @@ class KeyCounter:
 
 def _duplicates_of(group: list[pa.ChunkedArray | pa.Array]) -> int:
     """Duplicate non-null keys of one group of key columns (ids first)."""
-    arrays = [column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-              for column in group]
+    arrays = [
+        column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        for column in group
+    ]
     valid = pc.is_valid(arrays[0])
     for column in arrays[1:]:
         valid = pc.and_(valid, pc.is_valid(column))

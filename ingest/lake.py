@@ -91,8 +91,16 @@ MANIFEST_VERSION = 3
 CHECKS_SCHEMA = INGEST_CHECKS.arrow_schema()
 # Columns with (nearly) one value per row: a dictionary page would only be thrown away.
 _NO_DICTIONARY = {
-    "tconst", "nconst", "parent_tconst", "primary_title", "original_title", "title",
-    "primary_name", "known_for_titles", "directors", "writers",
+    "tconst",
+    "nconst",
+    "parent_tconst",
+    "primary_title",
+    "original_title",
+    "title",
+    "primary_name",
+    "known_for_titles",
+    "directors",
+    "writers",
 }
 # Min/max statistics (for row-group pruning) on ids and numbers only: free text costs more
 # to compare than any query gains from it.
@@ -197,7 +205,8 @@ def write_options(spec: ImdbFile | None = None) -> dict:
     if spec is not None:
         options["use_dictionary"] = [c.name for c in spec.columns if c.name not in _NO_DICTIONARY]
         options["write_statistics"] = [
-            c.name for c in spec.columns
+            c.name
+            for c in spec.columns
             if c.kind in _STATISTICS_KINDS or c.name in _STATISTICS_NAMES
         ]
     return options
@@ -211,9 +220,17 @@ class PartitionedWriter:
     written out (a smaller row group), so memory stays bounded whatever the partition count.
     """
 
-    def __init__(self, folder: Path, schema: pa.Schema, column: str | None, options: dict, *,
-                 row_group_rows: int = ROW_GROUP_ROWS, max_rows_per_file: int = MAX_ROWS_PER_FILE,
-                 budget: int = BUFFER_BYTES):
+    def __init__(
+        self,
+        folder: Path,
+        schema: pa.Schema,
+        column: str | None,
+        options: dict,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        max_rows_per_file: int = MAX_ROWS_PER_FILE,
+        budget: int = BUFFER_BYTES,
+    ):
         self.folder = folder
         self.column = column
         self.schema = pa.schema([f for f in schema if f.name != column])
@@ -244,7 +261,9 @@ class PartitionedWriter:
     def _hold(self, key, rows: pa.RecordBatch) -> None:
         part = self._parts.get(key)
         if part is None:
-            directory = self.folder if self.column is None else self.folder / _hive(self.column, key)
+            directory = (
+                self.folder if self.column is None else self.folder / _hive(self.column, key)
+            )
             part = self._parts[key] = _Partition(directory)
         part.batches.append(rows)
         part.rows += rows.num_rows
@@ -283,8 +302,11 @@ class PartitionedWriter:
             if part.writer is not None:
                 part.writer.close()
                 part.writer = None
-        return {"files": self.files, "partitions": len(self._parts) if self.column else 0,
-                "row_groups": self.row_groups}
+        return {
+            "files": self.files,
+            "partitions": len(self._parts) if self.column else 0,
+            "row_groups": self.row_groups,
+        }
 
     def abort(self) -> None:
         for part in self._parts.values():
@@ -429,9 +451,13 @@ def convert_file(
         )
     if spec.required and stats.rows_written == 0:
         raise NoRowsError(
-            f"{spec.name}: no rows in {files} (" + (
-                f"all {stats.rows_rejected} rejected, see the rejects" if stats.rows_rejected
-                else "only the header line") + f"); {spec.name} must have rows: fetch the file again"
+            f"{spec.name}: no rows in {files} ("
+            + (
+                f"all {stats.rows_rejected} rejected, see the rejects"
+                if stats.rows_rejected
+                else "only the header line"
+            )
+            + f"); {spec.name} must have rows: fetch the file again"
         )
     report = FileReport(
         file=files.name,
@@ -454,8 +480,9 @@ def convert_file(
     return report
 
 
-def _write_ratings(table: pa.Table, counts: KeyCounts, writer: PartitionedWriter,
-                   out: Path) -> None:
+def _write_ratings(
+    table: pa.Table, counts: KeyCounts, writer: PartitionedWriter, out: Path
+) -> None:
     """The feed (every row, file order) and the lookup (the later row of a duplicate)."""
     _write_feed(table, out)
     if counts.duplicate_keys:
@@ -564,8 +591,10 @@ def land(
         for spec in ALL_FILES:
             if spec.name in skipped:
                 write_empty(spec, partial)
-                logger.info(f"ingest: {spec.name}: skipped (not asked for; --with-tables "
-                            f"{spec.name} ingests it), empty table")
+                logger.info(
+                    f"ingest: {spec.name}: skipped (not asked for; --with-tables "
+                    f"{spec.name} ingests it), empty table"
+                )
             elif spec.name not in files:
                 write_empty(spec, partial)
                 logger.info(f"ingest: {spec.name}: absent (optional), empty table")
@@ -578,14 +607,22 @@ def land(
                 origin = _origin(sources.get(spec.name), path)
                 reused.source, reused.etag = origin.url, origin.etag
                 reused.last_modified = origin.last_modified
-                logger.info(f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, "
-                            f"its lookup reused ({reused.rows_written:,} rows, "
-                            f"{reused.seconds:.1f}s)")
+                logger.info(
+                    f"ingest: {spec.name}: unchanged since ingest {reused.reused_from}, "
+                    f"its lookup reused ({reused.rows_written:,} rows, "
+                    f"{reused.seconds:.1f}s)"
+                )
                 return reused
             bar = FileProgress(spec.name, path.size, enabled=progress, position=next(positions))
             report = convert_file(
-                path, spec, partial, max_reject_share, _origin(sources.get(spec.name), path),
-                progress=bar, names=names if spec is NAME_BASICS else None, stop=stop,
+                path,
+                spec,
+                partial,
+                max_reject_share,
+                _origin(sources.get(spec.name), path),
+                progress=bar,
+                names=names if spec is NAME_BASICS else None,
+                stop=stop,
             )
             report.identity = path.identity()
             report.converted_in = ingest_id
@@ -599,8 +636,10 @@ def land(
                 built = time.monotonic()
                 title_names.update(names.build(partial / "title_names", write_options()))
                 title_names["seconds"] = round(time.monotonic() - built, 3)
-                logger.info(f"ingest: title_names: {title_names['rows']:,} titles in "
-                            f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}")
+                logger.info(
+                    f"ingest: title_names: {title_names['rows']:,} titles in "
+                    f"{title_names['seconds']:.1f}s{_keys_note(title_names['keys'])}"
+                )
             return report
 
         for spec in present:  # a wrong file stops the run before any conversion starts
@@ -614,8 +653,11 @@ def land(
                 for future in futures:
                     future.cancel()
                 wait(futures)
-                errors = [e for f in futures if f.done() and not f.cancelled()
-                          and (e := f.exception()) is not None]
+                errors = [
+                    e
+                    for f in futures
+                    if f.done() and not f.cancelled() and (e := f.exception()) is not None
+                ]
                 raise next((e for e in errors if not isinstance(e, _Stopped)), errors[0])
             reports = [f.result() for f in futures]
         shutil.rmtree(partial / "_work", ignore_errors=True)
@@ -645,8 +687,14 @@ def land(
     return ingest_id, partial, reports
 
 
-def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, partial: Path,
-           max_reject_share: float, title_names: dict) -> FileReport | None:
+def _reuse(
+    spec: ImdbFile,
+    files: TableFiles,
+    previous: Path | None,
+    partial: Path,
+    max_reject_share: float,
+    title_names: dict,
+) -> FileReport | None:
     """Link the previous ingest's lookup of ``spec`` into ``partial`` when it was read from
     the very same file(s) with the same reject share; None when it must be converted.
 
@@ -658,9 +706,12 @@ def _reuse(spec: ImdbFile, files: TableFiles, previous: Path | None, partial: Pa
         return None
     manifest = json.loads((previous / "_manifest.json").read_text())
     entry = next((f for f in manifest.get("files", []) if f["table"] == spec.table), None)
-    if (entry is None or manifest.get("manifest_version") != MANIFEST_VERSION
-            or manifest.get("max_reject_share") != max_reject_share
-            or entry.get("identity") != files.identity()):
+    if (
+        entry is None
+        or manifest.get("manifest_version") != MANIFEST_VERSION
+        or manifest.get("max_reject_share") != max_reject_share
+        or entry.get("identity") != files.identity()
+    ):
         return None
     started = time.monotonic()
     links = [spec.table, f"_rejects/{spec.table}.parquet"]
@@ -698,22 +749,30 @@ def _reject_next_step(share: float, reason: str) -> str:
     UTF-8, else fix or fetch it, or accept the share (rounded up to 0.01%)."""
     allow = f"--max-reject-share {math.ceil(share * 10_000) / 10_000:g}"
     if "not valid UTF-8" in reason:
-        return (f"the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv -f "
-                f"cp1252 -t utf-8`, or fetch it again; or drop those rows with {allow}")
+        return (
+            f"the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv -f "
+            f"cp1252 -t utf-8`, or fetch it again; or drop those rows with {allow}"
+        )
     return f"fix those lines or fetch the file again; or drop those rows with {allow}"
 
 
 def _key_problem(files: TableFiles, spec: ImdbFile, counts: KeyCounts) -> str:
     """The one line of a lookup whose key repeats or has a null part, in IMDb's column names
     (title.akas' ``titleId``)."""
-    names = ", ".join("titleId" if spec is TITLE_AKAS and c == "tconst" else c
-                      for c in counts.columns)
-    found = [f"{n:,} {what} key{'s' if n != 1 else ''}" for n, what in
-             ((counts.duplicate_keys, "repeated"), (counts.null_keys, "null")) if n]
+    names = ", ".join(
+        "titleId" if spec is TITLE_AKAS and c == "tconst" else c for c in counts.columns
+    )
+    found = [
+        f"{n:,} {what} key{'s' if n != 1 else ''}"
+        for n, what in ((counts.duplicate_keys, "repeated"), (counts.null_keys, "null"))
+        if n
+    ]
     fix = "remove the repeated lines" if counts.duplicate_keys else "fill in the missing ordering"
-    return (f"{files}: {' and '.join(found)} ({names}): each {spec.name} row needs its own "
-            f"complete key (only title.ratings may repeat a tconst: the later line wins); "
-            f"{fix} or fetch the file again")
+    return (
+        f"{files}: {' and '.join(found)} ({names}): each {spec.name} row needs its own "
+        f"complete key (only title.ratings may repeat a tconst: the later line wins); "
+        f"{fix} or fetch the file again"
+    )
 
 
 def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:
@@ -721,7 +780,9 @@ def _keys_note(keys: dict, spec: ImdbFile | None = None) -> str:
     parts = []
     if keys.get("duplicate_keys"):
         rule = "; the later line wins" if spec is TITLE_RATINGS else ""
-        parts.append(f"{keys['duplicate_keys']:,} duplicate keys ({', '.join(keys['columns'])}{rule})")
+        parts.append(
+            f"{keys['duplicate_keys']:,} duplicate keys ({', '.join(keys['columns'])}{rule})"
+        )
     if keys.get("null_keys"):
         parts.append(f"{keys['null_keys']:,} null keys ({', '.join(keys['columns'])})")
     return "".join(f", {part}" for part in parts)
@@ -734,34 +795,48 @@ def checks_rows(ingest_id: str, reports: list[FileReport], title_names: dict) ->
     for spec in ALL_FILES:
         report = by_table.get(spec.table)
         keys = report.keys if report else {}
-        rows.append({
-            "ingest_id": ingest_id, "imdb_file": spec.name, "lookup_table": spec.table,
-            "key_columns": list(KEY_COLUMNS[spec.name]),
-            "rows_read": report.rows_read if report else 0,
-            "rows_written": report.rows_written if report else 0,
-            "rows_rejected": report.rows_rejected if report else 0,
-            "null_keys": keys.get("null_keys", 0), "duplicate_keys": keys.get("duplicate_keys", 0),
-            "converted_in": report.converted_in if report else None,
-        })
+        rows.append(
+            {
+                "ingest_id": ingest_id,
+                "imdb_file": spec.name,
+                "lookup_table": spec.table,
+                "key_columns": list(KEY_COLUMNS[spec.name]),
+                "rows_read": report.rows_read if report else 0,
+                "rows_written": report.rows_written if report else 0,
+                "rows_rejected": report.rows_rejected if report else 0,
+                "null_keys": keys.get("null_keys", 0),
+                "duplicate_keys": keys.get("duplicate_keys", 0),
+                "converted_in": report.converted_in if report else None,
+            }
+        )
     names = by_table.get(NAME_BASICS.table)
     names_keys = title_names.get("keys", {})
-    rows.append({
-        "ingest_id": ingest_id, "imdb_file": NAME_BASICS.name, "lookup_table": "title_names",
-        "key_columns": list(TITLE_NAMES_KEY),
-        "rows_read": title_names.get("rows", 0), "rows_written": title_names.get("rows", 0),
-        "rows_rejected": 0, "null_keys": names_keys.get("null_keys", 0),
-        "duplicate_keys": names_keys.get("duplicate_keys", 0),
-        "converted_in": names.converted_in if names else None,  # built with name.basics
-    })
+    rows.append(
+        {
+            "ingest_id": ingest_id,
+            "imdb_file": NAME_BASICS.name,
+            "lookup_table": "title_names",
+            "key_columns": list(TITLE_NAMES_KEY),
+            "rows_read": title_names.get("rows", 0),
+            "rows_written": title_names.get("rows", 0),
+            "rows_rejected": 0,
+            "null_keys": names_keys.get("null_keys", 0),
+            "duplicate_keys": names_keys.get("duplicate_keys", 0),
+            "converted_in": names.converted_in if names else None,  # built with name.basics
+        }
+    )
     return rows
 
 
-def write_checks(folder: Path, ingest_id: str, reports: list[FileReport], title_names: dict) -> Path:
+def write_checks(
+    folder: Path, ingest_id: str, reports: list[FileReport], title_names: dict
+) -> Path:
     """``folder/_checks/part-0.parquet``: the table ``imdb_lookup.ingest_checks``."""
     path = folder / "_checks" / "part-0.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(checks_rows(ingest_id, reports, title_names),
-                                        CHECKS_SCHEMA), path)
+    pq.write_table(
+        pa.Table.from_pylist(checks_rows(ingest_id, reports, title_names), CHECKS_SCHEMA), path
+    )
     return path
 
 
@@ -792,8 +867,9 @@ def publish(lake: Path, ingest_id: str, partial: Path, keep: int = 2, before_cur
 MANIFEST = "_manifest.json"
 
 
-def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2,
-                   before_current=None) -> str:
+def publish_remote(
+    lake: str, ingest_id: str, partial: Path, keep: int = 2, before_current=None
+) -> str:
     """Publish a landed ingest (``partial``, its local ``.<id>.partial`` folder) to an S3
     ``lake``; returns its location, ``<lake>/<ingest_id>``.
 
@@ -816,15 +892,25 @@ def publish_remote(lake: str, ingest_id: str, partial: Path, keep: int = 2,
     os.replace(manifest, held)  # uploaded last: it marks the prefix complete
     started = time.monotonic()
     try:
-        pafs.copy_files(str(partial), target, source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=target_fs, use_threads=True)
-        pafs.copy_files(str(held), f"{target}/{MANIFEST}", source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=target_fs)
+        pafs.copy_files(
+            str(partial),
+            target,
+            source_filesystem=pafs.LocalFileSystem(),
+            destination_filesystem=target_fs,
+            use_threads=True,
+        )
+        pafs.copy_files(
+            str(held),
+            f"{target}/{MANIFEST}",
+            source_filesystem=pafs.LocalFileSystem(),
+            destination_filesystem=target_fs,
+        )
     finally:
         os.replace(held, manifest)
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
-    logger.info(f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in "
-                f"{time.monotonic() - started:.1f}s")
+    logger.info(
+        f"ingest: uploaded {size / 1e6:,.1f} MB to {final} in {time.monotonic() - started:.1f}s"
+    )
     if before_current is not None:
         before_current(final)
     storage.write_text(storage.join(lake, "CURRENT"), ingest_id + "\n")

@@ -223,8 +223,11 @@ def folder_files(folder: Path, imdb_name: str) -> TableFiles:
         (only,) = files
         data_name = only.name.lower().endswith((".tsv", ".gz"))
         if not data_name and peek_header(only) != imdb_name:
-            hint = ("unpack it into the folder" if only.name.lower().endswith(_ARCHIVES)
-                    else "put that table's .tsv or .tsv.gz file in it")
+            hint = (
+                "unpack it into the folder"
+                if only.name.lower().endswith(_ARCHIVES)
+                else "put that table's .tsv or .tsv.gz file in it"
+            )
             raise LayoutError(
                 f"{label} holds only {escape(only.name)}, which is neither a .tsv or .gz file "
                 f"nor begins with the {imdb_name} header; {hint}, or pass the file itself as "
@@ -288,7 +291,8 @@ def scan_folder(directory: Path, tables: set[str] | None = None) -> Layout:
         if entry.is_dir():
             if whole is not None:
                 candidates.setdefault(whole[0], []).append(
-                    _Candidate(whole[1], None, f"{name}/"))  # resolved below, if asked for
+                    _Candidate(whole[1], None, f"{name}/")
+                )  # resolved below, if asked for
             elif _holds_imdb_names(entry):
                 layout.subfolders.append(entry)
                 layout.notes.append(
@@ -300,7 +304,8 @@ def scan_folder(directory: Path, tables: set[str] | None = None) -> Layout:
             continue
         if whole is not None:
             candidates.setdefault(whole[0], []).append(
-                _Candidate(whole[1], TableFiles((entry,), root=directory), name))
+                _Candidate(whole[1], TableFiles((entry,), root=directory), name)
+            )
             continue
         part = _part_of(name)
         if part is not None:
@@ -328,7 +333,7 @@ def scan_folder(directory: Path, tables: set[str] | None = None) -> Layout:
         elif chosen.files is None:
             chosen.files = folder_files(directory / chosen.what.rstrip("/"), imdb_name)
         layout.tables[imdb_name] = chosen.files
-        for other in found[len(best):]:
+        for other in found[len(best) :]:
             layout.notes.append(
                 f"{directory / other.what}: not read, {chosen.what} is (an exact name wins over "
                 f"a tagged one); move it out of the source to silence this"

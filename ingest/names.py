@@ -94,8 +94,11 @@ class KnownForSpill:
         if not len(flat):
             return
         rows = pa.RecordBatch.from_arrays(
-            [flat, pc.take(batch.column("nconst"), parents),
-             pc.take(batch.column("primary_name"), parents)],
+            [
+                flat,
+                pc.take(batch.column("nconst"), parents),
+                pc.take(batch.column("primary_name"), parents),
+            ],
             schema=_SPILL_SCHEMA,
         )
         for bucket, part in split_by_bucket(rows, tconst_bucket(flat)):
@@ -119,26 +122,41 @@ class KnownForSpill:
         """
         self._close_spill()
         folder.mkdir(parents=True, exist_ok=True)
-        spills = [(bucket, self.work / f"bucket-{bucket}.arrow") for bucket in range(TCONST_BUCKETS)]
+        spills = [
+            (bucket, self.work / f"bucket-{bucket}.arrow") for bucket in range(TCONST_BUCKETS)
+        ]
         spills = [(bucket, spill) for bucket, spill in spills if spill.exists()]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             # item[0], item[1], not *item: mypy reads a lambda's *item as of any length
-            built = list(pool.map(lambda item: _build_bucket(item[0], item[1], folder,
-                                                             write_options), spills))
+            built = list(
+                pool.map(
+                    lambda item: _build_bucket(item[0], item[1], folder, write_options), spills
+                )
+            )
         shutil.rmtree(self.work, ignore_errors=True)
-        keys = KeyCounts(TITLE_NAMES_KEY, sum(k.null_keys for *_, k in built),
-                         sum(k.duplicate_keys for *_, k in built), all(k.in_order for *_, k in built))
-        return {"rows": sum(titles for titles, *_ in built), "files": len(built),
-                "partitions": len(built), "row_groups": sum(groups for _, groups, _ in built),
-                "known_for_entries": self.rows, "keys": keys.as_dict()}
+        keys = KeyCounts(
+            TITLE_NAMES_KEY,
+            sum(k.null_keys for *_, k in built),
+            sum(k.duplicate_keys for *_, k in built),
+            all(k.in_order for *_, k in built),
+        )
+        return {
+            "rows": sum(titles for titles, *_ in built),
+            "files": len(built),
+            "partitions": len(built),
+            "row_groups": sum(groups for _, groups, _ in built),
+            "known_for_entries": self.rows,
+            "keys": keys.as_dict(),
+        }
 
     def discard(self) -> None:
         self._close_spill()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _build_bucket(bucket: int, spill: Path, folder: Path,
-                  write_options: dict) -> tuple[int, int, KeyCounts]:
+def _build_bucket(
+    bucket: int, spill: Path, folder: Path, write_options: dict
+) -> tuple[int, int, KeyCounts]:
     """One bucket's spill -> its title_names file; (titles, row groups, its key counts)."""
     with pa.OSFile(str(spill), "rb") as source:
         rows = pa.ipc.open_stream(source).read_all()
@@ -168,8 +186,14 @@ def title_names_of(rows: pa.Table) -> pa.Table:
         return TITLE_NAMES_SCHEMA.empty_table()
     rows = rows.combine_chunks()
     number = pc.cast(pc.utf8_slice_codeunits(rows.column("tconst"), 2), pa.int64())
-    order = pc.sort_indices(rows.append_column("_number", number), sort_keys=[
-        ("_number", "ascending"), ("nconst", "ascending"), ("primary_name", "ascending")])
+    order = pc.sort_indices(
+        rows.append_column("_number", number),
+        sort_keys=[
+            ("_number", "ascending"),
+            ("nconst", "ascending"),
+            ("primary_name", "ascending"),
+        ],
+    )
     rows = rows.take(order).combine_chunks()
     number = number.take(order).to_numpy()
     tconst = rows.column("tconst").chunk(0)
@@ -180,11 +204,16 @@ def title_names_of(rows: pa.Table) -> pa.Table:
 
 
 def _by_strings(rows: pa.Table) -> pa.Table:
-    rows = rows.sort_by([("tconst", "ascending"), ("nconst", "ascending"),
-                         ("primary_name", "ascending")]).combine_chunks()
+    rows = rows.sort_by(
+        [("tconst", "ascending"), ("nconst", "ascending"), ("primary_name", "ascending")]
+    ).combine_chunks()
     tconst = rows.column("tconst").chunk(0)
-    return _distinct_folded(rows, np.concatenate(
-        ([True], ~_true(pc.equal(tconst.slice(1), tconst.slice(0, len(tconst) - 1))))))
+    return _distinct_folded(
+        rows,
+        np.concatenate(
+            ([True], ~_true(pc.equal(tconst.slice(1), tconst.slice(0, len(tconst) - 1))))
+        ),
+    )
 
 
 def _distinct_folded(rows: pa.Table, new_title: np.ndarray) -> pa.Table:
@@ -215,5 +244,3 @@ def _fold(rows: pa.Table, key: np.ndarray) -> pa.Table:
 
 def _true(mask: pa.Array) -> np.ndarray:
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-
-

@@ -31,15 +31,31 @@ def enabled(wanted: bool = True) -> bool:
 
 def _byte_bar(desc: str, total: int | None, position: int, **options) -> tqdm:
     """A tqdm bar on stderr counting bytes (shown in KiB, MiB, ...: 1024 apart)."""
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                position=position, dynamic_ncols=True, file=sys.stderr, **options)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        position=position,
+        dynamic_ncols=True,
+        file=sys.stderr,
+        **options,
+    )
 
 
 class FileProgress:
     """One file's bar; ``update(stats)`` after each batch (a convert.FileStats)."""
 
-    def __init__(self, name: str, total_bytes: int, *, enabled: bool = True, position: int = 0,
-                 every: float = 0.5):
+    def __init__(
+        self,
+        name: str,
+        total_bytes: int,
+        *,
+        enabled: bool = True,
+        position: int = 0,
+        every: float = 0.5,
+    ):
         self.enabled = enabled and globals()["enabled"](True)
         self._started = time.monotonic()
         self._last = 0.0
@@ -59,8 +75,9 @@ class FileProgress:
         rate = stats.text_bytes / 1e6 / max(now - self._started, 1e-9)
         with _LOCK:
             self._bar.n = stats.bytes_in
-            self._bar.set_postfix_str(f"{stats.rows_read:,} rows, {rate:.0f} MB/s text",
-                                      refresh=False)
+            self._bar.set_postfix_str(
+                f"{stats.rows_read:,} rows, {rate:.0f} MB/s text", refresh=False
+            )
             self._bar.refresh()
 
     def close(self) -> None:
@@ -100,8 +117,9 @@ class DownloadProgress:
         with _LOCK:
             position = self._next_position
             self._next_position += 1
-        return _byte_bar(name, total, position, initial=initial, leave=False,
-                         disable=not self.enabled)
+        return _byte_bar(
+            name, total, position, initial=initial, leave=False, disable=not self.enabled
+        )
 
     def advance(self, n: int) -> None:
         """``n`` more bytes downloaded (of any file)."""

@@ -51,8 +51,10 @@ def fetch_source(home, source: str, *, tables=None, **fetch_options) -> FetchRes
         folder = home.downloads / f"sample-{location.scale:g}-{location.seed or 0}"
         todo = [n for n in tables if not (folder / f"{n}.tsv.gz").exists()]
         if todo and not (folder / ".complete").exists():  # .complete: all seven (older homes)
-            logger.info(f"ingest: generating scale {location.scale:g} seed {location.seed or 0} "
-                        f"({', '.join(todo)}) into {folder}")
+            logger.info(
+                f"ingest: generating scale {location.scale:g} seed {location.seed or 0} "
+                f"({', '.join(todo)}) into {folder}"
+            )
             generate(folder, location.scale, location.seed or 0, names=todo)
         source = str(folder)
     dest = home.downloads / "fetched"
@@ -120,10 +122,12 @@ def run_ingest(
     previous = current_ingest(lake)
     if previous and not force:
         manifest = read_manifest(lake, previous)
-        if (manifest.get("fingerprint") == prints
-                and manifest.get("max_reject_share") == max_reject_share
-                and manifest.get("tables") == list(tables)
-                and manifest.get("manifest_version") == MANIFEST_VERSION):
+        if (
+            manifest.get("fingerprint") == prints
+            and manifest.get("max_reject_share") == max_reject_share
+            and manifest.get("tables") == list(tables)
+            and manifest.get("manifest_version") == MANIFEST_VERSION
+        ):
             logger.info(f"ingest: {source} unchanged since ingest {previous}; reusing it")
             location = join(lake, previous) if remote else home.lake / previous
             register(start_spark(), location, manifest)
@@ -133,7 +137,9 @@ def run_ingest(
         # Spark, the metastore and Delta start while pyarrow converts.
         warm_up = pool.submit(lambda: prepare(start_spark()))
         ingest_id, partial, _ = land(
-            files, home.lake, max_reject_share=max_reject_share,
+            files,
+            home.lake,
+            max_reject_share=max_reject_share,
             sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
             skipped=fetched.skipped,
             # linking unchanged lookups needs the previous ingest on this disk: not on S3
@@ -148,21 +154,35 @@ def run_ingest(
     try:
         manifest_path = partial / "_manifest.json"
         manifest = json.loads(manifest_path.read_text())
-        manifest.update(source=source, fingerprint=prints, max_reject_share=max_reject_share,
-                        tables=list(tables))
+        manifest.update(
+            source=source,
+            fingerprint=prints,
+            max_reject_share=max_reject_share,
+            tables=list(tables),
+        )
         manifest_path.write_text(json.dumps(manifest, indent=2))
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if remote:
-        publish_remote(lake, ingest_id, partial,
-                       before_current=lambda folder: register(session, folder, manifest))
+        publish_remote(
+            lake,
+            ingest_id,
+            partial,
+            before_current=lambda folder: register(session, folder, manifest),
+        )
     else:
-        publish(home.lake, ingest_id, partial,
-                before_current=lambda folder: register(session, folder, manifest))
+        publish(
+            home.lake,
+            ingest_id,
+            partial,
+            before_current=lambda folder: register(session, folder, manifest),
+        )
     rejected = sum(f["rows_rejected"] for f in manifest["files"])
     duplicates = sum(f["keys"]["duplicate_keys"] for f in manifest["files"])
-    logger.info(f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "
-                f"imdb_lookup.ingest_rejects; {duplicates:,} duplicate keys, see "
-                "imdb_lookup.ingest_checks)")
+    logger.info(
+        f"ingest: published {ingest_id} ({rejected:,} rows rejected, see "
+        f"imdb_lookup.ingest_rejects; {duplicates:,} duplicate keys, see "
+        "imdb_lookup.ingest_checks)"
+    )
     return manifest

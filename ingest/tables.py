@@ -43,10 +43,12 @@ def register(spark, folder: Path | str, manifest: dict | None = None) -> None:
     base = spark_location(folder)
     for spec in ALL_FILES:
         lookup = spec.lookup
-        _create(spark, lookup.name, lookup.ddl(quoted=True), lookup.partition,
-                join(base, spec.table))
-    _create(spark, TITLE_NAMES.name, TITLE_NAMES.ddl(), TITLE_NAMES.partition,
-            join(base, "title_names"))
+        _create(
+            spark, lookup.name, lookup.ddl(quoted=True), lookup.partition, join(base, spec.table)
+        )
+    _create(
+        spark, TITLE_NAMES.name, TITLE_NAMES.ddl(), TITLE_NAMES.partition, join(base, "title_names")
+    )
     _create(spark, INGEST_REJECTS.name, INGEST_REJECTS.ddl(), None, join(base, "_rejects"))
     if isinstance(folder, Path):  # an ingest written before the checks: an empty table
         (folder / "_checks").mkdir(exist_ok=True)
@@ -71,8 +73,10 @@ def _log_ingest(spark, manifest: dict, folder: str) -> None:
         location = delta.table_location(spark, table)
         assert location is not None, table  # created just above
     created_at = datetime.fromisoformat(manifest["created_at"])
-    delta.append(location, [{"ingest_id": manifest["ingest_id"], "created_at": created_at,
-                             "location": folder}])
+    delta.append(
+        location,
+        [{"ingest_id": manifest["ingest_id"], "created_at": created_at, "location": folder}],
+    )
 
 
 def _create(spark, table: str, columns: str, partition: str | None, location: str) -> None:

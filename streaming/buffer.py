@@ -46,7 +46,7 @@ class MicroBatchBuffer:
 
     def batch_ids(self) -> list[int]:
         """The buffered micro-batches, oldest first (half-written files are not listed)."""
-        return sorted(int(p.name[6:-len(SUFFIX)]) for p in self.folder.glob(f"batch-*{SUFFIX}"))
+        return sorted(int(p.name[6 : -len(SUFFIX)]) for p in self.folder.glob(f"batch-*{SUFFIX}"))
 
     def read(self, batch_ids: list[int]) -> tuple[pa.Table | None, list[dict]]:
         """The log rows of ``batch_ids`` (one table) and their batch rows, in batch order."""

@@ -88,8 +88,9 @@ def changes(new: pa.Table, current: pa.Table) -> pa.Table:
     return pa.concat_tables([upserts.cast(FEED_SCHEMA), deletions.cast(FEED_SCHEMA)])
 
 
-def register(registry: Path | str, ingest_id: str, ratings_feed: Path | str,
-             current: pa.Table | None) -> Feed:
+def register(
+    registry: Path | str, ingest_id: str, ratings_feed: Path | str, current: pa.Table | None
+) -> Feed:
     """Append the feed of ``ingest_id``: in full if the stream is new, else its changes.
 
     ``ratings_feed``: the ingest's ``ratings_feed/part-0.parquet``; the new feed is written
@@ -105,12 +106,15 @@ def register(registry: Path | str, ingest_id: str, ratings_feed: Path | str,
     if feeds:
         table, kind = changes(new, current), "changes"
     else:
-        table = new.select(["tconst", "average_rating", "num_votes"]).append_column(
-            "is_deleted", pa.array([False] * new.num_rows, pa.bool_())
-        ).cast(FEED_SCHEMA)
+        table = (
+            new.select(["tconst", "average_rating", "num_votes"])
+            .append_column("is_deleted", pa.array([False] * new.num_rows, pa.bool_()))
+            .cast(FEED_SCHEMA)
+        )
         kind = "full"
-    path = storage.join(storage.parent(str(registry)), "feeds",
-                        f"{len(feeds):04d}-{ingest_id}.parquet")
+    path = storage.join(
+        storage.parent(str(registry)), "feeds", f"{len(feeds):04d}-{ingest_id}.parquet"
+    )
     if storage.is_remote(path):
         feed_fs, feed_path = storage.filesystem_for(path)
         pq.write_table(table, feed_path, filesystem=feed_fs, row_group_size=ROW_GROUP)

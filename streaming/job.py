@@ -72,7 +72,12 @@ class StreamOptions:
 
 
 def stream(
-    spark, home, options: StreamOptions, *, follow: bool = False, stop: threading.Event | None = None,
+    spark,
+    home,
+    options: StreamOptions,
+    *,
+    follow: bool = False,
+    stop: threading.Event | None = None,
     storage: Storage | None = None,
 ) -> dict:
     """Process what is new for this stream, then stop (or, with ``follow``, keep going until
@@ -94,15 +99,28 @@ def stream(
         Path(root).mkdir(parents=True, exist_ok=True)
     registry = join(root, "feeds.json")
     status = StatusFile(home.root / STATUS_FILE)
-    status.update(state="starting", pid=os.getpid(), stream_id=options.stream_id, last_error=None,
-                  records_per_batch=options.records_per_batch)
+    status.update(
+        state="starting",
+        pid=os.getpid(),
+        stream_id=options.stream_id,
+        last_error=None,
+        records_per_batch=options.records_per_batch,
+    )
     locations = ensure_tables(spark)
     spark.dataSource.register(RatingsFeedSource)
-    sink = BatchSink(spark, options, root, eligible_titles(lake, ingest_id, options.title_types),
-                     locations, buffer_folder=buffer_folder)
+    sink = BatchSink(
+        spark,
+        options,
+        root,
+        eligible_titles(lake, ingest_id, options.title_types),
+        locations,
+        buffer_folder=buffer_folder,
+    )
     if landed := sink.flush():
         plural = "es" if landed != 1 else ""
-        logger.info(f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta")
+        logger.info(
+            f"stream: {landed} staged micro-batch{plural} from an earlier run landed in Delta"
+        )
     sink.recover()
     before = _position(locations, options.stream_id)
     reporter = ProgressReporter(sink, status)
@@ -116,13 +134,22 @@ def stream(
             _run(spark, sink, reporter, root, options)
         _tidy(spark, locations)
     except BaseException as exc:
-        status.update(state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        status.update(
+            state="failed", last_error=str(exc).splitlines()[0] if str(exc) else repr(exc)
+        )
         raise
     # the sink's state is the tables' (everything buffered has landed); rebuilt if no run made one
-    state = sink.state if sink.state is not None else load_state(locations, options.stream_id, sys.maxsize)
+    state = (
+        sink.state
+        if sink.state is not None
+        else load_state(locations, options.stream_id, sys.maxsize)
+    )
     total = feeds_registry.total_rows(feeds_registry.load(registry))
     status.update(  # also after a run that had nothing new: the stream's answer as it stands
-        state="finished", records_done=state.records, records_total=total, eta_seconds=0,
+        state="finished",
+        records_done=state.records,
+        records_total=total,
+        eta_seconds=0,
         average_number_of_votes=state.average_number_of_votes,
         number_one=state.top[0].tconst if state.top else None,
     )
@@ -142,8 +169,9 @@ def stream(
 
 def _position(locations: dict[str, str], stream_id: str) -> tuple[int, int]:
     """(micro-batches, feed records) the stream has processed so far."""
-    rows = delta.read(locations[BATCHES_TABLE], ["batches", "end_row"],
-                    pc.field("stream_id") == stream_id)
+    rows = delta.read(
+        locations[BATCHES_TABLE], ["batches", "end_row"], pc.field("stream_id") == stream_id
+    )
     return (pc.max(rows["batches"]).as_py() or 0, pc.max(rows["end_row"]).as_py() or 0)
 
 
@@ -178,7 +206,8 @@ def _query(spark, sink: BatchSink, root: str, options: StreamOptions, follow: bo
         .option("checkpointLocation", spark_location(join(root, "checkpoint")))
     )
     trigger: dict[str, str | bool] = (
-        {"processingTime": "1 second"} if follow else {"availableNow": True})
+        {"processingTime": "1 second"} if follow else {"availableNow": True}
+    )
     return writer.trigger(**trigger).start()
 
 
@@ -207,7 +236,9 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop) -> None:
     stopping = stop or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)
+        }
     query = _query(spark, sink, root, options, follow=True)
     logger.info("stream: following new ingests (Ctrl-C or SIGTERM to stop)")
     try:
@@ -218,8 +249,10 @@ def _follow(spark, lake, sink, reporter, root, options, registry, stop) -> None:
             idle = sink.state is not None and sink.state.records == feeds_registry.total_rows(
                 feeds_registry.load(registry)
             )
-            if ingest_id and idle and not any(
-                f.ingest_id == ingest_id for f in feeds_registry.load(registry)
+            if (
+                ingest_id
+                and idle
+                and not any(f.ingest_id == ingest_id for f in feeds_registry.load(registry))
             ):
                 with sink.busy:
                     eligible = eligible_titles(lake, ingest_id, options.title_types)

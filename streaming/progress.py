@@ -68,18 +68,23 @@ class ProgressReporter:
     def _row(self, progress, report: dict) -> None:
         parts = {k: int(v) for k, v in progress["durationMs"].items()}
         self.eta.report(report["end_row"])
-        self.rows.append({
-            "stream_id": self.sink.stream_id, "batch_id": progress["batchId"],
-            "input_rows": progress["numInputRows"],
-            "processed_rows_per_second": progress["processedRowsPerSecond"] or 0.0,
-            "duration_ms": parts.get("triggerExecution", 0),
-            "add_batch_ms": parts.get("addBatch", 0),
-            "latest_offset_ms": parts.get("latestOffset", 0),
-            "get_batch_ms": parts.get("getBatch", 0), "wal_commit_ms": parts.get("walCommit", 0),
-            "commit_offsets_ms": parts.get("commitOffsets", 0),
-            "average_number_of_votes": report["average"], "number_one": report["number_one"],
-            "reported_at": datetime.now(UTC),
-        })
+        self.rows.append(
+            {
+                "stream_id": self.sink.stream_id,
+                "batch_id": progress["batchId"],
+                "input_rows": progress["numInputRows"],
+                "processed_rows_per_second": progress["processedRowsPerSecond"] or 0.0,
+                "duration_ms": parts.get("triggerExecution", 0),
+                "add_batch_ms": parts.get("addBatch", 0),
+                "latest_offset_ms": parts.get("latestOffset", 0),
+                "get_batch_ms": parts.get("getBatch", 0),
+                "wal_commit_ms": parts.get("walCommit", 0),
+                "commit_offsets_ms": parts.get("commitOffsets", 0),
+                "average_number_of_votes": report["average"],
+                "number_one": report["number_one"],
+                "reported_at": datetime.now(UTC),
+            }
+        )
 
     def _show(self, progress, report: dict) -> None:
         done, total = report["end_row"], report["feed_rows"]
@@ -99,11 +104,15 @@ class ProgressReporter:
         done, total = report["end_row"], report["feed_rows"]
         eta, rate = self.eta.seconds_left(total), self.eta.rate()
         self.status.update(
-            state="running", stream_id=self.sink.stream_id, batch_id=progress["batchId"],
-            records_done=done, records_total=total,
+            state="running",
+            stream_id=self.sink.stream_id,
+            batch_id=progress["batchId"],
+            records_done=done,
+            records_total=total,
             rows_per_second=round(rate if rate else progress["processedRowsPerSecond"] or 0, 1),
             eta_seconds=None if eta is None else round(eta, 1),
-            average_number_of_votes=report["average"], number_one=report["number_one"],
+            average_number_of_votes=report["average"],
+            number_one=report["number_one"],
         )
 
     def flush(self) -> None:

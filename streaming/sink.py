@@ -51,8 +51,15 @@ class BatchSink:
     """``foreachBatch`` target: the process function, a local micro-batch buffer, batched Delta
     appends."""
 
-    def __init__(self, spark, options: StreamOptions, root: Path | str, eligible, locations,
-                 buffer_folder: Path | None = None):
+    def __init__(
+        self,
+        spark,
+        options: StreamOptions,
+        root: Path | str,
+        eligible,
+        locations,
+        buffer_folder: Path | None = None,
+    ):
         """``root``: the stream's folder (feeds.json, feeds/, checkpoint/): in the home or on
         S3. ``buffer_folder``: the local folder of buffered micro-batches (default
         ``root/staged``, which must then be local: the buffer is always on the driver's own
@@ -104,8 +111,9 @@ class BatchSink:
             self.flush()
             self.state = load_state(self.locations, self.stream_id, batch_id)
             replay = self._landed(batch_id)
-        state = self._fold(batch_id, planned_end(self.checkpoint, batch_id), started,
-                           buffer=not replay)
+        state = self._fold(
+            batch_id, planned_end(self.checkpoint, batch_id), started, buffer=not replay
+        )
         fault("after_stage", batch_id)  # once buffered (tests/e2e name the point after_stage)
         buffer_done = time.monotonic()
         if self.flush_due():
@@ -215,7 +223,8 @@ class BatchSink:
         last_batch = -1 if last[BATCHES_TABLE] is None else last[BATCHES_TABLE]
         if last[RATINGS_TABLE] is not None and last[RATINGS_TABLE] > last_batch:
             deleted = delta.delta_table(self.locations[RATINGS_TABLE]).delete(
-                f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}")
+                f"stream_id = '{self.stream_id}' AND batch_id > {last_batch}"
+            )
             logger.info(
                 f"stream: {deleted.get('num_deleted_rows', '?')} ratings-log rows of micro-batches "
                 f"{last_batch + 1}-{last[RATINGS_TABLE]} had no batches row (a flush cut short, "
@@ -254,8 +263,11 @@ class BatchSink:
         self.buffer.drop(ids)
 
     def _landed_ids(self, table: str, ids: list[int]) -> set[int]:
-        mine = ((pc.field("stream_id") == self.stream_id) & (pc.field("batch_id") >= ids[0])
-                & (pc.field("batch_id") <= ids[-1]))
+        mine = (
+            (pc.field("stream_id") == self.stream_id)
+            & (pc.field("batch_id") >= ids[0])
+            & (pc.field("batch_id") <= ids[-1])
+        )
         return set(delta.read(self.locations[table], ["batch_id"], mine)["batch_id"].to_pylist())
 
     def _landed(self, batch_id: int) -> bool:
@@ -273,14 +285,23 @@ class BatchSink:
         o = self.options
         top = [{**r, "average_rating": str(r["average_rating"])} for r in state.ranked()]
         return {
-            "stream_id": self.stream_id, "ingest_id": ingest_id, "batch_id": batch_id,
-            "batches": state.batches, "records": records, "end_row": state.records,
+            "stream_id": self.stream_id,
+            "ingest_id": ingest_id,
+            "batch_id": batch_id,
+            "batches": state.batches,
+            "records": records,
+            "end_row": state.records,
             "feed_rows": feeds_registry.total_rows(feeds),
-            "ratings_processed": state.ratings_processed, "votes_sum": state.votes_sum,
+            "ratings_processed": state.ratings_processed,
+            "votes_sum": state.votes_sum,
             "average_number_of_votes": state.average_number_of_votes,
-            "records_per_batch": o.records_per_batch, "min_votes": o.min_votes, "top_n": o.top_n,
-            "title_types": sorted(o.title_types), "top": top,
-            "processed_at": datetime.now(UTC).isoformat(), "duration_ms": duration_ms,
+            "records_per_batch": o.records_per_batch,
+            "min_votes": o.min_votes,
+            "top_n": o.top_n,
+            "title_types": sorted(o.title_types),
+            "top": top,
+            "processed_at": datetime.now(UTC).isoformat(),
+            "duration_ms": duration_ms,
         }
 
 
@@ -300,5 +321,7 @@ def ingest_of_rows(feeds, first_row: int, count: int) -> list[str]:
     for feed in feeds:
         total += feed.rows
         ends.append(total)
-    return [feeds[bisect.bisect_right(ends, row)].ingest_id
-            for row in range(first_row, first_row + count)]
+    return [
+        feeds[bisect.bisect_right(ends, row)].ingest_id
+        for row in range(first_row, first_row + count)
+    ]

@@ -42,8 +42,11 @@ def ensure_tables(spark) -> dict[str, str]:
     statement on them (``create table if not exists``, ``describe detail``) costs Spark a job
     each to rebuild the table's state from a log that delta-rs appends to (2-3 s each)."""
     locations = {}
-    for table, columns in ((RATINGS_TABLE, STREAM_RATINGS), (BATCHES_TABLE, STREAM_BATCHES),
-                           (PROGRESS_TABLE, STREAM_PROGRESS)):
+    for table, columns in (
+        (RATINGS_TABLE, STREAM_RATINGS),
+        (BATCHES_TABLE, STREAM_BATCHES),
+        (PROGRESS_TABLE, STREAM_PROGRESS),
+    ):
         location = delta.table_location(spark, table)
         if location is None:
             spark.sql(f"create database if not exists {STREAM_SCHEMA}")
@@ -67,8 +70,9 @@ def latest_per_title(log: pa.Table) -> pa.Table:
         return log
     ordered = log.sort_by([("tconst", "ascending"), ("feed_row", "descending")])
     tconst = ordered["tconst"].combine_chunks()
-    first = pa.concat_arrays([pa.array([True]),
-                              pc.not_equal(tconst.slice(1), tconst.slice(0, len(tconst) - 1))])
+    first = pa.concat_arrays(
+        [pa.array([True]), pc.not_equal(tconst.slice(1), tconst.slice(0, len(tconst) - 1))]
+    )
     return ordered.filter(first)
 
 
@@ -78,14 +82,19 @@ def load_state(locations: dict[str, str], stream_id: str, before_batch: int) -> 
 
     Raises StreamError when the two tables disagree on the number of titles."""
     mine = (pc.field("stream_id") == stream_id) & (pc.field("batch_id") < before_batch)
-    batches = delta.read(locations[BATCHES_TABLE],
-                         ["batch_id", "batches", "end_row", "ratings_processed", "votes_sum", "top"],
-                         mine)
+    batches = delta.read(
+        locations[BATCHES_TABLE],
+        ["batch_id", "batches", "end_row", "ratings_processed", "votes_sum", "top"],
+        mine,
+    )
     if batches.num_rows == 0:
         return RunningState()
     row = batches.sort_by([("batch_id", "descending")]).slice(0, 1).to_pylist()[0]
-    log = delta.read(locations[RATINGS_TABLE],
-                     ["tconst", "feed_row", "num_votes", "average_rating", "is_deleted"], mine)
+    log = delta.read(
+        locations[RATINGS_TABLE],
+        ["tconst", "feed_row", "num_votes", "average_rating", "is_deleted"],
+        mine,
+    )
     current = latest_per_title(log)
     current = current.filter(pc.invert(current["is_deleted"]))
     titles = dict(
@@ -94,11 +103,16 @@ def load_state(locations: dict[str, str], stream_id: str, before_batch: int) -> 
             zip(current["num_votes"].to_pylist(), tenths(current["average_rating"]).to_pylist()),
         )
     )
-    top = tuple(Rated(t["tconst"], t["num_votes"], int(t["average_rating"] * 10))
-                for t in row["top"] or ())
+    top = tuple(
+        Rated(t["tconst"], t["num_votes"], int(t["average_rating"] * 10)) for t in row["top"] or ()
+    )
     state = RunningState(
-        batches=row["batches"], records=row["end_row"], ratings_processed=row["ratings_processed"],
-        votes_sum=row["votes_sum"], top=top, titles=titles,
+        batches=row["batches"],
+        records=row["end_row"],
+        ratings_processed=row["ratings_processed"],
+        votes_sum=row["votes_sum"],
+        top=top,
+        titles=titles,
     )
     if state.ratings_processed != len(titles):
         raise StreamError(
@@ -116,6 +130,5 @@ def eligible_titles(lake: str, ingest_id: str, title_types) -> frozenset[str]:
 
     filesystem, path = storage.filesystem_for(join(lake, ingest_id, "title_basics"))
     basics = ds.dataset(path, format="parquet", filesystem=filesystem)
-    ids = basics.to_table(columns=["tconst"],
-                          filter=pc.field("title_type").isin(list(title_types)))
+    ids = basics.to_table(columns=["tconst"], filter=pc.field("title_type").isin(list(title_types)))
     return frozenset(ids["tconst"].to_pylist())

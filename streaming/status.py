@@ -69,11 +69,15 @@ def render_status(current: dict) -> str:
     rate = current.get("rows_per_second")
     average = current.get("average_number_of_votes")
     lines = [
-        (f"stream:     {_shown(current.get('stream_id'))} ({_shown(current.get('state'))}, "
-         f"pid {_shown(current.get('pid'))})"),
+        (
+            f"stream:     {_shown(current.get('stream_id'))} ({_shown(current.get('state'))}, "
+            f"pid {_shown(current.get('pid'))})"
+        ),
         f"records:    {done:,} of {total:,} done, {max(total - done, 0):,} left",
-        (f"batches:    last {_shown(current.get('batch_id'))}, "
-         f"{_shown(current.get('records_per_batch'))} records each"),
+        (
+            f"batches:    last {_shown(current.get('batch_id'))}, "
+            f"{_shown(current.get('records_per_batch'))} records each"
+        ),
         f"speed:      {_shown(rate, '{:,.1f}')} rows/s, ETA "
         + ("-" if eta is None else duration(eta)),
         f"average:    {_shown(average, '{:,.1f}')} votes, #1 {_shown(current.get('number_one'))}",

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-INSTALL = ("headless Chromium is needed: apt-get install -y chromium chromium-driver "
-           "(.ci/run installs them)")
+INSTALL = (
+    "headless Chromium is needed: apt-get install -y chromium chromium-driver "
+    "(.ci/run installs them)"
+)
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
 
@@ -41,21 +43,36 @@ def browser(width: int = 1280, height: int = 1000):
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        f"--window-size={width},{height}", "--hide-scrollbars",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves
-        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # nothing connects
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-default-apps", "--disable-sync", "--disable-extensions",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",  # nothing connects
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-sync",
+        "--disable-extensions",
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_binary), options=options)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-            "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
-        })
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": True,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": -1,
+            },
+        )
         yield driver
     finally:
         driver.quit()
@@ -71,8 +88,9 @@ def open_page(driver, path: Path, ready: str | None = None, timeout: float = 60.
     while not driver.execute_script(f"return Boolean({ready});"):
         if time.monotonic() > deadline:
             logs = driver.get_log("browser")
-            raise AssertionError(f"the page was not ready ({ready}) after {timeout:.0f}s; "
-                                 f"console: {logs[-5:]}")
+            raise AssertionError(
+                f"the page was not ready ({ready}) after {timeout:.0f}s; console: {logs[-5:]}"
+            )
         time.sleep(0.1)
 
 
@@ -94,10 +112,14 @@ def screenshot(driver, path: Path) -> tuple[int, int]:
     read back from the file's header."""
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
     size = metrics.get("cssContentSize") or metrics["contentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
-    })
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     data = b64decode(shot["data"])
     Path(path).write_bytes(data)
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"

@@ -79,24 +79,33 @@ class Cluster:
         """What every process here gets: AWS settings for the loopback store (the worker's
         executors take the credentials from their own environment, as a host role would
         give them), and Spark bound to loopback."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "IMDB_", "SPARK_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IMDB_", "SPARK_"))}
         return {
             **env,
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "cluster-test", "AWS_SECRET_ACCESS_KEY": "cluster-test-secret",
-            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "SPARK_HOME": str(self.spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
-            "PYSPARK_PYTHON": sys.executable, "IMDB_PIPELINE_HOME": str(self.home),
+            "AWS_ACCESS_KEY_ID": "cluster-test",
+            "AWS_SECRET_ACCESS_KEY": "cluster-test-secret",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "SPARK_HOME": str(self.spark_home),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": sys.executable,
+            "IMDB_PIPELINE_HOME": str(self.home),
         }
 
     def _start(self, name: str, command: list[str], env: dict | None = None) -> Path:
         log = self.root / f"{name}.log"
         with log.open("ab") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, env=env or self.env(),
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env or self.env(),
+                start_new_session=True,
+            )
         self.processes.append((name, process))
         return log
 
@@ -107,61 +116,126 @@ class Cluster:
     def s3_client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="cluster-test",
-                            aws_secret_access_key="cluster-test-secret")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="cluster-test",
+            aws_secret_access_key="cluster-test-secret",
+        )
 
     def start(self) -> None:
         """Start the three, create the bucket; returns once the worker has registered."""
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
-        s3 = self._start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                                "-p", str(self.s3_port)])
+        s3 = self._start(
+            "s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.s3_port)]
+        )
         spark_class = str(self.spark_home / "bin" / "spark-class")
         master_env = {**self.env(), "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false"}
-        master = self._start("master", [
-            spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-            "--port", str(self.master_port), "--webui-port", str(free_port())], master_env)
+        master = self._start(
+            "master",
+            [
+                spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.master_port),
+                "--webui-port",
+                str(free_port()),
+            ],
+            master_env,
+        )
         worker_dir = self.root / "worker"
         worker_dir.mkdir()
         worker_env = {**self.env(), "SPARK_LOCAL_DIRS": str(worker_dir / "local")}
         worker_env.pop("IMDB_PIPELINE_HOME")
         # An empty tmpfs over the driver's home, in a mount namespace of the worker's own:
         # the worker and every executor it starts see an empty folder there.
-        script = ('mount -t tmpfs -o size=1m,mode=0700 imdb-hidden "$1" && shift && '
-                  'exec "$@"')
-        worker = self._start("worker", [
-            "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-            str(self.home), spark_class, "org.apache.spark.deploy.worker.Worker", self.master,
-            "--host", "127.0.0.1", "--cores", str(self.cores), "--memory", self.memory,
-            "--work-dir", str(worker_dir / "work"), "--webui-port", str(free_port())], worker_env)
+        script = 'mount -t tmpfs -o size=1m,mode=0700 imdb-hidden "$1" && shift && exec "$@"'
+        worker = self._start(
+            "worker",
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(self.home),
+                spark_class,
+                "org.apache.spark.deploy.worker.Worker",
+                self.master,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                str(self.cores),
+                "--memory",
+                self.memory,
+                "--work-dir",
+                str(worker_dir / "work"),
+                "--webui-port",
+                str(free_port()),
+            ],
+            worker_env,
+        )
         processes = dict(self.processes)
         wait_for("moto's S3 server", lambda: _accepts(self.s3_port), processes["s3"], s3, 60)
         self.s3_client().create_bucket(Bucket=self.bucket)
-        wait_for("the master", lambda: "I have been elected leader" in master.read_text(),
-                 processes["master"], master)
-        wait_for("the worker", lambda: "Successfully registered with master" in
-                 worker.read_text(errors="replace"), processes["worker"], worker)
+        wait_for(
+            "the master",
+            lambda: "I have been elected leader" in master.read_text(),
+            processes["master"],
+            master,
+        )
+        wait_for(
+            "the worker",
+            lambda: "Successfully registered with master" in worker.read_text(errors="replace"),
+            processes["worker"],
+            worker,
+        )
         self.timings["cluster_start"] = time.monotonic() - started
 
     def worker_sees(self, path: Path) -> list[str]:
         """What the worker's mount namespace shows in ``path`` (nsenter into it)."""
         pid = dict(self.processes)["worker"].pid
-        done = subprocess.run(["nsenter", "--target", str(pid), "--mount", "ls", "-A", str(path)],
-                              capture_output=True, text=True, check=False, timeout=30)
+        done = subprocess.run(
+            ["nsenter", "--target", str(pid), "--mount", "ls", "-A", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.split()
 
     def cluster_args(self, cores_max: int | None = None, storage: str | None = None) -> list[str]:
         """The global options of a command on this cluster and bucket (``storage``: another
         prefix than :attr:`storage`)."""
-        args = ["--storage", storage or self.storage, "--conf", f"spark.master={self.master}",
-                "--conf", "spark.executor.memory=512m", "--conf", "spark.driver.memory=1g"]
+        args = [
+            "--storage",
+            storage or self.storage,
+            "--conf",
+            f"spark.master={self.master}",
+            "--conf",
+            "spark.executor.memory=512m",
+            "--conf",
+            "spark.driver.memory=1g",
+        ]
         return args + (["--conf", f"spark.cores.max={cores_max}"] if cores_max else [])
 
-    def start_cli(self, *args: str, fault: str | None = None, cluster: bool = True,
-                  home: Path | None = None, cores_max: int | None = None,
-                  storage: str | None = None) -> subprocess.Popen:
+    def start_cli(
+        self,
+        *args: str,
+        fault: str | None = None,
+        cluster: bool = True,
+        home: Path | None = None,
+        cores_max: int | None = None,
+        storage: str | None = None,
+    ) -> subprocess.Popen:
         """Start the console script (on the cluster and the bucket, unless ``cluster`` is
         false: then embedded, in ``home``) in a session of its own, registered so that
         :meth:`stop` ends it (the driver's JVM included) if it is still running; see
@@ -172,9 +246,15 @@ class Cluster:
         if fault:
             env[FAULT_ENV] = fault
         options = self.cluster_args(cores_max, storage) if cluster else []
-        process = subprocess.Popen([CLI, *options, *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                   env=env, start_new_session=True)
+        process = subprocess.Popen(
+            [CLI, *options, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
         process.started = time.monotonic()
         self.processes.append((f"imdb-pipeline {' '.join(args[:1])}", process))
         return process

@@ -456,4 +456,3 @@ def make_bucket(client, data: dict[str, bytes], *, prefix="imdb/2024/", public=F
         kw = {"ACL": "public-read"} if public else {}
         client.put_object(Bucket=bucket, Key=prefix + filename, Body=data[name], **kw)
     return bucket
-

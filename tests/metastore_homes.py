@@ -12,8 +12,14 @@ import sys
 from imdb_pipeline.home import Home
 
 SECRET = "s3cr3t-never-printed-7c1f"
-METASTORE_ENV = ("IMDB_METASTORE_URL", "IMDB_METASTORE_USER", "IMDB_METASTORE_PASSWORD",
-                 "IMDB_THRIFT_HOST", "IMDB_THRIFT_PORT", "IMDB_TARGET")
+METASTORE_ENV = (
+    "IMDB_METASTORE_URL",
+    "IMDB_METASTORE_USER",
+    "IMDB_METASTORE_PASSWORD",
+    "IMDB_THRIFT_HOST",
+    "IMDB_THRIFT_PORT",
+    "IMDB_TARGET",
+)
 
 
 def clear_metastore_env(monkeypatch, tmp_path) -> None:
@@ -23,8 +29,11 @@ def clear_metastore_env(monkeypatch, tmp_path) -> None:
         monkeypatch.delenv(name, raising=False)
     jars = tmp_path / "jars"
     jars.mkdir()
-    for name in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar",
-                 "postgresql-42.7.14.jar"):
+    for name in (
+        "delta-spark_4.2_2.13-4.4.0.jar",
+        "delta-storage-4.4.0.jar",
+        "postgresql-42.7.14.jar",
+    ):
         (jars / name).write_bytes(b"")
     monkeypatch.setenv("IMDB_PIPELINE_JARS", str(jars))
 
@@ -37,9 +46,11 @@ def metastore_home(monkeypatch, tmp_path) -> Home:
 
 def managed(home: Home, port: int = 5999) -> None:
     """What `thrift start` leaves behind for the home's own PostgreSQL."""
-    (home.root / "metastore.json").write_text(json.dumps(
-        {"url": f"jdbc:postgresql://127.0.0.1:{port}/metastore", "user": "imdb", "port": port}
-    ))
+    (home.root / "metastore.json").write_text(
+        json.dumps(
+            {"url": f"jdbc:postgresql://127.0.0.1:{port}/metastore", "user": "imdb", "port": port}
+        )
+    )
     (home.root / "postgres").mkdir()
     (home.root / "postgres" / "password").write_text(SECRET + "\n")
 

@@ -87,4 +87,3 @@ write      ``generate``: files under temporary names, worker processes, SIGTERM,
 stats      ``shape_stats``: shape statistics read back from a folder (for the tests)
 =========  ===============================================================================
 """
-

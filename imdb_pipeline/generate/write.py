@@ -179,9 +179,15 @@ class _sigterm_as_interrupt:
             signal.signal(signal.SIGTERM, self.previous)
 
 
-def _write_files(out: Path, names: list[str], scale: float, seed: int,
-                 progress: Callable[[str, int], None] | None, workers: int,
-                 rows: dict[str, int]) -> None:
+def _write_files(
+    out: Path,
+    names: list[str],
+    scale: float,
+    seed: int,
+    progress: Callable[[str, int], None] | None,
+    workers: int,
+    rows: dict[str, int],
+) -> None:
     """Write ``names`` into ``out`` (in ``workers`` processes when more than one), filling
     ``rows``; on any failure or interrupt the workers are stopped and their temporary files
     removed."""

@@ -22,8 +22,14 @@ from imdb_pipeline.report.sources import ReportError
 
 REPORT_FILE = "report.html"
 
-__all__ = ["REPORT_FILE", "ReportError", "build_report", "default_folder", "make_report",
-           "write_report"]
+__all__ = [
+    "REPORT_FILE",
+    "ReportError",
+    "build_report",
+    "default_folder",
+    "make_report",
+    "write_report",
+]
 
 
 def default_folder(home) -> Path:
@@ -56,15 +62,22 @@ def build_report(source, home, *, now: datetime | None = None, lake: str | None 
     lake = lake or str(home.lake)
     try:
         content = data.report_data(
-            results, summary, batches, sources.ingest_manifest(lake, ingest_id),
+            results,
+            summary,
+            batches,
+            sources.ingest_manifest(lake, ingest_id),
             sources.dbt_run_results(home.dbt_target),
             current_ingest=sources.current_ingest(lake),
             trigger_ms=source.trigger_ms(results["stream"]["stream_id"]),
         )
     except ValueError as exc:
         raise ReportError(f"{exc}; run `imdb-pipeline stream` then `transform` again") from exc
-    return page.render_page(content, charts.all_charts(content), home=str(home.root),
-                            generated_at=now or datetime.now(UTC))
+    return page.render_page(
+        content,
+        charts.all_charts(content),
+        home=str(home.root),
+        generated_at=now or datetime.now(UTC),
+    )
 
 
 def write_report(html: str, folder: str | os.PathLike) -> Path:
@@ -91,8 +104,10 @@ def write_report(html: str, folder: str | os.PathLike) -> Path:
             Path(temporary).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ReportError(f"cannot write the report to {target}: {exc.strerror or exc}; pass "
-                          "another folder with --out DIR") from exc
+        raise ReportError(
+            f"cannot write the report to {target}: {exc.strerror or exc}; pass "
+            "another folder with --out DIR"
+        ) from exc
     return target
 
 

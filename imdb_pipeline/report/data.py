@@ -56,11 +56,15 @@ def credit_rows(results: dict) -> list[dict]:
     rows = []
     for person in results["top_movie_credits"]:
         known = sorted(labels[t] for t in person["tconsts"] if t in labels)
-        rows.append({
-            **person,
-            "name": person["primary_name"] if person["primary_name"] is not None else person["nconst"],
-            "movies": [label for _, label in known],
-        })
+        rows.append(
+            {
+                **person,
+                "name": person["primary_name"]
+                if person["primary_name"] is not None
+                else person["nconst"],
+                "movies": [label for _, label in known],
+            }
+        )
     return rows
 
 
@@ -78,8 +82,11 @@ def credit_chart_rows(credits: list[dict], limit: int = TOP_CREDITS_CHARTED) -> 
         base = {
             "order": order,
             "nconst": person["nconst"],
-            "person": (f"{person['primary_name']} ({person['nconst']})"
-                       if person["primary_name"] is not None else f"{person['nconst']} (no name)"),
+            "person": (
+                f"{person['primary_name']} ({person['nconst']})"
+                if person["primary_name"] is not None
+                else f"{person['nconst']} (no name)"
+            ),
             "categories": ", ".join(person["categories"]),
         }
         rows.append({**base, "measure": "credits", "value": person["credit_count"]})
@@ -100,8 +107,12 @@ def titles_by_movie(results: dict) -> list[dict]:
             {k: row[k] for k in ("title", "regions", "languages", "is_primary", "is_original")}
         )
     return [
-        {"rank": m["rank"], "tconst": m["tconst"], "label": movie_label(m),
-         "titles": titles.get(m["tconst"], [])}
+        {
+            "rank": m["rank"],
+            "tconst": m["tconst"],
+            "label": movie_label(m),
+            "titles": titles.get(m["tconst"], []),
+        }
         for m in sorted(results["top_movies"], key=lambda m: m["rank"])
     ]
 
@@ -113,7 +124,9 @@ def stream_batches(batches: list[dict], stream_id: str) -> list[dict]:
         ValueError: a batch_id occurs twice (the stream writes each micro-batch once).
     """
     mine = sorted((b for b in batches if b["stream_id"] == stream_id), key=lambda b: b["batch_id"])
-    repeated = [a["batch_id"] for a, b in itertools.pairwise(mine) if a["batch_id"] == b["batch_id"]]
+    repeated = [
+        a["batch_id"] for a, b in itertools.pairwise(mine) if a["batch_id"] == b["batch_id"]
+    ]
     if repeated:
         raise ValueError(f"micro-batch {repeated[0]} of {stream_id} is logged twice")
     return mine
@@ -157,12 +170,21 @@ def average_line(batches: list[dict], limit: int = MAX_LINE_POINTS) -> list[dict
     Returns:
         ``[{batch_id, average_number_of_votes, ratings_processed, end_row, ingest_id}]``.
     """
-    changes = {i for i in range(1, len(batches))
-               if batches[i]["ingest_id"] != batches[i - 1]["ingest_id"]}
+    changes = {
+        i for i in range(1, len(batches)) if batches[i]["ingest_id"] != batches[i - 1]["ingest_id"]
+    }
     keep = changes | {i - 1 for i in changes}
     return [
-        {k: b[k] for k in ("batch_id", "average_number_of_votes", "ratings_processed", "end_row",
-                           "ingest_id")}
+        {
+            k: b[k]
+            for k in (
+                "batch_id",
+                "average_number_of_votes",
+                "ratings_processed",
+                "end_row",
+                "ingest_id",
+            )
+        }
         for b in thin(batches, limit, keep)
     ]
 
@@ -193,9 +215,13 @@ def rank_lines(batches: list[dict], final_labels: dict[str, str]) -> list[dict]:
     def point(batch_id: int, entry: dict, stint: str) -> dict:
         tconst = entry["tconst"]
         return {
-            "batch_id": batch_id, "rank": entry["rank"], "tconst": tconst, "stint": stint,
+            "batch_id": batch_id,
+            "rank": entry["rank"],
+            "tconst": tconst,
+            "stint": stint,
             "series": final_labels.get(tconst, "other titles"),
-            "is_final": tconst in final_labels, "title": final_labels.get(tconst, tconst),
+            "is_final": tconst in final_labels,
+            "title": final_labels.get(tconst, tconst),
             "ranking_score": entry["ranking_score"],
         }
 
@@ -203,7 +229,9 @@ def rank_lines(batches: list[dict], final_labels: dict[str, str]) -> list[dict]:
     last: dict | None  # a stint's last point; None: the title is not in the top yet
     for batch in batches:
         now = {entry["tconst"]: entry for entry in batch["top"] or []}
-        for tconst in [t for t in open_stints if t not in now]:  # left the top: close at the batch before
+        for tconst in [
+            t for t in open_stints if t not in now
+        ]:  # left the top: close at the batch before
             last = open_stints.pop(tconst)
             if last["batch_id"] != previous_batch:
                 points.append({**last, "batch_id": previous_batch})
@@ -258,17 +286,19 @@ def stream_segments(batches: list[dict], trigger_ms: dict[int, int] | None = Non
     out = []
     for seg in segments:
         durations = batch_ms(seg, trigger_ms)
-        out.append({
-            "ingest_id": seg[0]["ingest_id"],
-            "first_batch": seg[0]["batch_id"],
-            "last_batch": seg[-1]["batch_id"],
-            "batches": len(seg),
-            "records": sum(b["records"] for b in seg),
-            "duration_ms": sum(durations),
-            "median_ms": statistics.median(durations) if durations else None,
-            "max_ms": max(durations) if durations else None,
-            "source": "trigger" if all(b["batch_id"] in trigger_ms for b in seg) else "fold",
-        })
+        out.append(
+            {
+                "ingest_id": seg[0]["ingest_id"],
+                "first_batch": seg[0]["batch_id"],
+                "last_batch": seg[-1]["batch_id"],
+                "batches": len(seg),
+                "records": sum(b["records"] for b in seg),
+                "duration_ms": sum(durations),
+                "median_ms": statistics.median(durations) if durations else None,
+                "max_ms": max(durations) if durations else None,
+                "source": "trigger" if all(b["batch_id"] in trigger_ms for b in seg) else "fold",
+            }
+        )
     return out
 
 
@@ -286,12 +316,19 @@ def ingest_files(manifest: dict | None) -> list[dict]:
     rows = []
     for f in manifest.get("files", []):
         keys = f.get("keys") or {}
-        rows.append({
-            "file": f.get("file"), "table": f.get("table"), "source": f.get("source"),
-            "rows_read": f.get("rows_read"), "rows_written": f.get("rows_written"),
-            "rows_rejected": f.get("rows_rejected"), "duplicate_keys": keys.get("duplicate_keys"),
-            "size_bytes": f.get("size_bytes"), "seconds": f.get("seconds"),
-        })
+        rows.append(
+            {
+                "file": f.get("file"),
+                "table": f.get("table"),
+                "source": f.get("source"),
+                "rows_read": f.get("rows_read"),
+                "rows_written": f.get("rows_written"),
+                "rows_rejected": f.get("rows_rejected"),
+                "duplicate_keys": keys.get("duplicate_keys"),
+                "size_bytes": f.get("size_bytes"),
+                "seconds": f.get("seconds"),
+            }
+        )
     return rows
 
 
@@ -314,8 +351,9 @@ def dbt_timings(run_results: dict | None, invocation_id: str | None) -> dict | N
     by_type: dict[str, dict] = {}
     for node in run_results.get("results", []):
         kind = node["unique_id"].split(".", 1)[0]
-        entry = by_type.setdefault(kind, {"resource_type": kind, "nodes": 0, "seconds": 0.0,
-                                          "failed": 0})
+        entry = by_type.setdefault(
+            kind, {"resource_type": kind, "nodes": 0, "seconds": 0.0, "failed": 0}
+        )
         entry["nodes"] += 1
         entry["seconds"] += node.get("execution_time") or 0.0
         entry["failed"] += node.get("status") in ("error", "fail", "runtime error")
@@ -327,15 +365,28 @@ def dbt_timings(run_results: dict | None, invocation_id: str | None) -> dict | N
         "elapsed_s": run_results.get("elapsed_time"),
         "generated_at": meta.get("generated_at"),
         "by_type": sorted(by_type.values(), key=lambda e: -e["seconds"]),
-        "slowest": [{"unique_id": n["unique_id"], "seconds": n.get("execution_time"),
-                     "status": n.get("status")} for n in slowest[:5]],
+        "slowest": [
+            {
+                "unique_id": n["unique_id"],
+                "seconds": n.get("execution_time"),
+                "status": n.get("status"),
+            }
+            for n in slowest[:5]
+        ],
     }
 
 
-def report_data(results: dict, summary: dict, batches: list[dict], manifest: dict | None,
-                run_results: dict | None, *, current_ingest: str | None = None,
-                line_limit: int = MAX_LINE_POINTS,
-                trigger_ms: dict[int, int] | None = None) -> dict:
+def report_data(
+    results: dict,
+    summary: dict,
+    batches: list[dict],
+    manifest: dict | None,
+    run_results: dict | None,
+    *,
+    current_ingest: str | None = None,
+    line_limit: int = MAX_LINE_POINTS,
+    trigger_ms: dict[int, int] | None = None,
+) -> dict:
     """Everything the page shows, from the inputs above.
 
     Args:
@@ -360,8 +411,10 @@ def report_data(results: dict, summary: dict, batches: list[dict], manifest: dic
     stream_id = results["stream"]["stream_id"]
     mine = stream_batches(batches, stream_id)
     if not mine:
-        raise ValueError(f"imdb_stream.batches has no micro-batch of {stream_id}, the stream "
-                         "the answer came from")
+        raise ValueError(
+            f"imdb_stream.batches has no micro-batch of {stream_id}, the stream "
+            "the answer came from"
+        )
     movies = top_movie_rows(results)
     credits = credit_rows(results)
     labels = {m["tconst"]: m["label"] for m in movies}

@@ -296,7 +296,9 @@ def _store(path: Path, text: str) -> None:
     written leaves it out (the cache only saves time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -353,11 +355,21 @@ def render_page(data: dict, specs: dict[str, dict], *, home: str, generated_at: 
     import vl_convert
 
     vegalite = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]  # "v6.4.1" -> "6.4"
-    versions = {"vega": vl_convert.get_vega_version(), "vegalite": alt.SCHEMA_VERSION,
-                "embed": vl_convert.get_vega_embed_version()}
+    versions = {
+        "vega": vl_convert.get_vega_version(),
+        "vegalite": alt.SCHEMA_VERSION,
+        "embed": vl_convert.get_vega_embed_version(),
+    }
     template = _environment().from_string(TEMPLATE)
     return template.render(
-        data=data, r=data["results"], p=data["results"]["parameters"], s=data["stream"],
-        run=data["run"], home=home, generated_at=_when(generated_at), versions=versions,
-        bundle=Markup(javascript_bundle(vegalite)), specs=Markup(script_json(specs)),
+        data=data,
+        r=data["results"],
+        p=data["results"]["parameters"],
+        s=data["stream"],
+        run=data["run"],
+        home=home,
+        generated_at=_when(generated_at),
+        versions=versions,
+        bundle=Markup(javascript_bundle(vegalite)),
+        specs=Markup(script_json(specs)),
     )

@@ -19,8 +19,17 @@ from imdb_pipeline.results import MART_SCHEMA, DeltaReader, mart_path
 from ingest.schemas import STREAM_SCHEMA
 
 BATCH_COLUMNS = [
-    "stream_id", "ingest_id", "batch_id", "batches", "records", "end_row", "ratings_processed",
-    "average_number_of_votes", "duration_ms", "processed_at", "top",
+    "stream_id",
+    "ingest_id",
+    "batch_id",
+    "batches",
+    "records",
+    "end_row",
+    "ratings_processed",
+    "average_number_of_votes",
+    "duration_ms",
+    "processed_at",
+    "top",
 ]
 SUMMARY_COLUMNS = ["stream_id", "ingest_id", "invocation_id", "built_at"]
 PROGRESS_COLUMNS = ["batch_id", "duration_ms"]  # Spark's trigger time per micro-batch
@@ -46,8 +55,9 @@ def batches_path(warehouse: str | Path, table: str = "batches") -> str:
 def _trigger_ms(rows: list[dict]) -> dict[int, int]:
     """batch_id -> Spark's duration of that micro-batch's trigger in ms (the last report of a
     micro-batch run twice, after a restart)."""
-    return {row["batch_id"]: row["duration_ms"] for row in rows
-            if row.get("duration_ms") is not None}
+    return {
+        row["batch_id"]: row["duration_ms"] for row in rows if row.get("duration_ms") is not None
+    }
 
 
 def _read_table(path: str, columns: list[str], what: str):
@@ -60,13 +70,16 @@ def _read_table(path: str, columns: list[str], what: str):
     from imdb_pipeline.storage import exists, join
 
     if not exists(join(path, "_delta_log")):
-        raise ReportError(f"{what} is missing at {path}: run `imdb-pipeline stream` and "
-                          "`transform` (or `run`) in this home")
+        raise ReportError(
+            f"{what} is missing at {path}: run `imdb-pipeline stream` and "
+            "`transform` (or `run`) in this home"
+        )
     try:
         return _read_delta(delta_table(path), columns)
     except (DeltaError, OSError, ValueError, KeyError) as exc:
-        raise ReportError(f"cannot read {what} at {path}: {_first_line(exc)}; run "
-                          "`imdb-pipeline stream` again") from exc
+        raise ReportError(
+            f"cannot read {what} at {path}: {_first_line(exc)}; run `imdb-pipeline stream` again"
+        ) from exc
 
 
 class DeltaSource:
@@ -78,16 +91,16 @@ class DeltaSource:
 
     def summary(self) -> dict:
         """The run_summary row: ``{stream_id, ingest_id, invocation_id, built_at}``."""
-        rows = _read_table(mart_path(self.warehouse, "run_summary"), SUMMARY_COLUMNS,
-                           f"{MART_SCHEMA}.run_summary").to_pylist()
+        rows = _read_table(
+            mart_path(self.warehouse, "run_summary"), SUMMARY_COLUMNS, f"{MART_SCHEMA}.run_summary"
+        ).to_pylist()
         return rows[0] if rows else {}
 
     def batches(self, stream_id: str) -> list[dict]:
         """The micro-batches of ``stream_id`` (any order), ``top`` as a list of dicts."""
         import pyarrow.compute as pc
 
-        table = _read_table(batches_path(self.warehouse), BATCH_COLUMNS,
-                            f"{STREAM_SCHEMA}.batches")
+        table = _read_table(batches_path(self.warehouse), BATCH_COLUMNS, f"{STREAM_SCHEMA}.batches")
         return table.filter(pc.field("stream_id") == stream_id).to_pylist()
 
     def trigger_ms(self, stream_id: str) -> dict[int, int]:
@@ -96,8 +109,11 @@ class DeltaSource:
         import pyarrow.compute as pc
 
         try:
-            table = _read_table(batches_path(self.warehouse, "stream_progress"),
-                                ["stream_id", *PROGRESS_COLUMNS], f"{STREAM_SCHEMA}.stream_progress")
+            table = _read_table(
+                batches_path(self.warehouse, "stream_progress"),
+                ["stream_id", *PROGRESS_COLUMNS],
+                f"{STREAM_SCHEMA}.stream_progress",
+            )
         except ReportError:
             return {}
         return _trigger_ms(table.filter(pc.field("stream_id") == stream_id).to_pylist())
@@ -118,17 +134,22 @@ class SqlSource:
     def batches(self, stream_id: str) -> list[dict]:
         if "'" in stream_id or "\\" in stream_id:  # ids are stream-<hex>; never quote-able text
             raise ReportError(f"unexpected stream id {stream_id!r} in run_summary")
-        select = ", ".join("to_json(`top`) as `top`" if c == "top" else f"`{c}`"
-                           for c in BATCH_COLUMNS)
-        rows = self.reader.query(f"select {select} from {STREAM_SCHEMA}.batches "
-                                 f"where stream_id = '{stream_id}'")
+        select = ", ".join(
+            "to_json(`top`) as `top`" if c == "top" else f"`{c}`" for c in BATCH_COLUMNS
+        )
+        rows = self.reader.query(
+            f"select {select} from {STREAM_SCHEMA}.batches where stream_id = '{stream_id}'"
+        )
         return [{**row, "top": json.loads(row["top"]) if row["top"] else []} for row in rows]
 
     def trigger_ms(self, stream_id: str) -> dict[int, int]:
         select = ", ".join(f"`{c}`" for c in PROGRESS_COLUMNS)
-        return _trigger_ms(self.reader.query(
-            f"select {select} from {STREAM_SCHEMA}.stream_progress where stream_id = "
-            f"'{stream_id}' order by reported_at"))
+        return _trigger_ms(
+            self.reader.query(
+                f"select {select} from {STREAM_SCHEMA}.stream_progress where stream_id = "
+                f"'{stream_id}' order by reported_at"
+            )
+        )
 
 
 def current_ingest(lake: str | Path) -> str | None:
@@ -155,8 +176,10 @@ def ingest_manifest(lake: str | Path, ingest_id: str | None) -> dict | None:
         text = read_text(path)
         return None if text is None else json.loads(text)
     except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read the ingest manifest {path}: {_first_line(exc)}; "
-                          "ingest again with `imdb-pipeline ingest --force`") from exc
+        raise ReportError(
+            f"cannot read the ingest manifest {path}: {_first_line(exc)}; "
+            "ingest again with `imdb-pipeline ingest --force`"
+        ) from exc
 
 
 def dbt_run_results(target: Path) -> dict | None:

@@ -67,8 +67,16 @@ def fetch(
     if kind == "dir":
         files, missing, notes = fetch_folder(loc, wanted)
         logger.debug("source %s: %d files", describe(source), len(files))
-        return FetchResult(str(source), kind, None, files, missing, time.monotonic() - t0,
-                           skipped=skipped, notes=notes)
+        return FetchResult(
+            str(source),
+            kind,
+            None,
+            files,
+            missing,
+            time.monotonic() - t0,
+            skipped=skipped,
+            notes=notes,
+        )
     if kind == "sample":
         raise SourceError(
             f"{source}: sample sources are generated, not fetched; hand it to the sample generator"

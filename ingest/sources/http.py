@@ -63,8 +63,9 @@ def _net_error(exc: BaseException, url: str) -> Exception:
             f"and the network/DNS ({HINT_OFFLINE})"
         )
     if isinstance(reason, ConnectionRefusedError):
-        return SourceError(f"connection refused by {host} for {url}: check the host and port "
-                           f"({HINT_OFFLINE})")
+        return SourceError(
+            f"connection refused by {host} for {url}: check the host and port ({HINT_OFFLINE})"
+        )
     if isinstance(reason, ssl.SSLCertVerificationError):
         return SourceError(
             f"TLS certificate check failed for {url} ({reason.verify_message}): "

@@ -120,6 +120,7 @@ def describe(source: str | os.PathLike[str]) -> str:
 
 # --------------------------------------------------------------------------- file names
 
+
 def wanted_tables(tables) -> set[str]:
     """The IMDb names asked for: ``tables`` (an iterable of names), or all seven for None."""
     return {f.name for f in ALL_FILES} if tables is None else set(tables)
@@ -196,8 +197,11 @@ def fetch_folder(directory: Path, tables=None):
     absent = [f for f in ALL_FILES if f.name in wanted and f.name not in found]
     required = [f.name for f in absent if f.required]
     if required:
-        where = (f"--source {subfolders[0]}" if subfolders
-                 else f"point --source at a folder with the IMDb files, or {HINT_HTTPS}")
+        where = (
+            f"--source {subfolders[0]}"
+            if subfolders
+            else f"point --source at a folder with the IMDb files, or {HINT_HTTPS}"
+        )
         raise SourceError(
             f"{directory}: no {required[0]} file (expected {required[0]}.tsv.gz, .tsv, "
             f"{required[0]}.<tag>.tsv[.gz], a folder {required[0]}.tsv/ or parts "
@@ -207,6 +211,17 @@ def fetch_folder(directory: Path, tables=None):
     for name, table_files in found.items():
         first = table_files.paths[0]
         mtime = datetime.fromtimestamp(max(p.stat().st_mtime for p in table_files.paths), UTC)
-        files.append(FetchedFile(name, first, str(table_files), table_files.size, None,
-                                 utc_iso(mtime), 0.0, False, parts=table_files))
+        files.append(
+            FetchedFile(
+                name,
+                first,
+                str(table_files),
+                table_files.size,
+                None,
+                utc_iso(mtime),
+                0.0,
+                False,
+                parts=table_files,
+            )
+        )
     return tuple(files), tuple(f.name for f in absent), tuple(notes)

@@ -51,7 +51,11 @@ class S3Source:
     kind = "s3"
 
     def __init__(
-        self, loc: S3Location, region: str | None, endpoint_url: str | None, parallel: int,
+        self,
+        loc: S3Location,
+        region: str | None,
+        endpoint_url: str | None,
+        parallel: int,
         tables=None,
     ):
         try:

@@ -12,8 +12,9 @@ def assert_same_answer(ours: dict, reference: dict) -> None:
     titles. Neither dict is changed."""
     assert ours["parameters"] == reference["parameters"]
     assert ours["ratings_processed"] == reference["ratings_processed"]
-    assert math.isclose(ours["average_number_of_votes"], reference["average_number_of_votes"],
-                        rel_tol=1e-12)
+    assert math.isclose(
+        ours["average_number_of_votes"], reference["average_number_of_votes"], rel_tol=1e-12
+    )
     assert len(ours["top_movies"]) == len(reference["top_movies"])
     for mine, theirs in zip(ours["top_movies"], reference["top_movies"]):
         assert math.isclose(mine["ranking_score"], theirs["ranking_score"], rel_tol=1e-9)

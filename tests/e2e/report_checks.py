@@ -123,7 +123,8 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
     # the SQL path (--target thrift sends the same queries to the server) gives the same page
     moment = datetime(2026, 12, 1, tzinfo=UTC)
     assert build_report(SqlSource(SparkReader(spark)), home, now=moment) == build_report(
-        DeltaSource(home.warehouse), home, now=moment)
+        DeltaSource(home.warehouse), home, now=moment
+    )
 
     with browser() as driver:
         open_page(driver, path, ready="document.body.dataset.charts === 'done'")
@@ -142,39 +143,72 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
 
     movies = expected["top_movies"]
     # the table: names and scores exactly as results prints them
-    assert [(m["tconst"], m["rank"], m["title"], m["score"], m["votes"], m["rating"])
-            for m in facts["movies"]] == [
-        (m["tconst"], m["rank"], m["primary_title"], m["ranking_score"], m["num_votes"],
-         m["average_rating"]) for m in movies]
-    assert [m["score_text"] for m in facts["movies"]] == [f"{m['ranking_score']:.4f}" for m in movies]
+    assert [
+        (m["tconst"], m["rank"], m["title"], m["score"], m["votes"], m["rating"])
+        for m in facts["movies"]
+    ] == [
+        (
+            m["tconst"],
+            m["rank"],
+            m["primary_title"],
+            m["ranking_score"],
+            m["num_votes"],
+            m["average_rating"],
+        )
+        for m in movies
+    ]
+    assert [m["score_text"] for m in facts["movies"]] == [
+        f"{m['ranking_score']:.4f}" for m in movies
+    ]
     assert facts["average"] == expected["average_number_of_votes"]
-    assert facts["figures"] == {"ratings_processed": expected["ratings_processed"],
-                                "duplicate_keys": expected["duplicate_keys"],
-                                "batches": expected["stream"]["batches"]}
+    assert facts["figures"] == {
+        "ratings_processed": expected["ratings_processed"],
+        "duplicate_keys": expected["duplicate_keys"],
+        "batches": expected["stream"]["batches"],
+    }
     # the credits and titles tables: the marts' rows as results prints them
     assert facts["credits"] == [
-        {"nconst": c["nconst"], "rank": c["rank"], "credit_count": c["credit_count"],
-         "movie_count": c["movie_count"], "categories": ", ".join(c["categories"])}
-        for c in expected["top_movie_credits"]]
+        {
+            "nconst": c["nconst"],
+            "rank": c["rank"],
+            "credit_count": c["credit_count"],
+            "movie_count": c["movie_count"],
+            "categories": ", ".join(c["categories"]),
+        }
+        for c in expected["top_movie_credits"]
+    ]
     key = itemgetter("tconst", "title")  # a movie's titles are distinct
-    assert sorted(facts["titles"], key=key) == sorted((
-        {"tconst": t["tconst"], "title": t["title"], "regions": ", ".join(t["regions"]) or "-",
-         "languages": ", ".join(t["languages"]) or "-"} for t in expected["top_movie_titles"]),
-        key=key)
+    assert sorted(facts["titles"], key=key) == sorted(
+        (
+            {
+                "tconst": t["tconst"],
+                "title": t["title"],
+                "regions": ", ".join(t["regions"]) or "-",
+                "languages": ", ".join(t["languages"]) or "-",
+            }
+            for t in expected["top_movie_titles"]
+        ),
+        key=key,
+    )
 
     # the bar chart: one bar per top movie, the datum is the answer's, the length its score
     top = facts["charts"]["chart-top-movies"]
     bars = _items(top, "rect")
     assert top["elements"]["rect"] == len(movies) == len(bars)
-    assert [(b["datum"]["tconst"], b["datum"]["primary_title"], b["datum"]["ranking_score"])
-            for b in bars] == [(m["tconst"], m["primary_title"], m["ranking_score"]) for m in movies]
-    per_unit = [b["width"] / b["datum"]["ranking_score"] for b in bars if b["datum"]["ranking_score"]]
+    assert [
+        (b["datum"]["tconst"], b["datum"]["primary_title"], b["datum"]["ranking_score"])
+        for b in bars
+    ] == [(m["tconst"], m["primary_title"], m["ranking_score"]) for m in movies]
+    per_unit = [
+        b["width"] / b["datum"]["ranking_score"] for b in bars if b["datum"]["ranking_score"]
+    ]
     assert max(per_unit) - min(per_unit) <= 1e-6 * statistics.median(per_unit)  # lengths ∝ scores
     assert top["elements"]["text"] == len(movies)  # score, rating and votes at each bar's end
     captions = [t["datum"]["caption"] for t in _items(top, "text")]
     scores, rest = zip(*(c.removeprefix("score ").split(" · ", 1) for c in captions), strict=True)
-    assert list(rest) == [f"{m['average_rating']:.1f} rating, {m['num_votes']:,} votes"
-                          for m in movies]
+    assert list(rest) == [
+        f"{m['average_rating']:.1f} rating, {m['num_votes']:,} votes" for m in movies
+    ]
     for shown, movie in zip(scores, movies, strict=True):  # JavaScript's rounding to 4 places
         assert abs(float(shown) - movie["ranking_score"]) <= 0.00005 + 1e-12, (shown, movie)
 
@@ -187,15 +221,19 @@ def check_report(spark, home, folder: Path, name: str) -> dict:
     points = sorted((i["datum"] for i in _items(average, "line")), key=lambda d: d["batch_id"])
     assert average["elements"]["line"] >= 1 and average["lineLength"] > 0
     if stream["batches"] <= MAX_LINE_POINTS:  # every micro-batch is a point (else thinned)
-        assert [p["batch_id"] for p in points] == list(range(stream["last_batch"] - stream["batches"] + 1,
-                                                            stream["last_batch"] + 1))
+        assert [p["batch_id"] for p in points] == list(
+            range(stream["last_batch"] - stream["batches"] + 1, stream["last_batch"] + 1)
+        )
     assert points[-1]["batch_id"] == stream["last_batch"]
     assert points[-1]["average_number_of_votes"] == expected["average_number_of_votes"]
     ranks = facts["charts"]["chart-ranks"]
     for chart in (average, ranks):
         assert chart["elements"]["rule"] == stream["refreshes"] == len(_items(chart, "rule"))
     assert ranks["elements"]["line"] >= 1 and ranks["lineLength"] > 0
-    final = {d["tconst"]: d["rank"] for d in (i["datum"] for i in _items(ranks, "symbol"))
-             if d["batch_id"] == stream["last_batch"]}
+    final = {
+        d["tconst"]: d["rank"]
+        for d in (i["datum"] for i in _items(ranks, "symbol"))
+        if d["batch_id"] == stream["last_batch"]
+    }
     assert final == {m["tconst"]: m["rank"] for m in movies}
     return facts

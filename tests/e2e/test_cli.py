@@ -22,14 +22,24 @@ pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
 SOURCE = str(SAMPLES / "real-2019-top25-repaired")
 REAL_2019_TOP10 = [
-    "tt0111161", "tt0468569", "tt1375666", "tt0137523", "tt0110912",
-    "tt0109830", "tt0167260", "tt0120737", "tt0068646", "tt0133093",
+    "tt0111161",
+    "tt0468569",
+    "tt1375666",
+    "tt0137523",
+    "tt0110912",
+    "tt0109830",
+    "tt0167260",
+    "tt0120737",
+    "tt0068646",
+    "tt0133093",
 ]
 
 
 def cli(*args, home):
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def holder_pid(home: Path) -> int | None:
@@ -42,8 +52,13 @@ def holder_pid(home: Path) -> int | None:
 def test_run_then_results_on_a_fresh_home(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    run = subprocess.Popen([CLI, "run", "--source", SOURCE, "--report"], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [CLI, "run", "--source", SOURCE, "--report"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while holder_pid(home) != run.pid and time.monotonic() < deadline:
@@ -56,13 +71,19 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
             run.kill()
             run.wait()
     assert second.returncode == 1, second.stderr[-2000:]
-    assert second.stderr.startswith(f"error: home {home} is in use by pid {run.pid} (run, started at")
-    assert reader.returncode == 1 and reader.stderr.startswith("error: no results yet"), reader.stderr
+    assert second.stderr.startswith(
+        f"error: home {home} is in use by pid {run.pid} (run, started at"
+    )
+    assert reader.returncode == 1 and reader.stderr.startswith("error: no results yet"), (
+        reader.stderr
+    )
 
     assert run.returncode == 0, stderr[-3000:]
     results = json.loads(stdout)  # stdout holds the JSON and nothing else
     assert [m["primary_title"] for m in results["top_movies"]][:3] == [
-        "The Shawshank Redemption", "The Dark Knight", "Inception",
+        "The Shawshank Redemption",
+        "The Dark Knight",
+        "Inception",
     ]
     assert [m["tconst"] for m in results["top_movies"]] == REAL_2019_TOP10  # PROVENANCE.md
     assert_same_answer(results, compute(Path(SOURCE)))  # and DuckDB's
@@ -81,7 +102,9 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout) == results, again.stderr[-2000:]
     table = cli("results", "--format", "table", home=home)
     assert table.returncode == 0, table.stderr[-2000:]
-    assert "The Shawshank Redemption" in table.stdout and "People most often credited" in table.stdout
+    assert (
+        "The Shawshank Redemption" in table.stdout and "People most often credited" in table.stdout
+    )
     assert max(len(line) for line in table.stdout.splitlines()) <= 100
 
     # dbt typed by hand, as the README's "Using dbt directly" says: from the repository root,
@@ -89,11 +112,17 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     dbt = subprocess.run(
         # the top_movies mart's tests: dbt's own start (a JVM) and selection, not all 24 again
         [str(Path(sys.executable).with_name("dbt")), "test", "--select", "top_movies"],
-        cwd=REPO_ROOT, check=False,
-        capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
         # a shell in the root with the README's two variables (none of the Makefile's)
-        env={**{k: v for k, v in os.environ.items() if k != "IMDB_PIPELINE_JARS"},
-             "IMDB_PIPELINE_HOME": str(home), "SPARK_CONF_DIR": str(REPO_ROOT / "conf")},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "IMDB_PIPELINE_JARS"},
+            "IMDB_PIPELINE_HOME": str(home),
+            "SPARK_CONF_DIR": str(REPO_ROOT / "conf"),
+        },
     )
     assert dbt.returncode == 0, dbt.stdout[-3000:]
     assert "Exception" not in dbt.stdout + dbt.stderr, (dbt.stdout + dbt.stderr)[-3000:]

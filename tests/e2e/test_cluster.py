@@ -68,8 +68,16 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_duckdbs_answer(cluster):
     (cluster.home / "driver-only").write_text("on the driver's disk")
     assert cluster.worker_sees(cluster.home) == []  # ... and shows the worker nothing, ever
 
-    args = ("run", "--source", str(SOURCE), "--records-per-batch", str(BATCH),
-            "--flush-seconds", "3600", "--skip-tests")
+    args = (
+        "run",
+        "--source",
+        str(SOURCE),
+        "--records-per-batch",
+        str(BATCH),
+        "--flush-seconds",
+        "3600",
+        "--skip-tests",
+    )
     killed = cluster.cli(*args, fault="after_stage@5", timeout=TIMEOUT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     # the console shows a micro-batch at most once a second, so which ones it showed before
@@ -82,20 +90,30 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_duckdbs_answer(cluster):
     done = cluster.cli(*args, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "unchanged since ingest" in done.stderr  # the lake on S3 is reused
-    assert ("stream: micro-batches 0-4 were committed by Spark but are neither in Delta nor "
-            "staged on this driver") in done.stderr
+    assert (
+        "stream: micro-batches 0-4 were committed by Spark but are neither in Delta nor "
+        "staged on this driver"
+    ) in done.stderr
     ours = json.loads(done.stdout)
     assert ours["stream"]["batches"] == math.ceil(30 / BATCH)
     assert ours["stream"]["records_per_batch"] == BATCH and ours["stream"]["is_complete"]
 
     # every record once, the lake, the tables and the checkpoint in the bucket only
     s3 = cluster.s3_client()
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=cluster.bucket, Prefix="lakehouse/") for o in page.get("Contents", [])]
-    for prefix in ("lakehouse/lake/CURRENT", "lakehouse/warehouse/imdb.db/top_movies/_delta_log/",
-                   "lakehouse/warehouse/imdb_stream.db/ratings/_delta_log/",
-                   f"lakehouse/checkpoints/{StreamOptions().stream_id}/checkpoint/commits/7",
-                   f"lakehouse/checkpoints/{StreamOptions().stream_id}/feeds.json"):
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=cluster.bucket, Prefix="lakehouse/"
+        )
+        for o in page.get("Contents", [])
+    ]
+    for prefix in (
+        "lakehouse/lake/CURRENT",
+        "lakehouse/warehouse/imdb.db/top_movies/_delta_log/",
+        "lakehouse/warehouse/imdb_stream.db/ratings/_delta_log/",
+        f"lakehouse/checkpoints/{StreamOptions().stream_id}/checkpoint/commits/7",
+        f"lakehouse/checkpoints/{StreamOptions().stream_id}/feeds.json",
+    ):
         assert any(key.startswith(prefix) for key in keys), prefix
     for folder in ("lake", "warehouse"):
         assert not any((cluster.home / folder).rglob("*.parquet")), folder
@@ -108,9 +126,12 @@ def test_a_cluster_run_on_s3_killed_mid_stream_gives_duckdbs_answer(cluster):
     assert ours["average_number_of_votes"] == reference["average_number_of_votes"]
     for mine, theirs in zip(ours["top_movies"], reference["top_movies"], strict=True):
         assert math.isclose(mine["ranking_score"], theirs["ranking_score"], rel_tol=1e-9)
-        assert {k: v for k, v in mine.items() if k != "ranking_score"} == \
-            {k: v for k, v in theirs.items() if k != "ranking_score"}
+        assert {k: v for k, v in mine.items() if k != "ranking_score"} == {
+            k: v for k, v in theirs.items() if k != "ranking_score"
+        }
     assert ours["top_movie_credits"] == reference["top_movie_credits"]
     assert ours["top_movie_titles"] == reference["top_movie_titles"]
-    print(f"\ncluster: start {cluster.timings['cluster_start']:.0f}s, killed run "
-          f"{killed.seconds:.0f}s, rerun {done.seconds:.0f}s")
+    print(
+        f"\ncluster: start {cluster.timings['cluster_start']:.0f}s, killed run "
+        f"{killed.seconds:.0f}s, rerun {done.seconds:.0f}s"
+    )

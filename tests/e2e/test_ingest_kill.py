@@ -41,8 +41,9 @@ print(json.dumps(out))
 
 def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def files_of(folder: Path) -> dict[str, int]:
@@ -52,9 +53,13 @@ def files_of(folder: Path) -> dict[str, int]:
 def kill_during_conversion(home: Path) -> Path:
     """Start `ingest --force`, SIGKILL it once the new .partial folder holds Parquet files."""
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
-    process = subprocess.Popen([CLI, "ingest", "--source", SOURCE, "--force"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [CLI, "ingest", "--source", SOURCE, "--force"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -87,8 +92,13 @@ def test_killed_ingest_leaves_the_previous_lake_published(tmp_path, caplog):
     assert partial.exists()  # left behind by the killed run ...
     assert (lake / "CURRENT").read_text().strip() == published  # ... but never published
     assert files_of(lake / published) == before
-    answered = subprocess.run([sys.executable, "-c", QUERY, str(home)], check=False,
-                              capture_output=True, text=True, timeout=600)
+    answered = subprocess.run(
+        [sys.executable, "-c", QUERY, str(home)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert answered.returncode == 0, answered.stderr[-3000:]
     tables = json.loads(answered.stdout.strip().splitlines()[-1])
     rows = {f["table"]: f["rows_written"] for f in manifest["files"]}
@@ -98,8 +108,9 @@ def test_killed_ingest_leaves_the_previous_lake_published(tmp_path, caplog):
 
     # the next ingest (its landing step, in process: no second Spark start) cleans up
     caplog.set_level(logging.INFO, logger="ingest")
-    ingest_id, staging, _ = land(locate_files(next((home / "downloads").glob("sample-*"))),
-                                 lake, progress=False)
+    ingest_id, staging, _ = land(
+        locate_files(next((home / "downloads").glob("sample-*"))), lake, progress=False
+    )
     messages = caplog.messages
     assert f"ingest: removed {partial.name}, left by an ingest that did not finish" in messages
     assert list(lake.glob(".*.partial")) == [staging]

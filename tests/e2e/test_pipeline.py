@@ -33,6 +33,7 @@ from tests.reference.duckdb_reference import compute
 
 pytestmark = pytest.mark.e2e
 
+
 def run_pipeline(spark, home, source, *, build=True, records_per_batch=100, **answer):
     options = StreamOptions(records_per_batch=records_per_batch, **answer)
     run_ingest(spark, home, str(source), force=True)
@@ -68,7 +69,8 @@ def test_rule_fixtures_match_hand_computed_numbers_and_duckdb(spark, home, tmp_p
     assert checks.schema.simpleString() == (
         "struct<ingest_id:string,imdb_file:string,lookup_table:string,key_columns:array<string>,"
         "rows_read:bigint,rows_written:bigint,rows_rejected:bigint,null_keys:bigint,"
-        "duplicate_keys:bigint,converted_in:string>")
+        "duplicate_keys:bigint,converted_in:string>"
+    )
     rows = {r["lookup_table"]: r for r in checks.collect()}
     assert len(rows) == 8 and rows["title_ratings"]["rows_written"] == 30
     assert sum(r["duplicate_keys"] + r["null_keys"] for r in rows.values()) == 0
@@ -115,8 +117,7 @@ OPTION_MATRIX = [
 ]
 
 
-def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd,
-                                                                         caplog):
+def test_every_option_gives_the_reference_answer_through_the_full_build(spark, home, capfd, caplog):
     """The CLI's options through `transform`, each answer published and read back without
     Spark as `results` reads it; each with the full `dbt build` (its unit tests pin their own
     vars, so options far from the defaults pass them, and every data test holds)."""
@@ -126,31 +127,38 @@ def test_every_option_gives_the_reference_answer_through_the_full_build(spark, h
         options = StreamOptions(records_per_batch=1000, **answer)
         stream(spark, home, options)
         transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types))
-        assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
-                           compute(source, **answer))
+        assert_same_answer(
+            collect(DeltaReader.of_warehouse(home.warehouse)), compute(source, **answer)
+        )
     # The last answer again, after an ingest that converted title.akas anew (as a refresh
     # whose akas file changed): the credits are kept (the same top movies, principals, names
     # and code), the titles computed again; the answer is still DuckDB's.
     checks_file = home.lake / current_ingest(home.lake) / "_checks" / "part-0.parquet"
     checks = pq.read_table(checks_file)
-    akas = pc.if_else(pc.equal(checks["lookup_table"], "title_akas"), "a-later-ingest",
-                      checks["converted_in"])
-    pq.write_table(checks.set_column(checks.schema.get_field_index("converted_in"),
-                                     "converted_in", akas), checks_file)
+    akas = pc.if_else(
+        pc.equal(checks["lookup_table"], "title_akas"), "a-later-ingest", checks["converted_in"]
+    )
+    pq.write_table(
+        checks.set_column(checks.schema.get_field_index("converted_in"), "converted_in", akas),
+        checks_file,
+    )
     spark.sql("refresh table imdb_lookup.ingest_checks")
     caplog.set_level(logging.INFO, logger="imdb_pipeline")
     caplog.clear()
     try:
-        transform(home, dbt_vars(options.min_votes, options.top_n, options.title_types),
-                  tests=False)  # the models: what keeps or computes them
+        transform(
+            home, dbt_vars(options.min_votes, options.top_n, options.title_types), tests=False
+        )  # the models: what keeps or computes them
     finally:
         pq.write_table(checks, checks_file)
         spark.sql("refresh table imdb_lookup.ingest_checks")
     shown = caplog.messages
     assert [re.sub(r"version \d+", "version N", line) for line in shown if "kept" in line] == [
-        "dbt: top_movie_credits: kept from version N (the same top movies, lookups and code)"]
-    assert_same_answer(collect(DeltaReader.of_warehouse(home.warehouse)),
-                       compute(source, **OPTION_MATRIX[-1]))
+        "dbt: top_movie_credits: kept from version N (the same top movies, lookups and code)"
+    ]
+    assert_same_answer(
+        collect(DeltaReader.of_warehouse(home.warehouse)), compute(source, **OPTION_MATRIX[-1])
+    )
     assert capfd.readouterr().out == ""  # dbt prints nothing on stdout
 
 
@@ -162,10 +170,15 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
     published = collect(DeltaReader.of_warehouse(home.warehouse))
     checks_file = home.lake / current_ingest(home.lake) / "_checks" / "part-0.parquet"
     checks = pq.read_table(checks_file)
-    repeated = pc.if_else(pc.equal(checks["lookup_table"], "title_principals"), 1,
-                          checks["duplicate_keys"]).cast(pa.int64())
-    pq.write_table(checks.set_column(checks.schema.get_field_index("duplicate_keys"),
-                                     "duplicate_keys", repeated), checks_file)
+    repeated = pc.if_else(
+        pc.equal(checks["lookup_table"], "title_principals"), 1, checks["duplicate_keys"]
+    ).cast(pa.int64())
+    pq.write_table(
+        checks.set_column(
+            checks.schema.get_field_index("duplicate_keys"), "duplicate_keys", repeated
+        ),
+        checks_file,
+    )
     spark.sql("refresh table imdb_lookup.ingest_checks")
     caplog.set_level(logging.INFO, logger="imdb_pipeline")
     caplog.clear()
@@ -175,8 +188,11 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
     assert any(line.startswith("dbt: FAIL lookup_keys_checked") for line in shown)
     assert (published["parameters"]["min_votes"], published["parameters"]["top_n"]) == (1_900, 1)
     assert capfd.readouterr().out == ""  # the failure went to the log (stderr), not stdout
-    with pytest.raises(ResultsError, match=r"^the last transform \(min_votes 100, top_n 3, "
-                       r"title_types movie, at .*\) did not publish an answer \(failed: "):
+    with pytest.raises(
+        ResultsError,
+        match=r"^the last transform \(min_votes 100, top_n 3, "
+        r"title_types movie, at .*\) did not publish an answer \(failed: ",
+    ):
         collect(DeltaReader.of_warehouse(home.warehouse))
     with pytest.raises(ResultsError, match="did not publish"):
         collect(spark)  # the same through Spark, as the Thrift server's clients read it
@@ -185,8 +201,12 @@ def test_a_repeated_key_fails_the_build_and_results_keep_saying_so(spark, home, 
 
 
 SAMPLE_FOLDERS = [
-    "imdbSpark", "spark-structured-streaming-imdb", "query-evaluation-imdb", "imdb-dataset",
-    "IMDb-Dataset-Query-Tester", "pimdb",
+    "imdbSpark",
+    "spark-structured-streaming-imdb",
+    "query-evaluation-imdb",
+    "imdb-dataset",
+    "IMDb-Dataset-Query-Tester",
+    "pimdb",
 ]
 # The samples with the most rows (credits, alternative titles, an extra basics file) run to
 # the marts; the others, whose files differ in layout rather than in what the marts do with
@@ -206,8 +226,9 @@ def test_sample_folder_matches_duckdb(spark, home, folder):
     run_ingest(spark, home, str(source), force=True)
     summary = stream(spark, home, StreamOptions(records_per_batch=100))
     assert summary["ratings_processed"] == reference["ratings_processed"]
-    assert math.isclose(summary["average_number_of_votes"],
-                        reference["average_number_of_votes"], rel_tol=1e-12)
+    assert math.isclose(
+        summary["average_number_of_votes"], reference["average_number_of_votes"], rel_tol=1e-12
+    )
     assert summary["top"] == [m["tconst"] for m in reference["top_movies"]]
 
 

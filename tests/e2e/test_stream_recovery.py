@@ -46,8 +46,9 @@ def cli(home, *args, fault=None):
     env.pop(FAULT_ENV, None)
     if fault:
         env[FAULT_ENV] = fault
-    return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env,
-                          timeout=600)
+    return subprocess.run(
+        [CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def delta(spark, home, table):
@@ -55,7 +56,8 @@ def delta(spark, home, table):
 
 
 def test_killed_at_every_point_the_rerun_counts_each_record_once_and_a_follower_stops(
-        spark, tmp_path):
+    spark, tmp_path
+):
     home, source = tmp_path / "home", FIXTURES / "rules"
     assert cli(home, "ingest", "--source", str(source)).returncode == 0
     # flush-seconds 0: every micro-batch goes to Delta (killed between the two appends: the
@@ -63,8 +65,9 @@ def test_killed_at_every_point_the_rerun_counts_each_record_once_and_a_follower_
     # buffered until the run ends (killed after buffering micro-batch 5, before Spark's commit:
     # the last run lands the three buffered ones first, then replays 5 without writing it).
     for flush, point in (("0", "mid_flush@1"), ("3600", "after_stage@5")):
-        killed = cli(home, "stream", "--records-per-batch", "4", "--flush-seconds", flush,
-                     fault=point)
+        killed = cli(
+            home, "stream", "--records-per-batch", "4", "--flush-seconds", flush, fault=point
+        )
         assert killed.returncode == -9, (point, killed.stderr[-2000:])
     # the last run follows (--follow): it lands the buffered micro-batches, replays, streams
     # to the end, waits for a new ingest, and stops cleanly on SIGTERM; `status` tells.
@@ -138,14 +141,18 @@ def test_a_newer_dump_is_streamed_as_its_changes_only(spark, home, tmp_path):
     assert math.isclose(day2["average_number_of_votes"], reference["average_number_of_votes"])
     assert day2["top"] == [m["tconst"] for m in reference["top_movies"]]
 
-    run_dbt(home, ["run", "--select", "staging", "intermediate", "marts"],
-            dbt_vars(500, 7, ["movie"]))
+    run_dbt(
+        home, ["run", "--select", "staging", "intermediate", "marts"], dbt_vars(500, 7, ["movie"])
+    )
     ours = collect(spark)
     assert ours["ratings_processed"] == reference["ratings_processed"]
     assert [m["tconst"] for m in ours["top_movies"]] == day2["top"]
     # the report of this answer marks the refresh (day 1 -> day 2) in both stream charts
     facts = check_report(spark, home, tmp_path, "refresh")
-    assert [facts["charts"][c]["elements"]["rule"] for c in ("chart-average", "chart-ranks")] == [1, 1]
+    assert [facts["charts"][c]["elements"]["rule"] for c in ("chart-average", "chart-ranks")] == [
+        1,
+        1,
+    ]
 
 
 def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
@@ -162,8 +169,13 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
     def latest_batch():
         if not (home.root / "warehouse" / "imdb_stream.db" / "batches" / "_delta_log").is_dir():
             return None
-        rows = delta(spark, home.root, "batches").where(f"stream_id = '{options.stream_id}'") \
-            .orderBy("batch_id", ascending=False).limit(1).collect()
+        rows = (
+            delta(spark, home.root, "batches")
+            .where(f"stream_id = '{options.stream_id}'")
+            .orderBy("batch_id", ascending=False)
+            .limit(1)
+            .collect()
+        )
         return rows[0] if rows else None
 
     def wait_for(done, seconds):
@@ -181,8 +193,12 @@ def test_follow_picks_up_a_new_ingest_and_stops_cleanly(spark, home, tmp_path):
         wait_for(lambda b: b.end_row == b.feed_rows and b.ratings_processed == first_ratings, 120)
         run_ingest(spark, home, str(second), force=True)
         expected = compute(second, top_n=4)
-        wait_for(lambda b: b.ratings_processed == expected["ratings_processed"]
-                 and b.end_row == b.feed_rows, 120)
+        wait_for(
+            lambda b: (
+                b.ratings_processed == expected["ratings_processed"] and b.end_row == b.feed_rows
+            ),
+            120,
+        )
     finally:
         stop.set()
         runner.join(120)
@@ -198,8 +214,13 @@ def follow_until_done_then_sigterm(home: Path) -> str:
     runs, then SIGTERM; returns its stderr once it has exited 0."""
     env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
     env.pop(FAULT_ENV, None)
-    follower = subprocess.Popen([CLI, "stream", "--follow", "--records-per-batch", "4"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follower = subprocess.Popen(
+        [CLI, "stream", "--follow", "--records-per-batch", "4"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and follower.poll() is None:
@@ -241,20 +262,30 @@ def test_a_restart_without_the_buffered_micro_batches_folds_them_again(spark, ho
     caplog.clear()
     again = stream(spark, home, options)
     lines = caplog.messages
-    assert any("ratings-log rows of micro-batches 3-3 had no batches row" in line
-               for line in lines), lines
-    assert any("micro-batches 3-7 were committed by Spark but are neither in Delta nor staged"
-               in line and "feed rows 12-29" in line for line in lines), lines
+    assert any(
+        "ratings-log rows of micro-batches 3-3 had no batches row" in line for line in lines
+    ), lines
+    assert any(
+        "micro-batches 3-7 were committed by Spark but are neither in Delta nor staged" in line
+        and "feed rows 12-29" in line
+        for line in lines
+    ), lines
     log = spark.read.format("delta").load(locations[RATINGS_TABLE]).where(f"stream_id = '{sid}'")
     assert log.count() == log.select("feed_row").distinct().count() == 30  # each record once
-    batches = spark.read.format("delta").load(locations[BATCHES_TABLE]) \
-        .where(f"stream_id = '{sid}'").orderBy("batch_id").collect()
+    batches = (
+        spark.read.format("delta")
+        .load(locations[BATCHES_TABLE])
+        .where(f"stream_id = '{sid}'")
+        .orderBy("batch_id")
+        .collect()
+    )
     assert [b.batch_id for b in batches] == [0, 1, 2, 7]
     assert batches[-1].batches == 8 and batches[-1].end_row == 30 and batches[-1].records == 18
     reference = compute(source, top_n=9)
     for summary in (first, again):
         assert summary["ratings_processed"] == reference["ratings_processed"] == 30
-        assert math.isclose(summary["average_number_of_votes"],
-                            reference["average_number_of_votes"])
+        assert math.isclose(
+            summary["average_number_of_votes"], reference["average_number_of_votes"]
+        )
         assert summary["top"] == [m["tconst"] for m in reference["top_movies"]]
     assert again["batches"] == 8 and again["records_this_run"] == 0

@@ -29,8 +29,18 @@ from tests.unit.test_report import chart_specs, chart_values
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
 BEELINE = str(Path(sys.executable).with_name("beeline"))
-TOP_10 = ["tt0111161", "tt0468569", "tt1375666", "tt0137523", "tt0110912", "tt0109830",
-          "tt0167260", "tt0120737", "tt0068646", "tt0133093"]
+TOP_10 = [
+    "tt0111161",
+    "tt0468569",
+    "tt1375666",
+    "tt0137523",
+    "tt0110912",
+    "tt0109830",
+    "tt0167260",
+    "tt0120737",
+    "tt0068646",
+    "tt0133093",
+]
 
 
 class Server:
@@ -41,13 +51,22 @@ class Server:
         self.results: dict = {}
 
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("IMDB_METASTORE_", "IMDB_THRIFT_", "IMDB_TARGET"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("IMDB_METASTORE_", "IMDB_THRIFT_", "IMDB_TARGET"))
+        }
         return {**env, "IMDB_PIPELINE_HOME": str(self.home), "PYSPARK_PYTHON": sys.executable}
 
     def cli(self, *args, timeout=600) -> subprocess.CompletedProcess:
-        return subprocess.run([CLI, *args], capture_output=True, text=True, env=self.env(),
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            [CLI, *args],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
 
     def query(self, sql: str) -> list[tuple]:
         from pyhive import hive
@@ -135,8 +154,14 @@ def test_start_reports_the_server_and_its_metastore(server):
 def test_run_through_the_server(server):
     # --skip-tests: seeds and models through the server; the full `dbt build` with every test
     # runs embedded (test_cli), the same SQL through the other connection method.
-    done = server.cli("run", "--target", "thrift", "--skip-tests",
-                      "--source", str(SAMPLES / "real-2019-top25-repaired"))
+    done = server.cli(
+        "run",
+        "--target",
+        "thrift",
+        "--skip-tests",
+        "--source",
+        str(SAMPLES / "real-2019-top25-repaired"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     built = [line for line in done.stderr.splitlines() if line.startswith("dbt: build: ")]
     assert built and " seeds" in built[0] and " models" in built[0] and "test" not in built[0]
@@ -180,9 +205,22 @@ def test_sql_clients_read_the_marts(server):
         "select count(*) as titles from imdb.top_movie_titles;"
     )
     done = subprocess.run(
-        [BEELINE, "-u", f"jdbc:hive2://127.0.0.1:{server.port}/imdb", "-n", "imdb",
-         "--silent=true", "--outputformat=tsv2", "-e", sql],
-        capture_output=True, text=True, env=server.env(), timeout=180, check=False,
+        [
+            BEELINE,
+            "-u",
+            f"jdbc:hive2://127.0.0.1:{server.port}/imdb",
+            "-n",
+            "imdb",
+            "--silent=true",
+            "--outputformat=tsv2",
+            "-e",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        env=server.env(),
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.split()
@@ -198,14 +236,22 @@ def test_sql_clients_read_the_marts(server):
     report = server.cli("report", "--target", "thrift", "--out", str(server.home / "report-thrift"))
     assert report.returncode == 0, report.stderr[-3000:]
     html = Path(report.stdout.strip()).read_text()
-    scores = re.findall(r'<tr data-tconst="(tt\d+)">.*?data-field="ranking_score" '
-                        r'data-value="([^"]+)"', html, re.DOTALL)
+    scores = re.findall(
+        r'<tr data-tconst="(tt\d+)">.*?data-field="ranking_score" '
+        r'data-value="([^"]+)"',
+        html,
+        re.DOTALL,
+    )
     assert [(t, json.loads(v)) for t, v in scores] == [
-        (m["tconst"], m["ranking_score"]) for m in expected["top_movies"]]
+        (m["tconst"], m["ranking_score"]) for m in expected["top_movies"]
+    ]
     specs = chart_specs(html)
     last = max(p["batch_id"] for p in chart_values(specs["chart-average"]) if "batch_id" in p)
-    ranks = {p["tconst"]: p["rank"] for p in chart_values(specs["chart-ranks"])
-             if p.get("batch_id") == last and "stint" in p}
+    ranks = {
+        p["tconst"]: p["rank"]
+        for p in chart_values(specs["chart-ranks"])
+        if p.get("batch_id") == last and "stint" in p
+    }
     assert ranks == {m["tconst"]: m["rank"] for m in expected["top_movies"]}
 
 

@@ -58,7 +58,9 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home, 
     messages = caplog.messages
 
     data = postgres.data
-    assert postgres.link.is_symlink() and not data.is_relative_to(root)  # kept where postgres reaches
+    assert postgres.link.is_symlink() and not data.is_relative_to(
+        root
+    )  # kept where postgres reaches
     folder = data.parent
     owner = folder.stat()
     assert stat.S_IMODE(owner.st_mode) == 0o700 and owner.st_uid != 0  # postgres' own, private
@@ -68,19 +70,44 @@ def test_postgres_runs_as_root_in_a_private_home_and_goes_with_it(private_home, 
     password_file = home.root / "postgres" / "password"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     password = password_file.read_text().strip()
-    assert not list(folder.glob(".pwfile-*")) and not list((home.root / "postgres").glob(".pwfile-*"))
+    assert not list(folder.glob(".pwfile-*")) and not list(
+        (home.root / "postgres").glob(".pwfile-*")
+    )
     for log in (home.root / "logs").glob("*.log"):
         assert password not in log.read_text(errors="replace")
 
     port = int(metastore.url.split(":")[-1].split("/")[0])
     psql = str(home_postgres.Postgres.bin_dir() / "psql")
-    query = [psql, "-h", "127.0.0.1", "-p", str(port), "-U", "imdb", "-d", "metastore",
-             "-tAc", "select current_user"]
-    done = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30,
-                          env={**os.environ, "PGPASSWORD": password})
+    query = [
+        psql,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        "imdb",
+        "-d",
+        "metastore",
+        "-tAc",
+        "select current_user",
+    ]
+    done = subprocess.run(
+        query,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={**os.environ, "PGPASSWORD": password},
+    )
     assert done.returncode == 0 and done.stdout.strip() == "imdb", done.stderr
-    wrong = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30,
-                           env={**os.environ, "PGPASSWORD": "not-the-password"})
+    wrong = subprocess.run(
+        query,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={**os.environ, "PGPASSWORD": "not-the-password"},
+    )
     assert wrong.returncode != 0  # scram-sha-256: the password is needed
 
     postgres.stop()  # a restart keeps the same database

@@ -149,8 +149,11 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, spec: ImdbFile) -> int:
         for i, col in enumerate(spec.columns, start=1)
     )
     # file order: one thread, insertion order kept (DuckDB's default), so line_no follows it
-    latest = ("QUALIFY row_number() OVER (PARTITION BY f[1] ORDER BY line_no DESC) = 1"
-              if spec.name == "title.ratings" else "")
+    latest = (
+        "QUALIFY row_number() OVER (PARTITION BY f[1] ORDER BY line_no DESC) = 1"
+        if spec.name == "title.ratings"
+        else ""
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {spec.table} AS SELECT {select} FROM {raw} WHERE {valid} "
         f"{latest}"

@@ -8,10 +8,12 @@ from streaming.buffer import MicroBatchBuffer
 
 
 def log_rows(batch_id: int, tconsts: list[str]) -> pa.Table:
-    return pa.table({
-        "tconst": tconsts,
-        "batch_id": pa.array([batch_id] * len(tconsts), pa.int64()),
-    })
+    return pa.table(
+        {
+            "tconst": tconsts,
+            "batch_id": pa.array([batch_id] * len(tconsts), pa.int64()),
+        }
+    )
 
 
 def test_buffered_batches_come_back_in_batch_order_with_their_batch_rows(tmp_path):

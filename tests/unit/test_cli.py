@@ -41,29 +41,52 @@ def test_main_takes_clicks_parameters_positionally_too():
         main.main(["run", "--format", "xml"], "imdb-pipeline", None, False)
 
 
-@pytest.mark.parametrize("args, env, expected", [
-    (["run", "--format", "xml"], {},
-     ("error: invalid value for '--format': 'xml' is not one of 'json', 'table' "
-      "(see 'imdb-pipeline run --help')")),
-    (["run", "--bogus"], {}, "error: no such option '--bogus' (see 'imdb-pipeline run --help')"),
-    (["nosuch"], {}, "error: no such command 'nosuch' (see 'imdb-pipeline --help')"),
-    (["--storage", "notaurl", "results"], {},
-     "error: invalid value for '--storage': 'notaurl': give s3://BUCKET/PREFIX"),
-    (["results"], {"IMDB_PIPELINE_STORAGE": "notaurl"},
-     "error: invalid value for $IMDB_PIPELINE_STORAGE: 'notaurl': give s3://BUCKET/PREFIX"),
-    (["results"], {"IMDB_TARGET": "nowhere"},
-     "error: invalid value for $IMDB_TARGET: 'nowhere' is not one of 'local', 'thrift'"),
-])
-def test_a_usage_error_is_one_error_line_naming_what_the_user_set(tmp_path, monkeypatch, args,
-                                                                    env, expected):
+@pytest.mark.parametrize(
+    "args, env, expected",
+    [
+        (
+            ["run", "--format", "xml"],
+            {},
+            (
+                "error: invalid value for '--format': 'xml' is not one of 'json', 'table' "
+                "(see 'imdb-pipeline run --help')"
+            ),
+        ),
+        (
+            ["run", "--bogus"],
+            {},
+            "error: no such option '--bogus' (see 'imdb-pipeline run --help')",
+        ),
+        (["nosuch"], {}, "error: no such command 'nosuch' (see 'imdb-pipeline --help')"),
+        (
+            ["--storage", "notaurl", "results"],
+            {},
+            "error: invalid value for '--storage': 'notaurl': give s3://BUCKET/PREFIX",
+        ),
+        (
+            ["results"],
+            {"IMDB_PIPELINE_STORAGE": "notaurl"},
+            "error: invalid value for $IMDB_PIPELINE_STORAGE: 'notaurl': give s3://BUCKET/PREFIX",
+        ),
+        (
+            ["results"],
+            {"IMDB_TARGET": "nowhere"},
+            "error: invalid value for $IMDB_TARGET: 'nowhere' is not one of 'local', 'thrift'",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_error_line_naming_what_the_user_set(
+    tmp_path, monkeypatch, args, env, expected
+):
     """Click's usage block (Usage:, Try ..., Error: ...) becomes the one ``error:`` line; a
     value read from an environment variable is named by that variable. Nothing is written to
     the home: nothing started."""
     for name in ("IMDB_PIPELINE_STORAGE", "IMDB_TARGET"):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
-    result = CliRunner().invoke(main, ["--home", str(home), *args], env=env,
-                                prog_name="imdb-pipeline")
+    result = CliRunner().invoke(
+        main, ["--home", str(home), *args], env=env, prog_name="imdb-pipeline"
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith(expected), result.stderr
     assert result.stderr.count("\n") == 1 and "Usage:" not in result.stderr
@@ -88,6 +111,7 @@ def test_results_on_a_home_that_never_ran_answers_without_spark(tmp_path):
 
 
 # --- cheap checks first: each of these fails in seconds, before Spark starts -----------------
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -120,8 +144,11 @@ def check_fails_fast(home: Path, args: list[str], expected: str, code: int = 1):
 
 
 def test_a_missing_folder_fails_before_spark(tmp_path):
-    check_fails_fast(tmp_path / "home", ["ingest", "--source", str(tmp_path / "nowhere")],
-                     "nowhere: no such directory")
+    check_fails_fast(
+        tmp_path / "home",
+        ["ingest", "--source", str(tmp_path / "nowhere")],
+        "nowhere: no such directory",
+    )
 
 
 def test_a_missing_file_fails_before_spark(tmp_path):
@@ -132,8 +159,11 @@ def test_a_missing_file_fails_before_spark(tmp_path):
 
 def test_a_damaged_gz_file_fails_before_spark(tmp_path):
     source = imdb_folder(tmp_path / "imdb", broken="title.principals")
-    line = check_fails_fast(tmp_path / "home", ["ingest", "--source", str(source)],
-                            "title.principals.tsv.gz: cannot read the file")
+    line = check_fails_fast(
+        tmp_path / "home",
+        ["ingest", "--source", str(source)],
+        "title.principals.tsv.gz: cannot read the file",
+    )
     assert "gzip" in line
 
 
@@ -160,12 +190,16 @@ def test_a_malformed_source_is_a_usage_error(tmp_path):
 
 def test_the_s3_error_has_the_offline_hint_too(tmp_path):
     endpoint = f"http://127.0.0.1:{free_port()}"  # an S3 endpoint nobody serves
-    line = check_fails_fast(tmp_path / "home", ["ingest", "--source", "s3://imdb-test",
-                                                "--s3-endpoint-url", endpoint], endpoint)
+    line = check_fails_fast(
+        tmp_path / "home",
+        ["ingest", "--source", "s3://imdb-test", "--s3-endpoint-url", endpoint],
+        endpoint,
+    )
     assert "local directory or sample:SCALE" in line
 
 
 # --- no command ends in a stack trace -----------------------------------------------------------
+
 
 def test_an_unexpected_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp_path):
     home = tmp_path / "home"
@@ -179,8 +213,11 @@ def test_an_unexpected_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp
     assert "Traceback (most recent call last)" in (home / "logs" / "pipeline.log").read_text()
 
 
-NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-               "--inh-caps=-dac_override,-dac_read_search"]
+NO_OVERRIDE = [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+]
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -189,12 +226,19 @@ def without_read_override(*args: str) -> subprocess.CompletedProcess:
     whatever its mode, so as root it runs without the two capabilities that allow that
     (util-linux's setpriv); any other user is held by the modes already."""
     command = [str(Path(sys.executable).with_name("imdb-pipeline")), *args]
-    return subprocess.run([*NO_OVERRIDE, *command] if ROOT else command, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*NO_OVERRIDE, *command] if ROOT else command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.skipif(ROOT and shutil.which("setpriv") is None,
-                    reason="root ignores file modes and util-linux's setpriv is missing")
+@pytest.mark.skipif(
+    ROOT and shutil.which("setpriv") is None,
+    reason="root ignores file modes and util-linux's setpriv is missing",
+)
 def test_unreadable_folder_and_file_are_permission_errors_not_damage(tmp_path):
     home = tmp_path / "home"
     source = imdb_folder(tmp_path / "imdb")

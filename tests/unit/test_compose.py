@@ -23,8 +23,11 @@ DRIVERS = ("thrift", "pipeline")  # the only services with a home (a volume of t
 # Settings of a standalone cluster that mean nothing in local mode, so the local
 # configuration cannot hold them: how many cores each application of a shared cluster takes.
 CLUSTER_ONLY = {"spark.cores.max"}
-SECRETS = {"METASTORE_PASSWORD": "ci-only-password", "S3_ACCESS_KEY": "ci-only-key",
-           "S3_SECRET_KEY": "ci-only-secret"}
+SECRETS = {
+    "METASTORE_PASSWORD": "ci-only-password",
+    "S3_ACCESS_KEY": "ci-only-key",
+    "S3_SECRET_KEY": "ci-only-secret",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +39,13 @@ def docker_compose(*args, unset: str | None = None):
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
     env.update({k: v for k, v in SECRETS.items() if k != unset})
     return subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
-        env=env, cwd=REPO_ROOT, check=False, timeout=60,
+        ["docker-compose", "-f", str(COMPOSE), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+        timeout=60,
     )
 
 
@@ -66,13 +74,24 @@ def test_the_resolved_services_start_in_order(tmp_path):
     done = docker_compose("config")
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
-    assert set(services) == {"object-store", "object-store-bucket", "metastore-db", "thrift",
-                             "spark-master", "spark-worker", "pipeline"}
-    assert services["object-store-bucket"]["depends_on"]["object-store"]["condition"] == \
-        "service_healthy"
+    assert set(services) == {
+        "object-store",
+        "object-store-bucket",
+        "metastore-db",
+        "thrift",
+        "spark-master",
+        "spark-worker",
+        "pipeline",
+    }
+    assert (
+        services["object-store-bucket"]["depends_on"]["object-store"]["condition"]
+        == "service_healthy"
+    )
     assert services["thrift"]["depends_on"]["metastore-db"]["condition"] == "service_healthy"
-    assert services["thrift"]["depends_on"]["object-store-bucket"]["condition"] == \
-        "service_completed_successfully"
+    assert (
+        services["thrift"]["depends_on"]["object-store-bucket"]["condition"]
+        == "service_completed_successfully"
+    )
     assert "spark-worker" in services["thrift"]["depends_on"]  # its executors run there
     assert services["pipeline"]["depends_on"]["thrift"]["condition"] == "service_healthy"
     assert services["spark-worker"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
@@ -86,8 +105,12 @@ def test_services_volumes_and_ports(compose):
     services = compose["services"]
     assert services["metastore-db"]["image"] == "postgres:15"
     assert "pg_isready" in " ".join(services["metastore-db"]["healthcheck"]["test"])
-    assert set(compose["volumes"]) == {"object-store", "metastore-db", "thrift-home",
-                                       "pipeline-home"}
+    assert set(compose["volumes"]) == {
+        "object-store",
+        "metastore-db",
+        "thrift-home",
+        "pipeline-home",
+    }
     assert "metastore-db:/var/lib/postgresql/data" in services["metastore-db"]["volumes"]
     assert "object-store:/data" in services["object-store"]["volumes"]
     for name in SPARK_SERVICES:
@@ -110,8 +133,13 @@ def test_services_volumes_and_ports(compose):
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
-    assert services["pipeline"]["command"][-5:] == ["run", "--target", "thrift", "--source",
-                                                    "/data/imdb"]
+    assert services["pipeline"]["command"][-5:] == [
+        "run",
+        "--target",
+        "thrift",
+        "--source",
+        "/data/imdb",
+    ]
 
 
 def test_every_spark_setting_it_names_is_a_local_setting(compose, tmp_path, monkeypatch):
@@ -129,8 +157,9 @@ def test_every_spark_setting_it_names_is_a_local_setting(compose, tmp_path, monk
     named -= {"spark.py"}  # the module named in a comment
     for service in compose["services"].values():  # and every --conf KEY=VALUE
         command = service.get("command") or []
-        named |= {command[i + 1].split("=", 1)[0] for i, part in enumerate(command)
-                  if part == "--conf"}
+        named |= {
+            command[i + 1].split("=", 1)[0] for i, part in enumerate(command) if part == "--conf"
+        }
     assert named, "expected at least spark.master for the cluster"
     assert named <= known | CLUSTER_ONLY, f"settings only compose knows: {sorted(named - known)}"
     for name in SPARK_SERVICES:  # every Spark start reads the same mounted defaults

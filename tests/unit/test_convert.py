@@ -120,16 +120,31 @@ def test_header_mismatch_names_file_expected_and_found(tmp_path):
     assert "found tconst|rating|votes" in message
 
 
-@pytest.mark.parametrize("header, difference", [
-    ("tconst\taverageRating\tnumVotes ", "column 3 is 'numVotes ' where 'numVotes' is expected"),
-    ("tconst|averageRating|numVotes",
-     "1 tab-separated column where 3 are expected: 'tconst|averageRating|numVotes'"),
-    ("tconst\taverageRating", "2 tab-separated columns where 3 are expected"),
-    ("tconst\taverageRating\tnumVotes\textra", ("4 tab-separated columns where 3 are expected; "
-     "extra: 'extra'")),
-    ("tconst\tnumVotes\taverageRating\tx", ("4 tab-separated columns where 3 are expected; "
-     "column 2 is 'numVotes' where 'averageRating' is expected")),
-])
+@pytest.mark.parametrize(
+    "header, difference",
+    [
+        (
+            "tconst\taverageRating\tnumVotes ",
+            "column 3 is 'numVotes ' where 'numVotes' is expected",
+        ),
+        (
+            "tconst|averageRating|numVotes",
+            "1 tab-separated column where 3 are expected: 'tconst|averageRating|numVotes'",
+        ),
+        ("tconst\taverageRating", "2 tab-separated columns where 3 are expected"),
+        (
+            "tconst\taverageRating\tnumVotes\textra",
+            ("4 tab-separated columns where 3 are expected; extra: 'extra'"),
+        ),
+        (
+            "tconst\tnumVotes\taverageRating\tx",
+            (
+                "4 tab-separated columns where 3 are expected; "
+                "column 2 is 'numVotes' where 'averageRating' is expected"
+            ),
+        ),
+    ],
+)
 def test_a_header_message_says_what_the_summary_cannot_show(tmp_path, header, difference):
     path = write(tmp_path / "title.ratings.tsv", header + "\ntt0000001\t7.0\t5\n")
     with pytest.raises(HeaderError) as error:
@@ -185,8 +200,25 @@ def test_a_byte_that_is_not_utf8_rejects_its_row_in_a_whole_gzip(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ["tt1", "tt0000001", "tt" + "9" * 18, "tt" + "9" * 19, "tt", "t1", "xx0000001", "tt00a1",
-     "tt-1", "tt+1", "tt 1", " tt1", "tt1 ", "TT0000001", "tt١٢", "nm0000001", ""],
+    [
+        "tt1",
+        "tt0000001",
+        "tt" + "9" * 18,
+        "tt" + "9" * 19,
+        "tt",
+        "t1",
+        "xx0000001",
+        "tt00a1",
+        "tt-1",
+        "tt+1",
+        "tt 1",
+        " tt1",
+        "tt1 ",
+        "TT0000001",
+        "tt١٢",
+        "nm0000001",
+        "",
+    ],
 )
 def test_id_fast_path_agrees_with_the_exact_rule(value):
     exact = re.fullmatch(r"tt[0-9]{1,18}", value) is not None
@@ -198,8 +230,22 @@ def test_id_fast_path_agrees_with_the_exact_rule(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["0", "7", "-12", "123456789", "1234567890", "0000000001", "+5", " 5", "5 ", "1.0",
-              "1e3", "", "٣"],
+    "value",
+    [
+        "0",
+        "7",
+        "-12",
+        "123456789",
+        "1234567890",
+        "0000000001",
+        "+5",
+        " 5",
+        "5 ",
+        "1.0",
+        "1e3",
+        "",
+        "٣",
+    ],
 )
 def test_number_fast_path_agrees_with_the_exact_rule(value):
     exact = re.fullmatch(r"-?[0-9]{1,9}", value) is not None
@@ -278,10 +324,13 @@ def test_messages_quoting_file_content_escape_invisible_characters(tmp_path):
     assert convert.escape("a\tb\ufeff\x00é東") == "a\\tb\\ufeff\\x00é東"
 
 
-@pytest.mark.parametrize("content, what", [
-    (b"", "0 bytes"),
-    (gzip.compress(b""), "a gzip of 20 bytes that holds no text"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        (b"", "0 bytes"),
+        (gzip.compress(b""), "a gzip of 20 bytes that holds no text"),
+    ],
+)
 def test_an_empty_file_says_it_is_empty(tmp_path, content, what):
     path = tmp_path / "title.ratings.tsv.gz"
     path.write_bytes(content)
@@ -292,15 +341,19 @@ def test_an_empty_file_says_it_is_empty(tmp_path, content, what):
     )
     akas = tmp_path / "title.akas.tsv"
     akas.write_bytes(content)
-    with pytest.raises(convert.EmptyFileError, match=r"fetch the file again, or remove it "
-                                                     r"\(title.akas is optional\)"):
+    with pytest.raises(
+        convert.EmptyFileError,
+        match=r"fetch the file again, or remove it "
+        r"\(title.akas is optional\)",
+    ):
         convert.check_header(akas, TITLE_AKAS)
 
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_a_required_table_with_only_its_header_has_no_rows(tmp_path, gz):
-    path = write(tmp_path / ("title.ratings.tsv" + (".gz" if gz else "")),
-                 RATINGS_HEADER + "\n\n", gz=gz)
+    path = write(
+        tmp_path / ("title.ratings.tsv" + (".gz" if gz else "")), RATINGS_HEADER + "\n\n", gz=gz
+    )
     with pytest.raises(convert.NoRowsError) as error:
         convert.check_header(path, TITLE_RATINGS)
     assert str(error.value) == (
@@ -328,8 +381,11 @@ def test_a_byte_that_is_not_utf8_is_a_bad_row_not_a_failed_file(tmp_path):
     stats = FileStats(path.name)
     out = [r for b in read_file(path, NAME_BASICS, stats, block_size=16384) for r in b.to_pylist()]
     assert [(r["line"], r["raw_line"], r["reason"]) for r in stats.rejects] == [
-        (2501, "nm0002500\tRen\\xe9 Clair\t1898\t1981\tdirector\ttt0000001",
-         "primaryName is not valid UTF-8: 'Ren\\xe9 Clair'"),
+        (
+            2501,
+            "nm0002500\tRen\\xe9 Clair\t1898\t1981\tdirector\ttt0000001",
+            "primaryName is not valid UTF-8: 'Ren\\xe9 Clair'",
+        ),
         (3001, "nm0003000\tOk\t1950\t\\N\t\\xff\\xfeactor", "expected 6 columns, found 5"),
     ]
     ids = [r["nconst"] for r in out]  # read again as bytes from where it stopped: no row twice
@@ -341,7 +397,7 @@ def test_a_byte_that_is_not_utf8_is_a_bad_row_not_a_failed_file(tmp_path):
 
 def _split_lines(text: str, every: int) -> list[str]:
     lines = text.splitlines(keepends=True)
-    return ["".join(lines[i:i + every]) for i in range(0, len(lines), every)]
+    return ["".join(lines[i : i + every]) for i in range(0, len(lines), every)]
 
 
 def _ratings_text(n: int, bad: dict | None = None) -> str:
@@ -359,7 +415,9 @@ def test_parts_are_read_as_one_file_with_lines_per_part(tmp_path):
         paths.append(write(tmp_path / f"title.ratings.tsv.part-{suffix}", part))
     files = convert.TableFiles(tuple(paths), root=tmp_path)
     stats = FileStats(files.name)
-    out = [r for b in read_file(files, TITLE_RATINGS, stats, block_size=4096) for r in b.to_pylist()]
+    out = [
+        r for b in read_file(files, TITLE_RATINGS, stats, block_size=4096) for r in b.to_pylist()
+    ]
     assert len(out) == 1198 and out[0]["tconst"] == "tt0000001" and out[-1]["tconst"] == "tt0001200"
     assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
         ("title.ratings.tsv.part-ab", 100, "expected 3 columns, found 2"),  # line 600 in all
@@ -385,7 +443,8 @@ def test_parts_with_their_own_header_gzips_and_cuts_inside_a_line(tmp_path):
     stats = FileStats(files.name)
     out = [r for b in read_file(files, TITLE_RATINGS, stats) for r in b.to_pylist()]
     assert [r["tconst"] for r in out] == [
-        f"tt{i:07d}" for i in range(1, 301) if i not in (149, 249)]  # line 201 joined whole
+        f"tt{i:07d}" for i in range(1, 301) if i not in (149, 249)
+    ]  # line 201 joined whole
     assert [(r["file"], r["line"]) for r in stats.rejects] == [
         ("p.001", 51),  # line 150: part 2's header is its line 1, line 101 its line 2
         ("p.002", 49),  # line 250: line 201 began in part 2, so part 3's line 1 is line 202
@@ -398,7 +457,7 @@ def test_a_gzip_cut_into_pieces_is_joined_before_it_is_inflated(tmp_path):
     data = gzip.compress(text.encode())
     third = len(data) // 3
     paths = []
-    for i, piece in enumerate((data[:third], data[third:2 * third], data[2 * third:])):
+    for i, piece in enumerate((data[:third], data[third : 2 * third], data[2 * third :])):
         paths.append(tmp_path / f"title.ratings.tsv.gz.part-a{'abc'[i]}")
         paths[-1].write_bytes(piece)
     files = convert.TableFiles(tuple(paths), root=tmp_path)
@@ -425,11 +484,15 @@ def test_a_bad_byte_in_a_later_part_is_read_again_from_where_it_stopped(tmp_path
     paths[1].write_bytes(data[cut:])
     files = convert.TableFiles(tuple(paths), root=tmp_path)
     stats = FileStats(files.name)
-    out = [r["tconst"] for b in read_file(files, TITLE_RATINGS, stats, block_size=8192)
-           for r in b.to_pylist()]
+    out = [
+        r["tconst"]
+        for b in read_file(files, TITLE_RATINGS, stats, block_size=8192)
+        for r in b.to_pylist()
+    ]
     assert out == [f"tt{i:07d}" for i in range(1, 3001) if i != 2500]  # each once, in order
     assert [(r["file"], r["line"], r["reason"]) for r in stats.rejects] == [
-        ("t.part-ab", 500, "numVotes is not valid UTF-8: '25\\xe900'")]
+        ("t.part-ab", 500, "numVotes is not valid UTF-8: '25\\xe900'")
+    ]
 
 
 def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
@@ -441,6 +504,9 @@ def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
     assert [r["tconst"] for r in rows(hidden, TITLE_RATINGS)[0]] == ["tt0000001"]
     damaged = tmp_path / "damaged.tsv.gz"
     damaged.write_bytes(gzip.compress(text.encode())[:10] + b"\xff" * 40)
-    with pytest.raises(CorruptFileError, match=r"damaged.tsv.gz: cannot read the file \(a damaged "
-                                               r"gzip: .*\); fetch it again"):
+    with pytest.raises(
+        CorruptFileError,
+        match=r"damaged.tsv.gz: cannot read the file \(a damaged "
+        r"gzip: .*\); fetch it again",
+    ):
         convert.check_header(damaged, TITLE_RATINGS)

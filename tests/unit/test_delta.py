@@ -15,8 +15,13 @@ from deltalake import DeltaTable, write_deltalake
 from imdb_pipeline.delta import append, delta_table, read, table_location
 
 # imdb_lookup.ingests as Spark creates it: `timestamp` is UTC-adjusted
-INGESTS = pa.schema([("ingest_id", pa.string()), ("created_at", pa.timestamp("us", "UTC")),
-                     ("location", pa.string())])
+INGESTS = pa.schema(
+    [
+        ("ingest_id", pa.string()),
+        ("created_at", pa.timestamp("us", "UTC")),
+        ("location", pa.string()),
+    ]
+)
 
 
 def ingests(tmp_path) -> str:
@@ -27,14 +32,25 @@ def ingests(tmp_path) -> str:
 
 def test_dicts_in_any_key_order_are_appended_in_one_commit(tmp_path):
     path = ingests(tmp_path)
-    append(path, [{"location": "/lake/i1", "created_at": datetime(2026, 1, 2, 3, 4, 5),
-                   "ingest_id": "i1"},
-                  {"ingest_id": "i2", "created_at": None, "location": "/lake/i2"}])
+    append(
+        path,
+        [
+            {
+                "location": "/lake/i1",
+                "created_at": datetime(2026, 1, 2, 3, 4, 5),
+                "ingest_id": "i1",
+            },
+            {"ingest_id": "i2", "created_at": None, "location": "/lake/i2"},
+        ],
+    )
     assert DeltaTable(path).version() == 1
     assert pa.schema(DeltaTable(path).schema().to_arrow()) == INGESTS  # the table's, unchanged
     assert read(path, ["ingest_id", "created_at", "location"]).to_pylist() == [
-        {"ingest_id": "i1", "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-         "location": "/lake/i1"},
+        {
+            "ingest_id": "i1",
+            "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "location": "/lake/i1",
+        },
         {"ingest_id": "i2", "created_at": None, "location": "/lake/i2"},
     ]
 
@@ -47,16 +63,21 @@ def test_an_arrow_table_is_reordered_cast_and_stripped_of_other_columns(tmp_path
     table = delta_table(f"file:{path}")
     assert table.version() == 1 and table.protocol() == protocol
     assert pa.schema(table.schema().to_arrow()) == pa.schema(
-        [pa.field("k", pa.int32()), pa.field("v", pa.string())])
+        [pa.field("k", pa.int32()), pa.field("v", pa.string())]
+    )
     assert sorted(read(path, ["k", "v"]).to_pylist(), key=lambda r: r["k"]) == [
-        {"k": 1, "v": "a"}, {"k": 2, "v": "b"}]
+        {"k": 1, "v": "a"},
+        {"k": 2, "v": "b"},
+    ]
 
 
 def test_read_selects_columns_in_the_order_asked_and_filters_rows(tmp_path):
     path = str(tmp_path / "t")
     write_deltalake(path, pa.table({"k": [1, 2, 3], "v": ["a", "b", "c"]}))
     assert read(path, ["v", "k"], pc.field("k") >= 2).to_pylist() == [
-        {"v": "b", "k": 2}, {"v": "c", "k": 3}]
+        {"v": "b", "k": 2},
+        {"v": "c", "k": 3},
+    ]
     assert read(path, ["k"], pc.field("v") == "z").num_rows == 0
 
 
@@ -77,11 +98,11 @@ class Catalog:
 
 def test_table_location_asks_the_metastore_client_only():
     catalog = Catalog()
-    session = SimpleNamespace(
-        sharedState=lambda: SimpleNamespace(externalCatalog=lambda: catalog))
+    session = SimpleNamespace(sharedState=lambda: SimpleNamespace(externalCatalog=lambda: catalog))
     spark = SimpleNamespace(_jsparkSession=session)  # no sql(): nothing may read the table
     assert table_location(spark, "imdb_lookup.ingests") == (
-        "file:/home/warehouse/imdb_lookup.db/ingests")
+        "file:/home/warehouse/imdb_lookup.db/ingests"
+    )
     assert table_location(spark, "imdb.top_movies") is None
     assert catalog.asked == [("imdb_lookup", "ingests"), ("imdb", "top_movies")]
 

@@ -15,26 +15,33 @@ from tests.unit.test_results import write_marts
 def node(kind: str, name: str, description: str, columns: dict[str, str], package="imdb") -> tuple:
     unique_id = f"{kind}.{package}.{name}"
     return unique_id, {
-        "resource_type": kind, "package_name": package, "description": description,
+        "resource_type": kind,
+        "package_name": package,
+        "description": description,
         "columns": {c: {"name": c, "description": d} for c, d in columns.items()},
     }
 
 
 def catalog_entry(*columns: str) -> dict:
-    return {"columns": {c: {"name": c, "type": "string", "index": i} for i, c in enumerate(columns)}}
+    return {
+        "columns": {c: {"name": c, "type": "string", "index": i} for i, c in enumerate(columns)}
+    }
 
 
 def test_every_model_seed_source_and_column_the_warehouse_has_needs_a_description():
     model = node("model", "top_movies", "The top movies.", {"tconst": "Id.", "rank": ""})
     seed = node("seed", "regions", "", {"region": "Code."})
-    source = node("source", "imdb_lookup.title_basics", "title.basics.", {"tconst": "Id.",
-                                                                          "gone": "Renamed."})
+    source = node(
+        "source", "imdb_lookup.title_basics", "title.basics.", {"tconst": "Id.", "gone": "Renamed."}
+    )
     test = node("test", "primary_key_top_movies", "", {})  # tests need no description
     other = node("model", "theirs", "", {}, package="dbt")  # another package's model
     manifest = {"nodes": dict([model, seed, test, other]), "sources": dict([source])}
     catalog = {
-        "nodes": {model[0]: catalog_entry("TCONST", "rank", "ranking_score"),
-                  seed[0]: catalog_entry("region")},
+        "nodes": {
+            model[0]: catalog_entry("TCONST", "rank", "ranking_score"),
+            seed[0]: catalog_entry("region"),
+        },
         "sources": {source[0]: catalog_entry("tconst")},
     }
     assert undocumented(manifest, catalog) == [
@@ -58,7 +65,10 @@ def test_the_docs_use_the_published_answers_vars(tmp_path):
     assert answer_vars(DeltaReader.of_warehouse(tmp_path)) is None
     write_marts(tmp_path)
     assert answer_vars(DeltaReader.of_warehouse(tmp_path)) == {
-        "min_votes": 500, "top_n": 3, "title_types": ["movie", "tvMovie"]}
+        "min_votes": 500,
+        "top_n": 3,
+        "title_types": ["movie", "tvMovie"],
+    }
 
 
 def test_docs_on_a_home_without_marts_is_one_error_line_before_spark(tmp_path):

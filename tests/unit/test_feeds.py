@@ -35,7 +35,10 @@ def test_changes_keep_the_new_order_then_list_deletions():
     new = [("tt5", "6.0", 50), ("tt3", "9.0", 301), ("tt1", "7.0", 100), ("tt2", "8.1", 200)]
     diff = changes(ratings(new), current(old)).to_pylist()
     assert [(d["tconst"], d["is_deleted"]) for d in diff] == [
-        ("tt5", False), ("tt3", False), ("tt2", False), ("tt4", True),
+        ("tt5", False),
+        ("tt3", False),
+        ("tt2", False),
+        ("tt4", True),
     ]
     assert diff[1]["num_votes"] == 301 and diff[2]["average_rating"] == Decimal("8.1")
     assert diff[3]["num_votes"] is None

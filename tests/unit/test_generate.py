@@ -229,8 +229,11 @@ def test_a_killed_generate_leaves_no_temporary_file_behind(tmp_path):
     (a running writer's file is kept)."""
     out = tmp_path / "out"
     cli = str(Path(sys.executable).with_name("imdb-pipeline"))
-    writer = subprocess.Popen([cli, "generate", "--scale", "0.01", "--out", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    writer = subprocess.Popen(
+        [cli, "generate", "--scale", "0.01", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list(out.glob(".*.tmp-*")):
@@ -251,8 +254,12 @@ def test_a_terminated_generate_stops_its_workers_and_leaves_no_temporary_file(tm
     stop with it and their temporary files go, as after Ctrl-C."""
     out = tmp_path / "out"
     cli = str(Path(sys.executable).with_name("imdb-pipeline"))
-    writer = subprocess.Popen([cli, "generate", "--scale", "0.02", "--out", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [cli, "generate", "--scale", "0.02", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(list(out.glob(".*.tmp-*"))) < 2:

@@ -36,10 +36,14 @@ def test_take_is_null_where_not_valid_and_refuses_an_index_outside_the_vocabular
 
 def test_numbers_ids_and_constants_as_strings():
     assert ints(np.array([-3, 0, 2026]), np.array([True, False, True])).to_pylist() == [
-        "-3", None, "2026",
+        "-3",
+        None,
+        "2026",
     ]
     assert imdb_ids("tt", np.array([1, 42, 12_345_678])).to_pylist() == [
-        "tt0000001", "tt0000042", "tt12345678",
+        "tt0000001",
+        "tt0000042",
+        "tt12345678",
     ]
     assert const("ab", 3).to_pylist() == ["ab", "ab", "ab"]
     assert const("é", 0).to_pylist() == []

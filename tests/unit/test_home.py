@@ -62,7 +62,12 @@ def test_make_creates_the_run_folders_only_and_can_run_again(tmp_path):
     home = Home(tmp_path / "h")
     assert home.make() is home
     assert sorted(p.name for p in home.root.iterdir()) == [
-        "checkpoints", "lake", "logs", "metastore", "warehouse"]  # downloads, dbt: made on use
+        "checkpoints",
+        "lake",
+        "logs",
+        "metastore",
+        "warehouse",
+    ]  # downloads, dbt: made on use
     (home.lake / "kept").write_text("x")
     home.make()
     assert (home.lake / "kept").read_text() == "x"

@@ -42,8 +42,9 @@ def ingest(source, tmp_path, **options):
     """fetch_source + land, as run_ingest runs them; (lake folder, reports, log lines)."""
     home = Home.resolve(tmp_path / "home")
     fetched = fetch_source(home, str(source))
-    _, folder, reports = land(fetched.paths, home.lake, progress=False,
-                              skipped=fetched.skipped, **options)
+    _, folder, reports = land(
+        fetched.paths, home.lake, progress=False, skipped=fetched.skipped, **options
+    )
     for report in reports:
         assert report.rows_read == report.rows_written + report.rows_rejected, report.file
     return folder, reports
@@ -66,13 +67,19 @@ def answer(folder):
 
 def reference(source):
     expected = compute(source)
-    return (expected["ratings_processed"], expected["average_number_of_votes"],
-            [m["tconst"] for m in expected["top_movies"]])
+    return (
+        expected["ratings_processed"],
+        expected["average_number_of_votes"],
+        [m["tconst"] for m in expected["top_movies"]],
+    )
 
 
 def same_answer(ours, theirs) -> bool:
-    return (ours[0] == theirs[0] and math.isclose(ours[1], theirs[1], rel_tol=1e-12)
-            and ours[2] == theirs[2])
+    return (
+        ours[0] == theirs[0]
+        and math.isclose(ours[1], theirs[1], rel_tol=1e-12)
+        and ours[2] == theirs[2]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +100,7 @@ def run_cli(args, monkeypatch, tmp_path):
 
 # --- case 1: one folder per table ------------------------------------------------------------
 
+
 def test_one_folder_per_table_is_read_as_that_table(tmp_path, plain):
     source = tmp_path / "src"
     for name in NAMES:  # what an archiver makes of <name>.tsv.gz: <name>.tsv/data.tsv
@@ -100,8 +108,14 @@ def test_one_folder_per_table_is_read_as_that_table(tmp_path, plain):
         shutil.copyfile(REAL / f"{name}.tsv", source / f"{name}.tsv" / "data.tsv")
     folder, reports = ingest(source, tmp_path)
     assert sorted(r.file for r in reports) == sorted(f"{n}.tsv/data.tsv" for n in NAMES)
-    for table in ("title_basics", "title_ratings", "title_principals", "name_basics",
-                  "title_akas", "title_names"):
+    for table in (
+        "title_basics",
+        "title_ratings",
+        "title_principals",
+        "name_basics",
+        "title_akas",
+        "title_names",
+    ):
         assert lookup(folder, table) == lookup(plain, table), table
     assert same_answer(answer(folder), reference(REAL))
 
@@ -121,12 +135,20 @@ def test_a_folder_per_table_that_holds_no_data_stops_saying_what_to_pass(tmp_pat
     )
 
 
-@pytest.mark.parametrize("held, content, hint", [
-    ("data.tsv.zip", b"PK\x03\x04", "unpack it into the folder"),
-    ("README.txt", b"IMDb ratings, downloaded today\n", "put that table's .tsv or .tsv.gz file"),
-])
-def test_a_folder_per_table_holding_one_other_file_says_what_it_holds(tmp_path, monkeypatch,
-                                                                       held, content, hint):
+@pytest.mark.parametrize(
+    "held, content, hint",
+    [
+        ("data.tsv.zip", b"PK\x03\x04", "unpack it into the folder"),
+        (
+            "README.txt",
+            b"IMDb ratings, downloaded today\n",
+            "put that table's .tsv or .tsv.gz file",
+        ),
+    ],
+)
+def test_a_folder_per_table_holding_one_other_file_says_what_it_holds(
+    tmp_path, monkeypatch, held, content, hint
+):
     source = copy_sample(tmp_path / "src")
     (source / "title.ratings.tsv").unlink()
     (source / "title.ratings.tsv").mkdir()
@@ -151,6 +173,7 @@ def test_a_folder_per_table_holding_one_headed_file_of_any_name_is_read(tmp_path
 
 
 # --- case 2: a table cut into parts ----------------------------------------------------------
+
 
 def split(path, lines, prefix):
     """``split -l LINES PATH PREFIX`` (the real tool)."""
@@ -179,12 +202,31 @@ def test_other_part_namings(tmp_path, plain, layout):
         subprocess.run(["split", "-l", "300", "-d", "-a", "3", str(akas), f"{akas}."], check=True)
     elif layout == "folder of part-NNNNN":
         (source / "title.akas").mkdir()
-        subprocess.run(["split", "-l", "400", "-d", "-a", "5", str(akas),
-                        str(source / "title.akas" / "part-")], check=True)
+        subprocess.run(
+            [
+                "split",
+                "-l",
+                "400",
+                "-d",
+                "-a",
+                "5",
+                str(akas),
+                str(source / "title.akas" / "part-"),
+            ],
+            check=True,
+        )
     else:
         (source / "title.akas.tsv.gz").write_bytes(gzip.compress(akas.read_bytes()))
-        subprocess.run(["split", "-b", "7000", str(source / "title.akas.tsv.gz"),
-                        str(source / "title.akas.tsv.gz.part-")], check=True)
+        subprocess.run(
+            [
+                "split",
+                "-b",
+                "7000",
+                str(source / "title.akas.tsv.gz"),
+                str(source / "title.akas.tsv.gz.part-"),
+            ],
+            check=True,
+        )
         (source / "title.akas.tsv.gz").unlink()
     akas.unlink()
     folder, reports = ingest(source, tmp_path)
@@ -202,7 +244,8 @@ def test_a_rejected_row_of_a_part_is_named_by_its_part_and_line(tmp_path):
     folder, _ = ingest(source, tmp_path, max_reject_share=0.01)
     rejects = pq.read_table(folder / "_rejects" / "title_akas.parquet").to_pylist()
     assert [(r["file"], r["line"], r["reason"]) for r in rejects] == [
-        ("title.akas.tsv.part-ab", 201, "expected 8 columns, found 9")]
+        ("title.akas.tsv.part-ab", 201, "expected 8 columns, found 9")
+    ]
 
 
 def test_a_file_with_an_imdb_header_under_another_name_is_reported(tmp_path, monkeypatch):
@@ -219,6 +262,7 @@ def test_a_file_with_an_imdb_header_under_another_name_is_reported(tmp_path, mon
 
 # --- case 3: a byte order mark ----------------------------------------------------------------
 
+
 def test_a_byte_order_mark_is_accepted(tmp_path, plain):
     source = copy_sample(tmp_path / "src")
     ratings = source / "title.ratings.tsv"
@@ -230,13 +274,26 @@ def test_a_byte_order_mark_is_accepted(tmp_path, plain):
 
 # --- case 4: no rows ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, line", [
-    ("tconst\taverageRating\tnumVotes\n",
-     ("error: title.ratings: no rows in {path} (only the header line); fetch the file again "
-     "(title.ratings is one of the four files that must have rows)")),
-    ("", ("error: title.ratings: {path} is empty (0 bytes, not even the header line); fetch the "
-     "file again")),
-])
+
+@pytest.mark.parametrize(
+    "content, line",
+    [
+        (
+            "tconst\taverageRating\tnumVotes\n",
+            (
+                "error: title.ratings: no rows in {path} (only the header line); fetch the file again "
+                "(title.ratings is one of the four files that must have rows)"
+            ),
+        ),
+        (
+            "",
+            (
+                "error: title.ratings: {path} is empty (0 bytes, not even the header line); fetch the "
+                "file again"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("gz", [False, True])
 def test_a_ratings_file_without_rows_stops_at_ingest(tmp_path, monkeypatch, content, line, gz):
     source = copy_sample(tmp_path / "src")
@@ -260,6 +317,7 @@ def test_optional_tables_may_have_only_their_header(tmp_path, plain):
 
 # --- case 5: a byte that is not UTF-8 ------------------------------------------------------------
 
+
 def test_a_name_re_encoded_by_a_windows_tool_is_one_bad_row(tmp_path, monkeypatch):
     source = copy_sample(tmp_path / "src")
     names = source / "name.basics.tsv"
@@ -267,9 +325,12 @@ def test_a_name_re_encoded_by_a_windows_tool_is_one_bad_row(tmp_path, monkeypatc
     lines[2] = lines[2].replace(b"\t", b"\tCl\xe9ment ", 1)  # cp1252 e-acute in primaryName
     names.write_bytes(b"\n".join(lines))
     bad_id = lines[2].split(b"\t")[0].decode()
-    with pytest.raises(Exception, match=r"name.basics.tsv: 1 of 152 rows rejected \(0.66% > "
-                                        r"--max-reject-share 0.10%\); first at line 3: "
-                                        r"primaryName is not valid UTF-8: 'Cl\\xe9ment "):
+    with pytest.raises(
+        Exception,
+        match=r"name.basics.tsv: 1 of 152 rows rejected \(0.66% > "
+        r"--max-reject-share 0.10%\); first at line 3: "
+        r"primaryName is not valid UTF-8: 'Cl\\xe9ment ",
+    ):
         ingest(source, tmp_path / "a")  # counted against the share like any bad row
     folder, reports = ingest(source, tmp_path / "b", max_reject_share=0.01)
     report = next(r for r in reports if r.table == "name_basics")
@@ -280,6 +341,7 @@ def test_a_name_re_encoded_by_a_windows_tool_is_one_bad_row(tmp_path, monkeypatc
 
 
 # --- case 6: a duplicate key ----------------------------------------------------------------------
+
 
 def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_path, caplog):
     caplog.set_level(logging.INFO)
@@ -295,21 +357,30 @@ def test_a_duplicate_tconst_in_ratings_is_counted_and_the_later_line_wins(tmp_pa
     assert (str(kept["average_rating"]), kept["num_votes"]) == ("9.9", int(votes) * 2)
     report = next(r for r in reports if r.table == "title_ratings")
     assert (report.rows_read, report.keys["duplicate_keys"]) == (26, 1)
-    assert any(m.startswith("ingest: title.ratings: 26 rows, 0 rejected") and
-               m.endswith("1 duplicate keys (tconst; the later line wins)") for m in messages)
+    assert any(
+        m.startswith("ingest: title.ratings: 26 rows, 0 rejected")
+        and m.endswith("1 duplicate keys (tconst; the later line wins)")
+        for m in messages
+    )
     checks = {r["lookup_table"]: r for r in pq.read_table(folder / "_checks").to_pylist()}
-    assert checks["title_ratings"]["duplicate_keys"] == 1 and checks["title_ratings"]["rows_read"] == 26
+    assert (
+        checks["title_ratings"]["duplicate_keys"] == 1
+        and checks["title_ratings"]["rows_read"] == 26
+    )
     assert len(lookup(folder, "title_ratings")) == 25
     assert same_answer(answer(folder), reference(source))
     assert reference(source)[0] == 25  # ratings_processed: 25 titles for 26 rows
 
 
-@pytest.mark.parametrize("name, line, expected", [
-    ("title.basics", 3, "1 repeated key (tconst)"),
-    ("name.basics", 7, "1 repeated key (nconst)"),
-    ("title.principals", 40, "1 repeated key (tconst, ordering)"),
-    ("title.akas", 12, "1 repeated key (titleId, ordering)"),
-])
+@pytest.mark.parametrize(
+    "name, line, expected",
+    [
+        ("title.basics", 3, "1 repeated key (tconst)"),
+        ("name.basics", 7, "1 repeated key (nconst)"),
+        ("title.principals", 40, "1 repeated key (tconst, ordering)"),
+        ("title.akas", 12, "1 repeated key (titleId, ordering)"),
+    ],
+)
 def test_a_repeated_lookup_key_stops_the_ingest_naming_the_file(tmp_path, name, line, expected):
     """Only title.ratings may repeat its key: a lookup's repeated key stops the ingest with one
     line (before anything is published), not dbt's key test minutes later."""
@@ -321,8 +392,9 @@ def test_a_repeated_lookup_key_stops_the_ingest_naming_the_file(tmp_path, name, 
     with pytest.raises(LookupKeyError) as stopped:
         ingest(source, tmp_path)
     message = str(stopped.value)
-    assert message.startswith(f"{path}: {expected}: each {name} row needs its own complete "
-                              "key"), message
+    assert message.startswith(f"{path}: {expected}: each {name} row needs its own complete key"), (
+        message
+    )
     assert "\n" not in message and message.endswith("fetch the file again")
     lake = tmp_path / "home" / "lake"
     assert not (lake / "CURRENT").exists() and not list(lake.glob(".*.partial"))
@@ -341,15 +413,23 @@ def test_a_null_ordering_in_principals_is_a_key_problem_too(tmp_path):
 
 # --- case C: only what the marts need ----------------------------------------------------------------
 
+
 def test_crew_and_episode_are_read_only_when_asked_for(tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
     source = SAMPLES / "imdb-dataset"
     folder, reports = ingest(source, tmp_path)
     messages = caplog.messages
-    assert {r.table for r in reports} == {"title_basics", "title_ratings", "title_principals",
-                                          "name_basics", "title_akas"}
-    assert "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), " \
-           "empty table" in messages
+    assert {r.table for r in reports} == {
+        "title_basics",
+        "title_ratings",
+        "title_principals",
+        "name_basics",
+        "title_akas",
+    }
+    assert (
+        "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), "
+        "empty table" in messages
+    )
     assert (folder / "title_crew").is_dir() and not any((folder / "title_crew").iterdir())
     result = run_cli(["--source", str(source), "--with-tables", "title.foo"], monkeypatch, tmp_path)
     assert result.exit_code == 2 and "title.foo is no IMDb table" in result.output

@@ -19,9 +19,9 @@ def batches(ids, second=None, sizes=(3,)):
     out, start, i = [], 0, 0
     while start < len(ids):
         size = sizes[i % len(sizes)]
-        columns = {"tconst": pa.array(ids[start:start + size], pa.string())}
+        columns = {"tconst": pa.array(ids[start : start + size], pa.string())}
         if second is not None:
-            columns["ordering"] = pa.array(second[start:start + size], pa.int32())
+            columns["ordering"] = pa.array(second[start : start + size], pa.int32())
         out.append(pa.RecordBatch.from_pydict(columns))
         start, i = start + size, i + 1
     return out
@@ -33,8 +33,16 @@ def count(ids, second=None, sizes=(3,)):
     parts = batches(ids, second, sizes)
     for batch in parts:
         counter.add(batch)
-    again = [[pa.chunked_array([b.column(c) for b in parts], parts[0].schema.field(c).type)
-              for c in columns]] if parts else []
+    again = (
+        [
+            [
+                pa.chunked_array([b.column(c) for b in parts], parts[0].schema.field(c).type)
+                for c in columns
+            ]
+        ]
+        if parts
+        else []
+    )
     return counter, counter.result(again)
 
 
@@ -66,7 +74,11 @@ def test_null_parts_of_a_key_are_counted_and_not_duplicates():
 
 def test_leading_zeros_are_other_keys():
     assert pack_ids(pa.array(["tt1", "tt01", "tt001", "tt0000001"])).tolist() == [
-        11, 101, 1001, 10000001]
+        11,
+        101,
+        1001,
+        10000001,
+    ]
     _, counts = count(["tt1", "tt01"], sizes=(1,))
     assert counts.duplicate_keys == 0
 
@@ -109,7 +121,9 @@ def test_counts_agree_with_the_definition(seed):
     ids = [rng.choice(pool) for _ in range(n)]
     second = [rng.choice([1, 2, 3, None]) for _ in range(n)] if seed % 2 else None
     if seed % 3 == 0:  # sorted input: the one-pass path
-        order = sorted(range(n), key=lambda i: (len(ids[i]), ids[i], second[i] or 0 if second else 0))
+        order = sorted(
+            range(n), key=lambda i: (len(ids[i]), ids[i], second[i] or 0 if second else 0)
+        )
         ids = [ids[i] for i in order]
         second = [second[i] for i in order] if second else None
     sizes = tuple(rng.randint(1, 7) for _ in range(3))
@@ -125,4 +139,8 @@ def test_count_duplicates_and_the_later_row():
     assert latest_rows(ids).tolist() == [3, 4, 5]  # tt2, then the last tt1, the last tt3
     brute_force = sorted({v: i for i, v in enumerate(ids.to_pylist())}.values())
     assert latest_rows(ids).tolist() == brute_force
-    assert Counter(ids.take(pa.array(latest_rows(ids))).to_pylist()) == {"tt1": 1, "tt2": 1, "tt3": 1}
+    assert Counter(ids.take(pa.array(latest_rows(ids))).to_pylist()) == {
+        "tt1": 1,
+        "tt2": 1,
+        "tt3": 1,
+    }

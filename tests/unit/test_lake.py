@@ -39,7 +39,7 @@ ROWS = {
     ],
     "title.ratings": ["tt0000001\t9.3\t2000", "tt0000002\t5.0\t12", "tt0000017\t7.0\t600"],
     "title.principals": [
-        "tt0000001\t1\tnm0000001\tactor\t\\N\t[\"Andy\"]",
+        'tt0000001\t1\tnm0000001\tactor\t\\N\t["Andy"]',
         "tt0000017\t1\tnm0000002\tdirector\t\\N\t\\N",
     ],
     "name.basics": [
@@ -65,8 +65,13 @@ def imdb_folder(folder, rows=None, gz=True, omit=()):
 
 def test_land_writes_every_table_and_a_manifest(tmp_path, caplog):
     files = imdb_folder(tmp_path / "src")
-    origins = {"title.ratings": Origin("https://datasets.imdbws.com/title.ratings.tsv.gz",
-                                       '"abc123"', "Mon, 01 Jun 2026 00:00:00 GMT")}
+    origins = {
+        "title.ratings": Origin(
+            "https://datasets.imdbws.com/title.ratings.tsv.gz",
+            '"abc123"',
+            "Mon, 01 Jun 2026 00:00:00 GMT",
+        )
+    }
     caplog.set_level(logging.INFO)
     ingest_id, folder, _ = land(files, tmp_path / "lake", sources=origins, progress=False)
     messages = caplog.messages
@@ -107,7 +112,8 @@ def test_bad_rows_are_quarantined_and_counted_per_file(tmp_path, caplog):
     assert any(m.startswith("ingest: title.basics: 1,998 rows, 2 rejected") for m in messages)
     rejects = pq.read_table(folder / "_rejects" / "title_basics.parquet").to_pylist()
     assert [(r["file"], r["line"]) for r in rejects] == [
-        ("title.basics.tsv.gz", 101), ("title.basics.tsv.gz", 501),
+        ("title.basics.tsv.gz", 101),
+        ("title.basics.tsv.gz", 501),
     ]
     assert rejects[0]["raw_line"] == "tt0000100\tmovie\tbroken"
     assert rejects[0]["reason"] == "expected 9 columns, found 3"
@@ -120,7 +126,8 @@ def test_a_share_just_over_the_limit_is_shown_with_the_decimals_that_tell_them_a
     assert _share_over_limit(1 / 997, 0.001) == "0.1003% > --max-reject-share 0.1000%"
     assert _share_over_limit(1 / 152, 0.0) == "0.66% > --max-reject-share 0.00%"
     assert _reject_next_step(170 / 997, "title is not valid UTF-8: 'Krstn\\xfd'").startswith(
-        "the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv")
+        "the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv"
+    )
     assert _reject_next_step(1 / 997, "x").endswith("--max-reject-share 0.0011")
 
 
@@ -137,8 +144,10 @@ def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
     assert "2 of 1000 rows rejected" in message and "--max-reject-share" in message
     assert "first at line 12" in message
     assert "(0.20% > --max-reject-share 0.10%)" in message
-    assert message.endswith("; fix those lines or fetch the file again; or drop those rows with "
-                            "--max-reject-share 0.002")
+    assert message.endswith(
+        "; fix those lines or fetch the file again; or drop those rows with "
+        "--max-reject-share 0.002"
+    )
     assert not any(lake.iterdir())  # the unpublished folder is gone
     _, _, reports = land(files, lake, max_reject_share=0.005, progress=False)
     assert next(r for r in reports if r.table == "title_ratings").rows_rejected == 2
@@ -176,14 +185,24 @@ def test_missing_required_file_is_named_in_one_line(tmp_path):
 
 def test_writer_fills_row_groups_splits_files_and_bounds_memory(tmp_path):
     schema = pa.schema([("k", pa.int32()), ("v", pa.string())])
-    writer = PartitionedWriter(tmp_path / "t", schema, "k", {"compression": "zstd"},
-                               row_group_rows=1000, max_rows_per_file=2500, budget=200_000)
+    writer = PartitionedWriter(
+        tmp_path / "t",
+        schema,
+        "k",
+        {"compression": "zstd"},
+        row_group_rows=1000,
+        max_rows_per_file=2500,
+        budget=200_000,
+    )
     held = []
     for start in range(0, 12_000, 500):
         keys = [(start + i) % 3 for i in range(500)]
-        writer.write(pa.record_batch([pa.array(keys, pa.int32()),
-                                      pa.array([f"value {start + i}" for i in range(500)])],
-                                     schema=schema))
+        writer.write(
+            pa.record_batch(
+                [pa.array(keys, pa.int32()), pa.array([f"value {start + i}" for i in range(500)])],
+                schema=schema,
+            )
+        )
         held.append(writer._held)
     summary = writer.close()
     assert max(held) <= 200_000
@@ -195,19 +214,25 @@ def test_writer_fills_row_groups_splits_files_and_bounds_memory(tmp_path):
         assert [f.name for f in files] == ["part-0.parquet", "part-1.parquet"]  # 4,000 rows each
         sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
         assert sizes == [2500, 1500]
-        groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows
-                  for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+        groups = [
+            pq.ParquetFile(f).metadata.row_group(i).num_rows
+            for f in files
+            for i in range(pq.ParquetFile(f).metadata.num_row_groups)
+        ]
         assert max(groups) <= 1000 and min(groups) >= 100  # no tiny row groups
         assert "k" not in pq.read_schema(files[0]).names  # the partition is in the path only
 
 
 def test_writer_budget_spills_the_largest_partition_first(tmp_path):
     schema = pa.schema([("k", pa.int32()), ("v", pa.string())])
-    writer = PartitionedWriter(tmp_path / "t", schema, "k", {}, row_group_rows=10**6,
-                               budget=50_000)
+    writer = PartitionedWriter(tmp_path / "t", schema, "k", {}, row_group_rows=10**6, budget=50_000)
     for _ in range(20):
-        writer.write(pa.record_batch([pa.array([0] * 900 + [1] * 100, pa.int32()),
-                                      pa.array(["x" * 20] * 1000)], schema=schema))
+        writer.write(
+            pa.record_batch(
+                [pa.array([0] * 900 + [1] * 100, pa.int32()), pa.array(["x" * 20] * 1000)],
+                schema=schema,
+            )
+        )
         assert writer._held <= 50_000
     writer.close()
     big = pq.ParquetFile(tmp_path / "t" / "k=0" / "part-0.parquet").metadata
@@ -232,8 +257,12 @@ def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path, caplog):
     orphan = lake / ".20260101T000000Z-none00.partial"
     for folder in (dead, alive, orphan):
         folder.mkdir(parents=True)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (dead / ".owner").write_text(gone + "\n")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -250,12 +279,15 @@ def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path, caplog):
 
 
 def test_a_corrupt_file_stops_the_ingest_and_the_other_conversion(tmp_path):
-    principals = [f"tt{i // 9 + 1:07d}\t{i % 9 + 1}\tnm{i % 5000 + 1:07d}\tactor\t\\N\t\\N"
-                  for i in range(300_000)]
+    principals = [
+        f"tt{i // 9 + 1:07d}\t{i % 9 + 1}\tnm{i % 5000 + 1:07d}\tactor\t\\N\t\\N"
+        for i in range(300_000)
+    ]
     files = imdb_folder(tmp_path / "src", {"title.principals": principals})
     data = files["title.ratings"].read_bytes()
-    body = gzip.decompress(data) + b"".join(f"tt{i:07d}\t5.0\t{i}\n".encode()
-                                            for i in range(100, 200_000))
+    body = gzip.decompress(data) + b"".join(
+        f"tt{i:07d}\t5.0\t{i}\n".encode() for i in range(100, 200_000)
+    )
     files["title.ratings"].write_bytes(gzip.compress(body)[:-5000])  # cut short
     with pytest.raises(CorruptFileError, match="title.ratings.tsv.gz"):
         land(files, tmp_path / "lake", progress=False, workers=2)
@@ -263,6 +295,7 @@ def test_a_corrupt_file_stops_the_ingest_and_the_other_conversion(tmp_path):
 
 
 # --------------------------------------------------------------------------- key checks
+
 
 def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_path):
     principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
@@ -273,70 +306,143 @@ def test_a_lookups_repeated_and_null_keys_are_counted_and_stop_the_ingest(tmp_pa
         land(files, tmp_path / "lake", progress=False)
     assert str(stopped.value).startswith(
         f"{files['title.principals']}: 1 repeated key and 1 null key (tconst, ordering): each "
-        "title.principals row needs its own complete key")
-    assert stopped.value.report.keys == {"columns": ["tconst", "ordering"], "null_keys": 1,
-                                         "duplicate_keys": 1, "in_order": True}
+        "title.principals row needs its own complete key"
+    )
+    assert stopped.value.report.keys == {
+        "columns": ["tconst", "ordering"],
+        "null_keys": 1,
+        "duplicate_keys": 1,
+        "in_order": True,
+    }
     assert list((tmp_path / "lake").iterdir()) == []  # no .partial folder is left
 
 
 def test_the_manifest_and_ingest_checks_hold_every_lookups_keys(tmp_path, caplog):
     principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (1, 17) for o in (1, 2)]
     ratings = ["tt0000001\t7.0\t600", "tt0000017\t8.0\t900", "tt0000001\t7.5\t700"]
-    files = imdb_folder(tmp_path / "src", {"title.principals": principals,
-                                           "title.ratings": ratings})
+    files = imdb_folder(
+        tmp_path / "src", {"title.principals": principals, "title.ratings": ratings}
+    )
     caplog.set_level(logging.INFO)
-    ingest_id, folder, reports = land(files, tmp_path / "lake",
-                                      progress=False, skipped=["title.crew", "title.episode"])
+    ingest_id, folder, reports = land(
+        files, tmp_path / "lake", progress=False, skipped=["title.crew", "title.episode"]
+    )
     messages = caplog.messages
     manifest = json.loads((folder / "_manifest.json").read_text())
     keys = {f["table"]: f["keys"] for f in manifest["files"]}
-    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
-                                        "duplicate_keys": 0, "in_order": True}
-    assert keys["title_ratings"] == {"columns": ["tconst"], "null_keys": 0,
-                                     "duplicate_keys": 1, "in_order": False}
-    assert keys["title_basics"] == {"columns": ["tconst"], "null_keys": 0, "duplicate_keys": 0,
-                                    "in_order": True}
+    assert keys["title_principals"] == {
+        "columns": ["tconst", "ordering"],
+        "null_keys": 0,
+        "duplicate_keys": 0,
+        "in_order": True,
+    }
+    assert keys["title_ratings"] == {
+        "columns": ["tconst"],
+        "null_keys": 0,
+        "duplicate_keys": 1,
+        "in_order": False,
+    }
+    assert keys["title_basics"] == {
+        "columns": ["tconst"],
+        "null_keys": 0,
+        "duplicate_keys": 0,
+        "in_order": True,
+    }
     assert manifest["title_names"]["keys"]["duplicate_keys"] == 0
-    assert (manifest["absent"], manifest["skipped"]) == (["title.akas"],
-                                                        ["title.crew", "title.episode"])
-    assert any(m.startswith("ingest: title.ratings: 3 rows, 0 rejected") and
-               m.endswith(", 1 duplicate keys (tconst; the later line wins)") for m in messages)
-    assert "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), " \
-           "empty table" in messages
+    assert (manifest["absent"], manifest["skipped"]) == (
+        ["title.akas"],
+        ["title.crew", "title.episode"],
+    )
+    assert any(
+        m.startswith("ingest: title.ratings: 3 rows, 0 rejected")
+        and m.endswith(", 1 duplicate keys (tconst; the later line wins)")
+        for m in messages
+    )
+    assert (
+        "ingest: title.crew: skipped (not asked for; --with-tables title.crew ingests it), "
+        "empty table" in messages
+    )
     assert "ingest: title.akas: absent (optional), empty table" in messages
     checks = pq.read_table(folder / "_checks" / "part-0.parquet")
-    assert checks.schema.equals(CHECKS_SCHEMA) and [(f.name, str(f.type)) for f in checks.schema] == [
-        ("ingest_id", "string"), ("imdb_file", "string"), ("lookup_table", "string"),
-        ("key_columns", "list<element: string>"), ("rows_read", "int64"),
-        ("rows_written", "int64"), ("rows_rejected", "int64"), ("null_keys", "int64"),
-        ("duplicate_keys", "int64"), ("converted_in", "string")]
+    assert checks.schema.equals(CHECKS_SCHEMA) and [
+        (f.name, str(f.type)) for f in checks.schema
+    ] == [
+        ("ingest_id", "string"),
+        ("imdb_file", "string"),
+        ("lookup_table", "string"),
+        ("key_columns", "list<element: string>"),
+        ("rows_read", "int64"),
+        ("rows_written", "int64"),
+        ("rows_rejected", "int64"),
+        ("null_keys", "int64"),
+        ("duplicate_keys", "int64"),
+        ("converted_in", "string"),
+    ]
     rows = {r["lookup_table"]: r for r in checks.to_pylist()}
-    assert list(rows) == ["title_basics", "title_ratings", "title_principals", "name_basics",
-                          "title_akas", "title_crew", "title_episode", "title_names"]
+    assert list(rows) == [
+        "title_basics",
+        "title_ratings",
+        "title_principals",
+        "name_basics",
+        "title_akas",
+        "title_crew",
+        "title_episode",
+        "title_names",
+    ]
     assert rows["title_principals"] == {
-        "ingest_id": ingest_id, "imdb_file": "title.principals", "lookup_table": "title_principals",
-        "key_columns": ["tconst", "ordering"], "rows_read": 4, "rows_written": 4,
-        "rows_rejected": 0, "null_keys": 0, "duplicate_keys": 0, "converted_in": ingest_id}
+        "ingest_id": ingest_id,
+        "imdb_file": "title.principals",
+        "lookup_table": "title_principals",
+        "key_columns": ["tconst", "ordering"],
+        "rows_read": 4,
+        "rows_written": 4,
+        "rows_rejected": 0,
+        "null_keys": 0,
+        "duplicate_keys": 0,
+        "converted_in": ingest_id,
+    }
     assert rows["title_ratings"] == {
-        "ingest_id": ingest_id, "imdb_file": "title.ratings", "lookup_table": "title_ratings",
-        "key_columns": ["tconst"], "rows_read": 3, "rows_written": 3, "rows_rejected": 0,
-        "null_keys": 0, "duplicate_keys": 1, "converted_in": ingest_id}
+        "ingest_id": ingest_id,
+        "imdb_file": "title.ratings",
+        "lookup_table": "title_ratings",
+        "key_columns": ["tconst"],
+        "rows_read": 3,
+        "rows_written": 3,
+        "rows_rejected": 0,
+        "null_keys": 0,
+        "duplicate_keys": 1,
+        "converted_in": ingest_id,
+    }
     assert rows["title_akas"]["key_columns"] == ["tconst", "ordering"]
-    assert all(rows[t]["rows_read"] == 0 and rows[t]["duplicate_keys"] == 0
-               and rows[t]["converted_in"] is None  # nothing converted: no rows to keep marts of
-               for t in ("title_akas", "title_crew", "title_episode"))
+    assert all(
+        rows[t]["rows_read"] == 0
+        and rows[t]["duplicate_keys"] == 0
+        and rows[t]["converted_in"] is None  # nothing converted: no rows to keep marts of
+        for t in ("title_akas", "title_crew", "title_episode")
+    )
     assert rows["title_names"] == {
-        "ingest_id": ingest_id, "imdb_file": "name.basics", "lookup_table": "title_names",
-        "key_columns": ["tconst"], "rows_read": 2, "rows_written": 2, "rows_rejected": 0,
-        "null_keys": 0, "duplicate_keys": 0, "converted_in": ingest_id}
+        "ingest_id": ingest_id,
+        "imdb_file": "name.basics",
+        "lookup_table": "title_names",
+        "key_columns": ["tconst"],
+        "rows_read": 2,
+        "rows_written": 2,
+        "rows_rejected": 0,
+        "null_keys": 0,
+        "duplicate_keys": 0,
+        "converted_in": ingest_id,
+    }
     for report in reports:  # nothing lost: every row read is written or rejected
         assert report.rows_read == report.rows_written + report.rows_rejected
 
 
-def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_both(tmp_path,
-                                                                                  caplog):
-    ratings = ["tt0000001\t9.3\t2000", "tt0000002\t5.0\t12", "tt0000017\t7.0\t600",
-               "tt0000002\t6.0\t30"]  # tt2 again, later: 6.0 from 30 votes wins
+def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_both(tmp_path, caplog):
+    ratings = [
+        "tt0000001\t9.3\t2000",
+        "tt0000002\t5.0\t12",
+        "tt0000017\t7.0\t600",
+        "tt0000002\t6.0\t30",
+    ]  # tt2 again, later: 6.0 from 30 votes wins
     files = imdb_folder(tmp_path / "src", {"title.ratings": ratings})
     caplog.set_level(logging.INFO)
     _, folder, reports = land(files, tmp_path / "lake", progress=False)
@@ -345,12 +451,11 @@ def test_a_duplicate_rating_the_later_line_wins_in_the_lookup_the_feed_keeps_bot
     assert (report.rows_read, report.rows_written, report.keys["duplicate_keys"]) == (4, 4, 1)
     assert any(m.endswith("1 duplicate keys (tconst; the later line wins)") for m in messages)
     lookup = ds.dataset(folder / "title_ratings", partitioning="hive").to_table()
-    assert sorted((r["tconst"], str(r["average_rating"]), r["num_votes"]) for r in
-                  lookup.to_pylist()) == [("tt0000001", "9.3", 2000), ("tt0000002", "6.0", 30),
-                                          ("tt0000017", "7.0", 600)]
+    assert sorted(
+        (r["tconst"], str(r["average_rating"]), r["num_votes"]) for r in lookup.to_pylist()
+    ) == [("tt0000001", "9.3", 2000), ("tt0000002", "6.0", 30), ("tt0000017", "7.0", 600)]
     feed = pq.read_table(folder / "ratings_feed" / "part-0.parquet")
-    assert feed.column("tconst").to_pylist() == ["tt0000001", "tt0000002", "tt0000017",
-                                                 "tt0000002"]
+    assert feed.column("tconst").to_pylist() == ["tt0000001", "tt0000002", "tt0000017", "tt0000002"]
 
 
 def test_the_stream_and_the_reference_engine_follow_the_same_rule(tmp_path):
@@ -370,11 +475,18 @@ def test_the_stream_and_the_reference_engine_follow_the_same_rule(tmp_path):
     lines.append(dark_knight.split("\t")[0] + "\t9.9\t3000000")  # later: now the number one
     (source / "title.ratings.tsv").write_text("\n".join(lines) + "\n")
     reference = compute(source)
-    assert reference["ratings_processed"] == 25 and reference["top_movies"][0]["tconst"] == "tt0468569"
+    assert (
+        reference["ratings_processed"] == 25 and reference["top_movies"][0]["tconst"] == "tt0468569"
+    )
 
-    _, folder, reports = land({n: source / f"{n}.tsv" for n in
-                               ("title.basics", "title.ratings", "title.principals", "name.basics")},
-                              tmp_path / "lake", progress=False)
+    _, folder, reports = land(
+        {
+            n: source / f"{n}.tsv"
+            for n in ("title.basics", "title.ratings", "title.principals", "name.basics")
+        },
+        tmp_path / "lake",
+        progress=False,
+    )
     assert next(r for r in reports if r.table == "title_ratings").keys["duplicate_keys"] == 1
     basics = ds.dataset(folder / "title_basics", partitioning="hive").to_table()
     movies = {r["tconst"] for r in basics.to_pylist() if r["title_type"] == "movie"}
@@ -382,14 +494,16 @@ def test_the_stream_and_the_reference_engine_follow_the_same_rule(tmp_path):
     records = [(r["tconst"], int(r["average_rating"] * 10), r["num_votes"], False) for r in feed]
     state, _ = fold(RunningState(), records, Rules(movies, 500, 10))
     assert state.ratings_processed == reference["ratings_processed"]
-    assert state.average_number_of_votes == pytest.approx(reference["average_number_of_votes"],
-                                                          rel=1e-12)
+    assert state.average_number_of_votes == pytest.approx(
+        reference["average_number_of_votes"], rel=1e-12
+    )
     assert [r.tconst for r in state.top] == [m["tconst"] for m in reference["top_movies"]]
 
 
 def test_keys_out_of_order_are_counted_again_from_the_lookup(tmp_path):
-    principals = [f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N"
-                  for t in (17, 1, 33, 1, 17) for o in (1, 2)]  # tt17 and tt1 come back
+    principals = [
+        f"tt{t:07d}\t{o}\tnm0000001\tactor\t\\N\t\\N" for t in (17, 1, 33, 1, 17) for o in (1, 2)
+    ]  # tt17 and tt1 come back
     names = [f"nm{i:07d}\tN{i}\t\\N\t\\N\tactor\ttt0000001" for i in (3, 1, 2, 1)]
     keys = {}
     for name, rows in (("title.principals", principals), ("name.basics", names)):
@@ -397,10 +511,18 @@ def test_keys_out_of_order_are_counted_again_from_the_lookup(tmp_path):
         with pytest.raises(LookupKeyError) as stopped:
             land(files, tmp_path / name / "lake", progress=False)
         keys[stopped.value.report.table] = stopped.value.report.keys
-    assert keys["title_principals"] == {"columns": ["tconst", "ordering"], "null_keys": 0,
-                                        "duplicate_keys": 4, "in_order": False}
-    assert keys["name_basics"] == {"columns": ["nconst"], "null_keys": 0, "duplicate_keys": 1,
-                                   "in_order": False}
+    assert keys["title_principals"] == {
+        "columns": ["tconst", "ordering"],
+        "null_keys": 0,
+        "duplicate_keys": 4,
+        "in_order": False,
+    }
+    assert keys["name_basics"] == {
+        "columns": ["nconst"],
+        "null_keys": 0,
+        "duplicate_keys": 1,
+        "in_order": False,
+    }
 
 
 def test_duplicates_across_parts_and_batches(tmp_path):
@@ -412,21 +534,30 @@ def test_duplicates_across_parts_and_batches(tmp_path):
     files["title.basics"].unlink()
     (src / "title.basics.tsv.part-aa").write_text("\n".join([header, *rows[:1500]]) + "\n")
     (src / "title.basics.tsv.part-ab").write_text("\n".join(rows[1500:]) + "\n")
-    files["title.basics"] = TableFiles((src / "title.basics.tsv.part-aa",
-                                        src / "title.basics.tsv.part-ab"), root=src)
+    files["title.basics"] = TableFiles(
+        (src / "title.basics.tsv.part-aa", src / "title.basics.tsv.part-ab"), root=src
+    )
     with pytest.raises(LookupKeyError) as stopped:
         land(files, tmp_path / "lake", progress=False)
     report = stopped.value.report
     assert report.file == "title.basics.tsv.part-aa .. title.basics.tsv.part-ab (2 parts)"
     assert report.parts == ["title.basics.tsv.part-aa", "title.basics.tsv.part-ab"]
     assert (report.rows_written, report.keys["duplicate_keys"], report.keys["in_order"]) == (
-        3001, 1, True)
+        3001,
+        1,
+        True,
+    )
 
 
 def test_a_required_table_whose_rows_are_all_rejected_has_no_rows(tmp_path):
     files = imdb_folder(tmp_path / "src", {"title.ratings": ["tt1\tx\t1", "tt2\t5.0"]})
-    files["title.ratings"].write_bytes(gzip.compress(
-        ("\t".join(BY_NAME["title.ratings"].header) + "\ntt0000001\tx\t1\ntt0000002\t5.0\n").encode()))
+    files["title.ratings"].write_bytes(
+        gzip.compress(
+            (
+                "\t".join(BY_NAME["title.ratings"].header) + "\ntt0000001\tx\t1\ntt0000002\t5.0\n"
+            ).encode()
+        )
+    )
     with pytest.raises(NoRowsError) as error:
         land(files, tmp_path / "lake", max_reject_share=1.0, progress=False)
     assert str(error.value) == (
@@ -455,25 +586,38 @@ def test_a_refresh_converts_only_the_files_that_changed(tmp_path, caplog):
     for name in ("title.ratings", "title.basics"):  # a copy is another file, even if equal
         (day2 / new[name].name).write_bytes(new[name].read_bytes())
     caplog.set_level(logging.INFO)
-    second_id, second, reports = land({n: day2 / files[n].name for n in files}, lake,
-                                      progress=False, previous=first)
+    second_id, second, reports = land(
+        {n: day2 / files[n].name for n in files}, lake, progress=False, previous=first
+    )
     messages = caplog.messages
     reused = {r.table: r.reused_from for r in reports}
-    assert reused == {"title_principals": ingest_id, "name_basics": ingest_id,
-                      "title_ratings": None, "title_basics": None}
+    assert reused == {
+        "title_principals": ingest_id,
+        "name_basics": ingest_id,
+        "title_ratings": None,
+        "title_basics": None,
+    }
     assert any(m.startswith("ingest: title.principals: unchanged since ingest") for m in messages)
     old_part = next((first / "title_principals").rglob("*.parquet"))
     new_part = second / old_part.relative_to(first)
     assert new_part.stat().st_ino == old_part.stat().st_ino  # linked, not copied
     assert (second / "title_names").is_dir()
     assert (second / "_rejects" / "name_basics.parquet").exists()
-    fresh_id, fresh, _ = land({n: day2 / files[n].name for n in files}, tmp_path / "fresh",
-                              progress=False)
+    fresh_id, fresh, _ = land(
+        {n: day2 / files[n].name for n in files}, tmp_path / "fresh", progress=False
+    )
+
     def rows(folder, table):
         key = "nconst" if table == "name_basics" else "tconst"
         return ds.dataset(folder / table, partitioning="hive").to_table().sort_by(key)
 
-    for table in ("title_principals", "name_basics", "title_names", "title_ratings", "title_basics"):
+    for table in (
+        "title_principals",
+        "name_basics",
+        "title_names",
+        "title_ratings",
+        "title_basics",
+    ):
         assert rows(second, table) == rows(fresh, table), table
     assert pq.read_table(second / "ratings_feed").num_rows == 4
     checks = pq.read_table(second / "_checks" / "part-0.parquet").to_pylist()
@@ -481,16 +625,21 @@ def test_a_refresh_converts_only_the_files_that_changed(tmp_path, caplog):
     assert {r["lookup_table"]: r["rows_written"] for r in checks}["title_names"] == 2
     # where each lookup's rows were converted: what lets dbt keep the marts built from them
     assert {r["lookup_table"]: r["converted_in"] for r in checks if r["rows_written"]} == {
-        "title_principals": ingest_id, "name_basics": ingest_id, "title_names": ingest_id,
-        "title_ratings": second_id, "title_basics": second_id}
+        "title_principals": ingest_id,
+        "name_basics": ingest_id,
+        "title_names": ingest_id,
+        "title_ratings": second_id,
+        "title_basics": second_id,
+    }
     manifest = json.loads((second / "_manifest.json").read_text())
     (second / "_manifest.json").write_text(json.dumps({**manifest, "max_reject_share": 0.001}))
     second = publish(lake, second_id, second)
-    third_id, third, _ = land({n: day2 / files[n].name for n in files}, lake, progress=False,
-                              previous=second)
+    third_id, third, _ = land(
+        {n: day2 / files[n].name for n in files}, lake, progress=False, previous=second
+    )
     checks = pq.read_table(third / "_checks" / "part-0.parquet").to_pylist()
     assert {r["lookup_table"]: r["converted_in"] for r in checks if r["rows_written"]} == {
-        t: ingest_id for t in ("title_principals", "name_basics", "title_names")} | {
-        "title_ratings": second_id, "title_basics": second_id}  # reused twice: still the first
+        t: ingest_id for t in ("title_principals", "name_basics", "title_names")
+    } | {"title_ratings": second_id, "title_basics": second_id}  # reused twice: still the first
     assert third_id != second_id
     assert current_ingest(lake) == second_id and fresh_id

@@ -24,8 +24,10 @@ def touch(folder, name, text="x", gz=False):
 
 
 def found(layout):
-    return {name: [str(p.relative_to(files.root)) for p in files.paths]
-            for name, files in layout.tables.items()}
+    return {
+        name: [str(p.relative_to(files.root)) for p in files.paths]
+        for name, files in layout.tables.items()
+    }
 
 
 def test_plain_gz_and_tagged_names(tmp_path):
@@ -35,8 +37,10 @@ def test_plain_gz_and_tagged_names(tmp_path):
     touch(tmp_path, "title.crew.2024.v2.tsv")
     layout = scan_folder(tmp_path)
     assert found(layout) == {
-        "title.ratings": ["title.ratings.tsv"], "title.basics": ["title.basics.tsv.gz"],
-        "name.basics": ["name.basics.small.tsv.gz"], "title.crew": ["title.crew.2024.v2.tsv"],
+        "title.ratings": ["title.ratings.tsv"],
+        "title.basics": ["title.basics.tsv.gz"],
+        "name.basics": ["name.basics.small.tsv.gz"],
+        "title.crew": ["title.crew.2024.v2.tsv"],
     }
     assert layout.notes == []
 
@@ -47,8 +51,10 @@ def test_an_exact_name_wins_and_the_tagged_file_is_reported(tmp_path):
     layout = scan_folder(tmp_path)
     assert found(layout) == {"title.ratings": ["title.ratings.tsv"]}
     assert layout.notes == [
-        (f"{tmp_path}/title.ratings.old.tsv: not read, title.ratings.tsv is (an exact name wins "
-        "over a tagged one); move it out of the source to silence this")
+        (
+            f"{tmp_path}/title.ratings.old.tsv: not read, title.ratings.tsv is (an exact name wins "
+            "over a tagged one); move it out of the source to silence this"
+        )
     ]
 
 
@@ -77,10 +83,16 @@ def test_a_folder_per_table_with_parts(tmp_path):
     for part in ("part-00001", "part-00000", "part-00002.gz"):
         touch(tmp_path / "title.akas.tsv", part)
     layout = scan_folder(tmp_path)
-    assert found(layout) == {"title.akas": [
-        "title.akas.tsv/part-00000", "title.akas.tsv/part-00001", "title.akas.tsv/part-00002.gz"]}
+    assert found(layout) == {
+        "title.akas": [
+            "title.akas.tsv/part-00000",
+            "title.akas.tsv/part-00001",
+            "title.akas.tsv/part-00002.gz",
+        ]
+    }
     assert layout.tables["title.akas"].name == (
-        "title.akas.tsv/part-00000 .. part-00002.gz (3 parts)")
+        "title.akas.tsv/part-00000 .. part-00002.gz (3 parts)"
+    )
 
 
 def test_a_folder_per_table_that_cannot_be_read_says_what_it_holds(tmp_path):
@@ -94,8 +106,11 @@ def test_a_folder_per_table_that_cannot_be_read_says_what_it_holds(tmp_path):
     )
     touch(tmp_path / "title.basics.tsv", "data.tsv")
     touch(tmp_path / "title.basics.tsv", "readme.txt")
-    with pytest.raises(LayoutError, match=r"holds 2 files that are not the parts of one file "
-                       r"\(data.tsv, readme.txt\); keep its one data file"):
+    with pytest.raises(
+        LayoutError,
+        match=r"holds 2 files that are not the parts of one file "
+        r"\(data.tsv, readme.txt\); keep its one data file",
+    ):
         scan_folder(tmp_path)
 
 
@@ -106,17 +121,23 @@ def test_a_folder_and_a_file_for_one_table_are_ambiguous(tmp_path):
         scan_folder(tmp_path)
 
 
-@pytest.mark.parametrize("names, order", [
-    (["title.akas.tsv.part-ab", "title.akas.tsv.part-aa", "title.akas.tsv.part-ac"], [1, 0, 2]),
-    (["title.akas.tsv.001", "title.akas.tsv.000"], [1, 0]),
-    (["title.akas.tsv.002", "title.akas.tsv.001"], [1, 0]),  # 7-zip volumes count from 1
-    (["title.akas.tsv.part10", "title.akas.tsv.part2", "title.akas.tsv.part1"]
-     + [f"title.akas.tsv.part{i}" for i in range(3, 10)], None),  # by number, not as text
-    (["title.akas.part2.tsv", "title.akas.part1.tsv"], [1, 0]),
-    (["title.akas.tsv.gz.part-aa", "title.akas.tsv.gz.part-ab"], [0, 1]),  # a gzip cut by bytes
-    (["title.akas.tsv.part-aa.gz", "title.akas.tsv.part-ab.gz"], [0, 1]),
-    (["title.akas.tsvaa", "title.akas.tsvab"], [0, 1]),  # split FILE FILE: no separator
-])
+@pytest.mark.parametrize(
+    "names, order",
+    [
+        (["title.akas.tsv.part-ab", "title.akas.tsv.part-aa", "title.akas.tsv.part-ac"], [1, 0, 2]),
+        (["title.akas.tsv.001", "title.akas.tsv.000"], [1, 0]),
+        (["title.akas.tsv.002", "title.akas.tsv.001"], [1, 0]),  # 7-zip volumes count from 1
+        (
+            ["title.akas.tsv.part10", "title.akas.tsv.part2", "title.akas.tsv.part1"]
+            + [f"title.akas.tsv.part{i}" for i in range(3, 10)],
+            None,
+        ),  # by number, not as text
+        (["title.akas.part2.tsv", "title.akas.part1.tsv"], [1, 0]),
+        (["title.akas.tsv.gz.part-aa", "title.akas.tsv.gz.part-ab"], [0, 1]),  # a gzip cut by bytes
+        (["title.akas.tsv.part-aa.gz", "title.akas.tsv.part-ab.gz"], [0, 1]),
+        (["title.akas.tsvaa", "title.akas.tsvab"], [0, 1]),  # split FILE FILE: no separator
+    ],
+)
 def test_parts_of_a_split_file_are_one_table_in_order(tmp_path, names, order):
     for name in names:
         touch(tmp_path, name)
@@ -146,8 +167,11 @@ def test_a_missing_part_stops_naming_it(tmp_path):
 def test_a_file_and_its_parts_are_ambiguous(tmp_path):
     touch(tmp_path, "title.akas.tsv")
     touch(tmp_path, "title.akas.tsv.part-aa")
-    with pytest.raises(LayoutError, match=r"ambiguous title.akas in .*: title.akas.tsv and "
-                                          r"title.akas.tsv.part-\* \(1 parts\) match equally"):
+    with pytest.raises(
+        LayoutError,
+        match=r"ambiguous title.akas in .*: title.akas.tsv and "
+        r"title.akas.tsv.part-\* \(1 parts\) match equally",
+    ):
         scan_folder(tmp_path)
 
 
@@ -157,8 +181,10 @@ def test_an_unknown_file_with_an_imdb_header_is_reported(tmp_path):
     touch(tmp_path, "notes.txt", "nothing IMDb here\n")
     layout = scan_folder(tmp_path)
     assert layout.notes == [
-        (f"{tmp_path}: ratings-backup.tsv begins with the title.ratings header but is not read "
-        "(title.ratings.tsv is); move it out of the source to silence this")
+        (
+            f"{tmp_path}: ratings-backup.tsv begins with the title.ratings header but is not read "
+            "(title.ratings.tsv is); move it out of the source to silence this"
+        )
     ]
     touch(tmp_path, "akas.tsv.gz", AKAS_HEADER + "\ntt1\t1\tA\tUS\t\\N\t\\N\t\\N\t0\n", gz=True)
     with pytest.raises(LayoutError) as error:  # an akas table under a name not read
@@ -169,8 +195,10 @@ def test_an_unknown_file_with_an_imdb_header_is_reported(tmp_path):
         "of a split file title.akas.tsv.part-aa, -ab, ...)"
     )
     layout = scan_folder(tmp_path, tables={"title.ratings"})  # akas not asked for: a note
-    assert (f"{tmp_path}: akas.tsv.gz begins with the title.akas header; not read (title.akas "
-            "was not asked for)") in layout.notes
+    assert (
+        f"{tmp_path}: akas.tsv.gz begins with the title.akas header; not read (title.akas "
+        "was not asked for)"
+    ) in layout.notes
 
 
 def test_split_without_a_prefix_is_reported_by_its_header(tmp_path):
@@ -181,8 +209,12 @@ def test_split_without_a_prefix_is_reported_by_its_header(tmp_path):
 
 
 def test_leftovers_and_hidden_files_are_not_looked_into(tmp_path):
-    for name in ("title.ratings.tsv.gz.part", "title.ratings.tsv.gz.meta.json", ".hidden.tsv",
-                 "title.ratings.tsv.tmp"):
+    for name in (
+        "title.ratings.tsv.gz.part",
+        "title.ratings.tsv.gz.meta.json",
+        ".hidden.tsv",
+        "title.ratings.tsv.tmp",
+    ):
         touch(tmp_path, name, RATINGS_HEADER + "\n")
     assert scan_folder(tmp_path).tables == {} and scan_folder(tmp_path).notes == []
 
@@ -192,7 +224,8 @@ def test_tables_not_asked_for_are_not_resolved(tmp_path):
     touch(tmp_path, "title.crew.tsv.gz", gz=True)  # ambiguous, but crew is not read
     touch(tmp_path, "title.ratings.tsv")
     assert found(scan_folder(tmp_path, tables={"title.ratings"})) == {
-        "title.ratings": ["title.ratings.tsv"]}
+        "title.ratings": ["title.ratings.tsv"]
+    }
 
 
 def test_part_names():
@@ -208,10 +241,18 @@ def test_part_names():
 
 
 def test_remote_listings_read_whole_files_and_report_parts():
-    names = ["title.ratings.tsv.gz", "title.basics.tsv.gz", "title.akas.tsv.part-aa",
-             "title.akas.tsv.part-ab", "name.basics.tsv/", "title.principals.small.tsv.gz"]
-    with pytest.raises(LayoutError, match="s3://b/p/: name.basics is there only as "
-                                          "name.basics.tsv/: parts and folders"):
+    names = [
+        "title.ratings.tsv.gz",
+        "title.basics.tsv.gz",
+        "title.akas.tsv.part-aa",
+        "title.akas.tsv.part-ab",
+        "name.basics.tsv/",
+        "title.principals.small.tsv.gz",
+    ]
+    with pytest.raises(
+        LayoutError,
+        match="s3://b/p/: name.basics is there only as name.basics.tsv/: parts and folders",
+    ):
         select_names(names, "s3://b/p/")
     with pytest.raises(LayoutError) as error:
         select_names(names, "s3://b/p/", {"title.akas"})
@@ -222,10 +263,15 @@ def test_remote_listings_read_whole_files_and_report_parts():
     )
     wanted = {"title.ratings", "title.basics", "title.principals"}
     assert select_names(names, "s3://b/p/", wanted) == {
-        "title.ratings": "title.ratings.tsv.gz", "title.basics": "title.basics.tsv.gz",
-        "title.principals": "title.principals.small.tsv.gz"}
-    with pytest.raises(LayoutError, match="ambiguous title.ratings file in s3://b/p/: "
-                                          "title.ratings.tsv.gz and title.ratings.tsv/"):
+        "title.ratings": "title.ratings.tsv.gz",
+        "title.basics": "title.basics.tsv.gz",
+        "title.principals": "title.principals.small.tsv.gz",
+    }
+    with pytest.raises(
+        LayoutError,
+        match="ambiguous title.ratings file in s3://b/p/: "
+        "title.ratings.tsv.gz and title.ratings.tsv/",
+    ):
         select_names([*names, "title.ratings.tsv/"], "s3://b/p/", wanted)
 
 
@@ -235,8 +281,15 @@ def test_a_subfolder_with_imdb_files_is_reported(tmp_path):
     touch(tmp_path / "imdb-2024", "title.ratings.tsv.gz", gz=True)
     touch(tmp_path / "photos", "cat.jpg")
     layout = scan_folder(tmp_path)
-    assert layout.notes == [(f"{tmp_path}/imdb-2024/ holds IMDb files; not read (only {tmp_path} "
-                            f"itself is): pass --source {tmp_path}/imdb-2024 to read them")]
-    with pytest.raises(SourceError, match=rf"required file\(s\) missing\); --source "
-                                          rf"{tmp_path}/imdb-2024$"):
+    assert layout.notes == [
+        (
+            f"{tmp_path}/imdb-2024/ holds IMDb files; not read (only {tmp_path} "
+            f"itself is): pass --source {tmp_path}/imdb-2024 to read them"
+        )
+    ]
+    with pytest.raises(
+        SourceError,
+        match=rf"required file\(s\) missing\); --source "
+        rf"{tmp_path}/imdb-2024$",
+    ):
         fetch(tmp_path, tmp_path / "cache")

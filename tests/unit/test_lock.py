@@ -49,8 +49,14 @@ with writer_lock(Home.resolve(sys.argv[1]), "run"):
 
 def cli(home: Home, *args: str, measured: bool = False, **popen) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", MEASURED] if measured else [CLI]
-    return subprocess.run([*command, "--home", str(home.root), *args], capture_output=True,
-                          text=True, timeout=120, check=False, **popen)
+    return subprocess.run(
+        [*command, "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        **popen,
+    )
 
 
 def test_a_second_writer_stops_at_once_saying_who_holds_the_home(tmp_path):
@@ -60,9 +66,11 @@ def test_a_second_writer_stops_at_once_saying_who_holds_the_home(tmp_path):
     assert second.returncode == 1, second.stderr
     assert second.stdout == ""
     error, measured = second.stderr.splitlines()
-    pattern = (rf"error: home {re.escape(str(home.root))} is in use by pid {os.getpid()} "
-               r"\(run, started at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): wait for it to finish .*"
-               r"pass --wait")
+    pattern = (
+        rf"error: home {re.escape(str(home.root))} is in use by pid {os.getpid()} "
+        r"\(run, started at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): wait for it to finish .*"
+        r"pass --wait"
+    )
     assert re.match(pattern, error), second.stderr
     assert measured.endswith("pyspark=False")  # stopped before anything slow: not even an import
     assert not home.lake.exists()  # it wrote nothing
@@ -72,11 +80,16 @@ def test_wait_runs_the_command_once_the_holder_is_done(tmp_path):
     home = Home.resolve(tmp_path / "home")
     log = home.logs / "pipeline.log"
     with writer_lock(home, "transform"):
-        waiting = subprocess.Popen([CLI, "--home", str(home.root), "thrift", "stop", "--wait"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = subprocess.Popen(
+            [CLI, "--home", str(home.root), "thrift", "stop", "--wait"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "waiting for it" not in (
-                log.read_text() if log.exists() else ""):
+            log.read_text() if log.exists() else ""
+        ):
             time.sleep(0.1)
         assert waiting.poll() is None, waiting.communicate()
     _, stderr = waiting.communicate(timeout=60)
@@ -87,8 +100,9 @@ def test_wait_runs_the_command_once_the_holder_is_done(tmp_path):
 
 def test_the_lock_goes_with_a_killed_holder(tmp_path):
     home = Home.resolve(tmp_path / "home")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(home.root)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(home.root)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert cli(home, "thrift", "stop").returncode == 1  # held
@@ -102,11 +116,25 @@ def test_the_lock_goes_with_a_killed_holder(tmp_path):
 def test_results_and_status_read_while_a_writer_holds_the_home_and_results_needs_no_jvm(tmp_path):
     home = Home.resolve(tmp_path / "home")
     write_marts(home.warehouse)
-    (home.root / "stream.status.json").write_text(json.dumps(
-        {"state": "running", "pid": os.getpid(), "stream_id": "stream-abc",
-         "records_done": 4, "records_total": 7, "records_per_batch": 4, "batch_id": 0,
-         "rows_per_second": 80.0, "eta_seconds": 0.04, "average_number_of_votes": 1000.0,
-         "number_one": "tt2", "last_error": None, "updated_at": "2026-11-30T08:00:00+00:00"}))
+    (home.root / "stream.status.json").write_text(
+        json.dumps(
+            {
+                "state": "running",
+                "pid": os.getpid(),
+                "stream_id": "stream-abc",
+                "records_done": 4,
+                "records_total": 7,
+                "records_per_batch": 4,
+                "batch_id": 0,
+                "rows_per_second": 80.0,
+                "eta_seconds": 0.04,
+                "average_number_of_votes": 1000.0,
+                "number_one": "tt2",
+                "last_error": None,
+                "updated_at": "2026-11-30T08:00:00+00:00",
+            }
+        )
+    )
     with writer_lock(home, "run"):
         done = cli(home, "results", measured=True)
         status = cli(home, "status")

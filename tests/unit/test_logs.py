@@ -35,7 +35,9 @@ def test_the_console_gets_the_message_alone_and_the_file_stamped_lines(tmp_path,
     assert captured.err == "ingest: src -> lake\nstream: a warning\n" and captured.out == ""
     assert all(STAMPED.match(line) for line in file_lines(home))
     assert [line.split(" ", 1)[1] for line in file_lines(home)] == [
-        "INFO ingest.run: ingest: src -> lake", "WARNING streaming.job: stream: a warning"]
+        "INFO ingest.run: ingest: src -> lake",
+        "WARNING streaming.job: stream: a warning",
+    ]
 
 
 def test_a_traceback_goes_to_the_file_only(tmp_path, capsys):
@@ -60,7 +62,10 @@ def test_details_and_quiet_libraries_reach_the_file_not_the_console(tmp_path, ca
     logging.getLogger("some.library").warning("some.library: careful")
     assert capsys.readouterr().err == "some.library: careful\n"
     assert [line.split(": ", 1)[1] for line in file_lines(home)] == [
-        "title.basics.tsv.gz: unchanged", "Connection pool is full", "some.library: careful"]
+        "title.basics.tsv.gz: unchanged",
+        "Connection pool is full",
+        "some.library: careful",
+    ]
 
 
 def test_configuring_twice_does_not_repeat_a_line(tmp_path, capsys):
@@ -92,8 +97,9 @@ def test_reset_leaves_logging_as_it_was():
     logs.configure()
     logs.reset()
     assert root.handlers == before
-    assert all(logging.getLogger(name).level == logging.NOTSET
-               for name in logs.PACKAGES + logs.QUIET)
+    assert all(
+        logging.getLogger(name).level == logging.NOTSET for name in logs.PACKAGES + logs.QUIET
+    )
 
 
 def test_each_command_logs_each_line_once_to_stderr_and_the_file(tmp_path):
@@ -110,5 +116,7 @@ def test_each_command_logs_each_line_once_to_stderr_and_the_file(tmp_path):
     errors = [line for line in text.splitlines() if "error: unexpected JSONDecodeError" in line]
     assert len(errors) == 2 and all(STAMPED.match(line) for line in errors)
     assert text.count("Traceback (most recent call last)") == 2
-    assert not any(h.name in ("imdb_pipeline.console", "imdb_pipeline.file")
-                   for h in logging.getLogger().handlers)  # the command's end undid it
+    assert not any(
+        h.name in ("imdb_pipeline.console", "imdb_pipeline.file")
+        for h in logging.getLogger().handlers
+    )  # the command's end undid it

@@ -34,6 +34,7 @@ def home(monkeypatch, tmp_path):
 
 # --- which metastore -------------------------------------------------------------------------
 
+
 def test_embedded_derby_is_the_default(home):
     settings = spark_settings(home)
     assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith("jdbc:derby:")
@@ -46,15 +47,30 @@ def test_conf_extends_the_jvm_options_and_class_path_and_replaces_the_rest(home)
     Derby home (Spark's own log profile came back)."""
     postgres = Metastore("jdbc:postgresql://127.0.0.1:5999/metastore", "imdb")
     ours = spark_settings(home, metastore=postgres)
-    theirs = spark_settings(home, {"spark.driver.extraJavaOptions": "-Xss4m",
-                                   "spark.driver.extraClassPath": "/opt/extra.jar",
-                                   "spark.driver.memory": "8g"}, metastore=postgres)
-    assert theirs["spark.driver.extraJavaOptions"] == ours["spark.driver.extraJavaOptions"] + " -Xss4m"
+    theirs = spark_settings(
+        home,
+        {
+            "spark.driver.extraJavaOptions": "-Xss4m",
+            "spark.driver.extraClassPath": "/opt/extra.jar",
+            "spark.driver.memory": "8g",
+        },
+        metastore=postgres,
+    )
+    assert (
+        theirs["spark.driver.extraJavaOptions"] == ours["spark.driver.extraJavaOptions"] + " -Xss4m"
+    )
     assert "-Dlog4j.configurationFile=" in theirs["spark.driver.extraJavaOptions"]
-    assert theirs["spark.driver.extraClassPath"] == ours["spark.driver.extraClassPath"] + ":/opt/extra.jar"
+    assert (
+        theirs["spark.driver.extraClassPath"]
+        == ours["spark.driver.extraClassPath"] + ":/opt/extra.jar"
+    )
     assert theirs["spark.driver.memory"] == "8g"
-    assert spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})[
-        "spark.driver.extraClassPath"] == "/opt/x.jar"  # Derby: nothing of ours to extend
+    assert (
+        spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})[
+            "spark.driver.extraClassPath"
+        ]
+        == "/opt/x.jar"
+    )  # Derby: nothing of ours to extend
 
 
 def test_the_homes_postgres_serves_the_thrift_target_only(home):
@@ -102,8 +118,7 @@ def test_a_password_in_a_jdbc_url_is_masked_when_printed():
 
 def test_derby_settings_name_only_its_url(home):
     assert metastore_settings(home, None) == {
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={home.metastore / 'metastore_db'};create=true"
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={home.metastore / 'metastore_db'};create=true"
     }
 
 
@@ -126,6 +141,7 @@ def test_a_private_file_is_the_owners_alone_from_the_start(tmp_path):
 
 # --- the check before a pipeline's Spark start --------------------------------------------------
 
+
 def test_the_local_target_uses_derby_and_the_thrift_target_needs_postgres(home):
     assert pipeline_metastore(home, "local") is None
     with pytest.raises(MetastoreError, match=r"no PostgreSQL metastore for .*: start the server"):
@@ -144,9 +160,13 @@ def test_a_postgres_metastore_is_used_once_its_database_answers(home):
 def test_a_database_that_does_not_answer_is_named_with_the_next_step(home, monkeypatch):
     port = free_port()
     managed(home, port)
-    with pytest.raises(MetastoreError, match=(
+    with pytest.raises(
+        MetastoreError,
+        match=(
             f"the metastore database on 127.0.0.1:{port} does not accept connections: "
-            "`imdb-pipeline thrift start`")):
+            "`imdb-pipeline thrift start`"
+        ),
+    ):
         pipeline_metastore(home, "thrift")
     monkeypatch.setenv("IMDB_METASTORE_URL", f"jdbc:postgresql://127.0.0.1:{port}/hms")
     with pytest.raises(MetastoreError, match="does not accept connections: start that database"):

@@ -18,8 +18,13 @@ def people(*rows):
 
 
 def test_bucket_is_the_number_modulo_16():
-    assert tconst_bucket(pa.array(["tt0000001", "tt0000016", "tt0111161", "tt10000017"])).to_pylist() == [
-        1, 0, 111161 % 16, 10000017 % 16,
+    assert tconst_bucket(
+        pa.array(["tt0000001", "tt0000016", "tt0111161", "tt10000017"])
+    ).to_pylist() == [
+        1,
+        0,
+        111161 % 16,
+        10000017 % 16,
     ]
 
 
@@ -36,19 +41,23 @@ def test_split_by_bucket_gives_compact_groups_in_order():
     batch = pa.record_batch([pa.array(list("abcdef"))], names=["x"])
     groups = list(split_by_bucket(batch, pa.array([3, 1, None, 3, 1, 1])))
     assert [(k, g.column("x").to_pylist()) for k, g in groups] == [
-        (1, ["b", "e", "f"]), (3, ["a", "d"]), (None, ["c"]),
+        (1, ["b", "e", "f"]),
+        (3, ["a", "d"]),
+        (None, ["c"]),
     ]
     assert all(g.column("x").offset == 0 for _, g in groups)  # copies, not slices of a copy
 
 
 def test_people_sorted_by_nconst_as_strings_repeats_and_non_titles_dropped(tmp_path):
     spill = KnownForSpill(tmp_path / "work")
-    spill.add(people(
-        ("nm0000002", "Bo", ["tt0000001", "tt0000017"]),
-        ("nm10000000", "Al", ["tt0000001", "tt0000001"]),  # listed twice: once
-        ("nm9999999", None, ["tt0000001", "", "xx12"]),  # "" and xx12 name no title
-        ("nm0000003", "Cy", None),
-    ))
+    spill.add(
+        people(
+            ("nm0000002", "Bo", ["tt0000001", "tt0000017"]),
+            ("nm10000000", "Al", ["tt0000001", "tt0000001"]),  # listed twice: once
+            ("nm9999999", None, ["tt0000001", "", "xx12"]),  # "" and xx12 name no title
+            ("nm0000003", "Cy", None),
+        )
+    )
     spill.add(people(("nm0000001", "Di", ["tt0000017"])))
     summary = spill.build(tmp_path / "title_names", write_options())
     table = ds.dataset(tmp_path / "title_names", partitioning="hive").to_table()
@@ -65,31 +74,53 @@ def test_people_sorted_by_nconst_as_strings_repeats_and_non_titles_dropped(tmp_p
 
 
 def test_title_names_of_nothing_is_empty():
-    empty = pa.table({"tconst": pa.array([], pa.string()), "nconst": pa.array([], pa.string()),
-                      "primary_name": pa.array([], pa.string())})
+    empty = pa.table(
+        {
+            "tconst": pa.array([], pa.string()),
+            "nconst": pa.array([], pa.string()),
+            "primary_name": pa.array([], pa.string()),
+        }
+    )
     assert title_names_of(empty).num_rows == 0
 
 
 def test_ids_spelling_one_number_twice_stay_two_titles():
-    rows = pa.table({
-        "tconst": ["tt1", "tt01", "tt1", "tt0000002"],
-        "nconst": ["nm0000003", "nm0000001", "nm0000002", "nm0000001"],
-        "primary_name": ["C", "A", "B", "A"],
-    })
-    table = {r["tconst"]: [p["nconst"] for p in r["known_for"]]
-             for r in title_names_of(rows).to_pylist()}
-    assert table == {"tt01": ["nm0000001"], "tt1": ["nm0000002", "nm0000003"],
-                     "tt0000002": ["nm0000001"]}
+    rows = pa.table(
+        {
+            "tconst": ["tt1", "tt01", "tt1", "tt0000002"],
+            "nconst": ["nm0000003", "nm0000001", "nm0000002", "nm0000001"],
+            "primary_name": ["C", "A", "B", "A"],
+        }
+    )
+    table = {
+        r["tconst"]: [p["nconst"] for p in r["known_for"]] for r in title_names_of(rows).to_pylist()
+    }
+    assert table == {
+        "tt01": ["nm0000001"],
+        "tt1": ["nm0000002", "nm0000003"],
+        "tt0000002": ["nm0000001"],
+    }
 
 
 def test_title_names_of_matches_a_plain_sort_on_random_rows():
     import random
 
     rnd = random.Random(7)
-    rows = [(f"tt{rnd.randint(1, 40):07d}", f"nm{rnd.choice([1, 2, 9, 10, 99, 100]) * 1000:d}",
-             rnd.choice(["A", "B", None])) for _ in range(500)]
-    table = pa.table({"tconst": [r[0] for r in rows], "nconst": [r[1] for r in rows],
-                      "primary_name": [r[2] for r in rows]})
+    rows = [
+        (
+            f"tt{rnd.randint(1, 40):07d}",
+            f"nm{rnd.choice([1, 2, 9, 10, 99, 100]) * 1000:d}",
+            rnd.choice(["A", "B", None]),
+        )
+        for _ in range(500)
+    ]
+    table = pa.table(
+        {
+            "tconst": [r[0] for r in rows],
+            "nconst": [r[1] for r in rows],
+            "primary_name": [r[2] for r in rows],
+        }
+    )
     expected = {}
     for tconst, nconst, name in sorted(rows, key=lambda r: (r[0], r[1], r[2] is None, r[2] or "")):
         people = expected.setdefault(tconst, [])

@@ -51,6 +51,7 @@ def orphan(root, name: str, home_path, pid: int | None = None):
 
 # --- where data folders go --------------------------------------------------------------------
 
+
 def test_a_homes_key_is_short_stable_and_its_own(tmp_path):
     key = home_key(Home.resolve(tmp_path / "a"))
     assert len(key) == 12 and int(key, 16) >= 0
@@ -72,6 +73,7 @@ def test_the_data_root_is_the_setting_else_the_owners_home_else_var_tmp(tmp_path
 
 
 # --- the sweep of data folders whose home is gone ---------------------------------------------
+
 
 def test_only_folders_of_gone_homes_without_a_server_are_swept(tmp_path, running_on, caplog):
     root = tmp_path / "roots"
@@ -95,12 +97,14 @@ def test_only_folders_of_gone_homes_without_a_server_are_swept(tmp_path, running
     messages = caplog.messages
     assert removed == [dead, gone, relinked, reused]  # in name order
     assert sorted(p.name for p in root.iterdir()) == ["live-1", "not-ours", "serving-4"]
-    assert messages[1] == (f"thrift: removed {gone}, the PostgreSQL data of {tmp_path / 'gone'}, "
-                           "which is gone")
+    assert messages[1] == (
+        f"thrift: removed {gone}, the PostgreSQL data of {tmp_path / 'gone'}, which is gone"
+    )
     assert kept.exists()
 
 
 # --- what the home's files say ------------------------------------------------------------------
+
 
 def test_the_data_folder_is_the_links_target_when_it_is_a_link(home, tmp_path):
     postgres = Postgres(home)

@@ -27,7 +27,12 @@ def brute_force(titles: dict, rules: Rules):
 
 def test_order_uses_exact_weight_then_votes_then_tconst():
     # 1000 x 7.3 == 730 x 10.0 == 7300 exactly; as floats 730/1000*10.0 != 1000/1000*7.3.
-    records = [Rated("tt3", 1000, 73), Rated("tt2", 730, 100), Rated("tt1", 1000, 73), Rated("tt9", 9000, 10)]
+    records = [
+        Rated("tt3", 1000, 73),
+        Rated("tt2", 730, 100),
+        Rated("tt1", 1000, 73),
+        Rated("tt9", 9000, 10),
+    ]
     assert [x.tconst for x in top_of(records, 10)] == ["tt9", "tt1", "tt3", "tt2"]
 
 
@@ -35,8 +40,13 @@ def test_every_record_counts_and_only_eligible_rank():
     rules = Rules({"tt1", "tt2", "tt3", "tt4"}, min_votes=500, top_n=2)
     state, previous = fold(
         RunningState(),
-        [rec("tt1", 1000, 7.3), rec("tt2", 730, 10.0), rec("tt3", 499, 9.9), rec("tt4", 500, 9.0),
-         rec("tt8", 90000, 9.5)],  # tt8: not eligible (a series, or missing from title.basics)
+        [
+            rec("tt1", 1000, 7.3),
+            rec("tt2", 730, 10.0),
+            rec("tt3", 499, 9.9),
+            rec("tt4", 500, 9.0),
+            rec("tt8", 90000, 9.5),
+        ],  # tt8: not eligible (a series, or missing from title.basics)
         rules,
     )
     assert state.ratings_processed == 5 and state.votes_sum == 1000 + 730 + 499 + 500 + 90000
@@ -55,7 +65,9 @@ def test_equal_weights_across_batches_break_on_votes_then_tconst():
 def test_latest_record_wins_and_nothing_counts_twice():
     rules = Rules({"tt1", "tt2", "tt3"}, min_votes=0, top_n=3)
     state, _ = fold(RunningState(), [rec("tt1", 100, 5.0), rec("tt2", 300, 5.0)], rules)
-    state, previous = fold(state, [rec("tt1", 500, 6.0), rec("tt3", 50, 1.0), rec("tt2", 0, 0, True)], rules)
+    state, previous = fold(
+        state, [rec("tt1", 500, 6.0), rec("tt3", 50, 1.0), rec("tt2", 0, 0, True)], rules
+    )
     assert previous == [100, None, 300]
     assert state.ratings_processed == 2 and state.votes_sum == 550
     assert [r.tconst for r in state.top] == ["tt1", "tt3"]  # tt2 left; tt1 updated
@@ -63,7 +75,9 @@ def test_latest_record_wins_and_nothing_counts_twice():
 
 def test_a_top_title_losing_votes_lets_the_next_one_in():
     rules = Rules({"tt1", "tt2", "tt3"}, min_votes=0, top_n=2)
-    state, _ = fold(RunningState(), [rec("tt1", 900, 9.0), rec("tt2", 800, 9.0), rec("tt3", 700, 9.0)], rules)
+    state, _ = fold(
+        RunningState(), [rec("tt1", 900, 9.0), rec("tt2", 800, 9.0), rec("tt3", 700, 9.0)], rules
+    )
     state, _ = fold(state, [rec("tt1", 10, 9.0)], rules)
     assert [r.tconst for r in state.top] == ["tt2", "tt3"]
 
@@ -91,8 +105,9 @@ def test_random_updates_match_a_brute_force_recomputation():
 
 
 def test_ratings_become_exact_whole_tenths_and_a_deletion_stays_null():
-    ratings = pa.array([Decimal("7.3"), Decimal("10.0"), Decimal("1.0"), None, Decimal("0.1")],
-                       pa.decimal128(3, 1))
+    ratings = pa.array(
+        [Decimal("7.3"), Decimal("10.0"), Decimal("1.0"), None, Decimal("0.1")], pa.decimal128(3, 1)
+    )
     got = tenths(ratings)
     assert got.type == pa.int32()
     assert got.to_pylist() == [73, 100, 10, None, 1]

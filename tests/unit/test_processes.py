@@ -35,11 +35,17 @@ def sleeper():
     started = []
 
     def start(ignore_term: bool = False):
-        code = ("import signal, time\n"
-                + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
-                + "print('ready', flush=True)\ntime.sleep(60)\n")
-        process = subprocess.Popen([sys.executable, "-c", code, MARKER], stdout=subprocess.PIPE,
-                                   start_new_session=True, text=True)
+        code = (
+            "import signal, time\n"
+            + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
+            + "print('ready', flush=True)\ntime.sleep(60)\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, MARKER],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+            text=True,
+        )
         assert process.stdout.readline().strip() == "ready"  # its handlers are in place
         started.append(process)
         return process
@@ -52,6 +58,7 @@ def sleeper():
 
 
 # --- ports ----------------------------------------------------------------------------------
+
 
 def test_a_listening_port_accepts_and_is_in_use():
     server, port = listening_socket()
@@ -72,6 +79,7 @@ def test_clients_reach_a_wildcard_bind_on_the_loopback():
 
 
 # --- processes ------------------------------------------------------------------------------
+
 
 def test_a_pid_exists_while_its_process_runs():
     assert pid_exists(os.getpid())
@@ -117,6 +125,7 @@ def test_a_process_that_outlives_every_step_is_an_error(sleeper):
 
 
 # --- the log's reason -------------------------------------------------------------------------
+
 
 def test_a_failed_start_reports_the_logs_meaningful_line(tmp_path):
     log = tmp_path / "thrift.log"

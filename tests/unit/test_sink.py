@@ -22,9 +22,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_buffered_batch_row_survives_json_with_its_types():
     row = {
-        "batch_id": 7, "top": [{"rank": 1, "tconst": "tt1", "num_votes": 900,
-                                "average_rating": "8.7", "ranking_score": 1.5}],
-        "processed_at": "2026-11-24T10:00:00+00:00", "title_types": ["movie"],
+        "batch_id": 7,
+        "top": [
+            {
+                "rank": 1,
+                "tconst": "tt1",
+                "num_votes": 900,
+                "average_rating": "8.7",
+                "ranking_score": 1.5,
+            }
+        ],
+        "processed_at": "2026-11-24T10:00:00+00:00",
+        "title_types": ["movie"],
     }
     values = batch_record(json.loads(json.dumps(row)))
     assert values["batch_id"] == 7 and values["title_types"] == ["movie"]
@@ -38,8 +47,11 @@ def test_an_empty_top_stays_empty():
 
 
 def test_each_feed_row_belongs_to_the_ingest_of_its_feed():
-    feeds = [Feed("i1", "f1", 3, "full"), Feed("i2", "f2", 0, "changes"),
-             Feed("i3", "f3", 2, "changes")]
+    feeds = [
+        Feed("i1", "f1", 3, "full"),
+        Feed("i2", "f2", 0, "changes"),
+        Feed("i3", "f3", 2, "changes"),
+    ]
     assert ingest_of_rows(feeds, 0, 5) == ["i1", "i1", "i1", "i3", "i3"]  # i2 has no rows
     assert ingest_of_rows(feeds, 2, 2) == ["i1", "i3"]  # a micro-batch across two feeds
     assert ingest_of_rows(feeds, 4, 0) == []
@@ -56,6 +68,8 @@ def test_a_fault_point_kills_only_when_asked(monkeypatch):
     env = {**os.environ, FAULT_ENV: "after_flush@2", "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", "from streaming.sink import fault; fault('after_flush', 2)"],
-        env=env, check=False, capture_output=True,
+        env=env,
+        check=False,
+        capture_output=True,
     )
     assert done.returncode == -signal.SIGKILL

@@ -30,12 +30,14 @@ def test_next_end_takes_at_most_the_limit_and_never_passes_the_end():
 
 def write_feed(path, tconsts, row_group_size=10):
     rows = len(tconsts)
-    table = pa.table({
-        "tconst": tconsts,
-        "average_rating": pa.array([None] * rows, pa.decimal128(3, 1)),
-        "num_votes": pa.array(range(rows), pa.int32()),
-        "is_deleted": [False] * rows,
-    }).cast(FEED_SCHEMA)
+    table = pa.table(
+        {
+            "tconst": tconsts,
+            "average_rating": pa.array([None] * rows, pa.decimal128(3, 1)),
+            "num_votes": pa.array(range(rows), pa.int32()),
+            "is_deleted": [False] * rows,
+        }
+    ).cast(FEED_SCHEMA)
     pq.write_table(table, path, row_group_size=row_group_size)
     return path
 

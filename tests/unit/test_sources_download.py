@@ -46,7 +46,8 @@ def test_http_rerun_skips_unchanged(http_server, imdb_data, tmp_path):
     assert sum(http_server.gets.values()) == gets  # only HEADs the second time
     assert all(f.skipped and f.downloaded == 0 for f in again.files)
     assert {n: t.paths for n, t in again.paths.items()} == {
-        f.name: (tmp_path / f"{f.name}.tsv.gz",) for f in ALL_FILES}
+        f.name: (tmp_path / f"{f.name}.tsv.gz",) for f in ALL_FILES
+    }
     assert "7 unchanged" in again.summary()
 
 

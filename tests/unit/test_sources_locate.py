@@ -125,8 +125,11 @@ def test_locate_files_missing_directory(tmp_path):
     with pytest.raises(SourceError, match="no such directory"):
         locate_files(tmp_path / "nope")
     (tmp_path / "title.ratings.tsv").write_text("tconst\taverageRating\tnumVotes\n")
-    with pytest.raises(SourceError, match=rf"title.ratings.tsv: a file, not a folder; give the "
-                       rf"folder that holds it .* \(--source {tmp_path}\)"):
+    with pytest.raises(
+        SourceError,
+        match=rf"title.ratings.tsv: a file, not a folder; give the "
+        rf"folder that holds it .* \(--source {tmp_path}\)",
+    ):
         locate_files(tmp_path / "title.ratings.tsv")
 
 

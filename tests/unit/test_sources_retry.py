@@ -51,8 +51,11 @@ def test_retrying_retries_only_transient_failures_and_stops_when_cancelled():
     cancel = threading.Event()
     assert retry.retrying(flaky, "HEAD http://x/", 2, cancel) == "done" and len(calls) == 3
     calls.clear()
-    with pytest.raises(SourceError, match=r"^HEAD http://x/: 503 from http://x/ \(gave up after "
-                                          r"1 retries\)"):
+    with pytest.raises(
+        SourceError,
+        match=r"^HEAD http://x/: 503 from http://x/ \(gave up after "
+        r"1 retries\)",
+    ):
         retry.retrying(flaky, "HEAD http://x/", 1, cancel)
     assert len(calls) == 2
 

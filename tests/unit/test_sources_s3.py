@@ -195,11 +195,20 @@ def test_s3_fetches_only_the_tables_asked_for(moto_s3, imdb_data, tmp_path):
 
     client, proxy = moto_s3
     bucket = make_bucket(client, imdb_data, public=True)
-    result = quiet_fetch(f"s3://{bucket}/imdb/2024/", tmp_path, s3_endpoint_url=proxy.url,
-                    tables=tables_to_ingest(["title.episode"]))
+    result = quiet_fetch(
+        f"s3://{bucket}/imdb/2024/",
+        tmp_path,
+        s3_endpoint_url=proxy.url,
+        tables=tables_to_ingest(["title.episode"]),
+    )
     assert [f.name for f in result.files] == [
-        "title.basics", "title.ratings", "title.principals", "name.basics", "title.akas",
-        "title.episode"]
+        "title.basics",
+        "title.ratings",
+        "title.principals",
+        "name.basics",
+        "title.akas",
+        "title.episode",
+    ]
     assert result.skipped == ("title.crew",)
     assert not proxy.gets("title.crew.tsv.gz") and proxy.gets("title.episode.tsv.gz")
 
@@ -209,8 +218,12 @@ def test_s3_parts_are_named_not_passed_over(moto_s3, imdb_data, tmp_path):
     names = {name: f"{name}.tsv.gz" for name in REQUIRED}
     bucket = make_bucket(client, imdb_data, public=True, names=names)
     for part in ("aa", "ab"):
-        client.put_object(Bucket=bucket, Key=f"imdb/2024/title.akas.tsv.gz.part-{part}",
-                          Body=b"x", ACL="public-read")
+        client.put_object(
+            Bucket=bucket,
+            Key=f"imdb/2024/title.akas.tsv.gz.part-{part}",
+            Body=b"x",
+            ACL="public-read",
+        )
     with pytest.raises(SourceError) as exc:
         quiet_fetch(f"s3://{bucket}/imdb/2024/", tmp_path, s3_endpoint_url=proxy.url)
     assert one_line(exc.value) == (

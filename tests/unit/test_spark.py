@@ -42,27 +42,42 @@ def env(monkeypatch):
 
 def test_read_defaults_skips_comments_and_blank_lines_and_keeps_spaces_in_values(tmp_path):
     conf = tmp_path / "spark-defaults.conf"
-    conf.write_text("# a comment\n\n  spark.master    local[2]  \n"
-                    "spark.driver.extraJavaOptions -Da=1 -Db=2\nspark.flag\n")
-    assert read_defaults(conf) == {"spark.master": "local[2]",
-                                   "spark.driver.extraJavaOptions": "-Da=1 -Db=2",
-                                   "spark.flag": ""}
+    conf.write_text(
+        "# a comment\n\n  spark.master    local[2]  \n"
+        "spark.driver.extraJavaOptions -Da=1 -Db=2\nspark.flag\n"
+    )
+    assert read_defaults(conf) == {
+        "spark.master": "local[2]",
+        "spark.driver.extraJavaOptions": "-Da=1 -Db=2",
+        "spark.flag": "",
+    }
 
 
 def test_read_defaults_reads_tabs_and_equals_as_spark_does(tmp_path):
     conf = tmp_path / "spark-defaults.conf"
-    conf.write_text("spark.master\tlocal[1]\nspark.app.name=imdb\n"
-                    "spark.sql.shuffle.partitions = 4\nspark.executor.extraJavaOptions\t-Da=b c\n")
-    assert read_defaults(conf) == {"spark.master": "local[1]", "spark.app.name": "imdb",
-                                   "spark.sql.shuffle.partitions": "4",
-                                   "spark.executor.extraJavaOptions": "-Da=b c"}
+    conf.write_text(
+        "spark.master\tlocal[1]\nspark.app.name=imdb\n"
+        "spark.sql.shuffle.partitions = 4\nspark.executor.extraJavaOptions\t-Da=b c\n"
+    )
+    assert read_defaults(conf) == {
+        "spark.master": "local[1]",
+        "spark.app.name": "imdb",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.executor.extraJavaOptions": "-Da=b c",
+    }
 
 
 def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, jars, env):
     folder = jars(*DELTA, *S3)
-    env.setattr(spark, "read_defaults", lambda: {
-        "spark.master": "local[2]", "spark.driver.extraJavaOptions": "-Dx=1",
-        "spark.sql.warehouse.dir": "/elsewhere"})
+    env.setattr(
+        spark,
+        "read_defaults",
+        lambda: {
+            "spark.master": "local[2]",
+            "spark.driver.extraJavaOptions": "-Dx=1",
+            "spark.sql.warehouse.dir": "/elsewhere",
+        },
+    )
     home = Home(tmp_path)
     assert spark_settings(home) == {
         "spark.master": "local[2]",
@@ -72,7 +87,8 @@ def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, j
         "spark.driver.extraJavaOptions": (
             f"-Dx=1 -Dderby.system.home={tmp_path}/metastore"
             f" -Dlog4j.configurationFile={CONF_DIR}/log4j2.properties"
-            f" -Dimdb.log.dir={tmp_path}/logs"),
+            f" -Dimdb.log.dir={tmp_path}/logs"
+        ),
     }
     env.setattr(spark, "read_defaults", dict)  # no JVM options of the defaults: no leading space
     assert spark_settings(home)["spark.driver.extraJavaOptions"].startswith("-Dderby.system.home")
@@ -84,15 +100,24 @@ def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_pa
     home = Home(tmp_path)
     postgres = Metastore("jdbc:postgresql://db/m", "u")
     ours = spark_settings(home, metastore=postgres)
-    settings = spark_settings(home, {"spark.master": "local[1]", "spark.new": "v",
-                                     "spark.driver.extraJavaOptions": "-Xss4m",
-                                     "spark.driver.extraClassPath": "/opt/x.jar"}, postgres)
+    settings = spark_settings(
+        home,
+        {
+            "spark.master": "local[1]",
+            "spark.new": "v",
+            "spark.driver.extraJavaOptions": "-Xss4m",
+            "spark.driver.extraClassPath": "/opt/x.jar",
+        },
+        postgres,
+    )
     assert settings["spark.master"] == "local[1]" and settings["spark.new"] == "v"
     assert settings["spark.driver.extraJavaOptions"] == (
-        ours["spark.driver.extraJavaOptions"] + " -Xss4m")
+        ours["spark.driver.extraJavaOptions"] + " -Xss4m"
+    )
     assert settings["spark.driver.extraClassPath"] == (
         f"{folder}/delta-spark_4.2_2.13-4.4.0.jar:{folder}/delta-storage-4.4.0.jar:"
-        f"{folder}/{POSTGRES}:/opt/x.jar")
+        f"{folder}/{POSTGRES}:/opt/x.jar"
+    )
     derby = spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})
     assert derby["spark.driver.extraClassPath"] == "/opt/x.jar"  # nothing of ours to extend
 

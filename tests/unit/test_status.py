@@ -21,13 +21,29 @@ def status_of(tmp_path, record: dict) -> str:
 def test_status_shows_dashes_not_none_for_what_a_stream_has_not_reported(tmp_path):
     # As the listener writes it after micro-batches in which no title was eligible (no #1,
     # no rate yet), and as a stream that is starting writes it.
-    ranked_nothing = {"state": "running", "pid": 1, "stream_id": "stream-1", "last_error": None,
-                      "records_per_batch": 100, "batch_id": 0, "records_done": 0,
-                      "records_total": 0, "rows_per_second": None, "eta_seconds": None,
-                      "average_number_of_votes": None, "number_one": None,
-                      "updated_at": "2026-11-30T08:00:00+00:00"}
-    starting = {"state": "starting", "pid": 1, "stream_id": "stream-1", "last_error": None,
-                "records_per_batch": 100, "updated_at": "2026-11-30T08:00:00+00:00"}
+    ranked_nothing = {
+        "state": "running",
+        "pid": 1,
+        "stream_id": "stream-1",
+        "last_error": None,
+        "records_per_batch": 100,
+        "batch_id": 0,
+        "records_done": 0,
+        "records_total": 0,
+        "rows_per_second": None,
+        "eta_seconds": None,
+        "average_number_of_votes": None,
+        "number_one": None,
+        "updated_at": "2026-11-30T08:00:00+00:00",
+    }
+    starting = {
+        "state": "starting",
+        "pid": 1,
+        "stream_id": "stream-1",
+        "last_error": None,
+        "records_per_batch": 100,
+        "updated_at": "2026-11-30T08:00:00+00:00",
+    }
     for record in (ranked_nothing, starting):
         shown = status_of(tmp_path, record)
         assert "None" not in shown, shown
@@ -35,11 +51,22 @@ def test_status_shows_dashes_not_none_for_what_a_stream_has_not_reported(tmp_pat
 
 
 def test_status_of_a_finished_stream(tmp_path):
-    shown = status_of(tmp_path, {
-        "state": "finished", "pid": 1, "stream_id": "stream-1", "last_error": None,
-        "records_per_batch": 100, "records_done": 1669, "records_total": 1669, "eta_seconds": 0,
-        "average_number_of_votes": 1037.25, "number_one": "tt0111161",
-        "updated_at": "2026-11-30T08:00:00+00:00"})
+    shown = status_of(
+        tmp_path,
+        {
+            "state": "finished",
+            "pid": 1,
+            "stream_id": "stream-1",
+            "last_error": None,
+            "records_per_batch": 100,
+            "records_done": 1669,
+            "records_total": 1669,
+            "eta_seconds": 0,
+            "average_number_of_votes": 1037.25,
+            "number_one": "tt0111161",
+            "updated_at": "2026-11-30T08:00:00+00:00",
+        },
+    )
     assert "1,669 of 1,669 done, 0 left" in shown
     assert "average:    1,037.2 votes, #1 tt0111161" in shown and "ETA 0s" in shown
 

@@ -89,7 +89,9 @@ def test_locations_without_storage_stay_in_the_home(tmp_path, monkeypatch):
     monkeypatch.setenv(storage.STORAGE_ENV, "s3://bkt-a/p")
     remote = Storage.resolve(home)
     assert remote.lake == "s3://bkt-a/p/lake" and remote.checkpoints == "s3://bkt-a/p/checkpoints"
-    assert Storage.resolve(home, "s3://bkt-b").warehouse == "s3://bkt-b/warehouse"  # the option wins
+    assert (
+        Storage.resolve(home, "s3://bkt-b").warehouse == "s3://bkt-b/warehouse"
+    )  # the option wins
 
 
 def test_connection_settings_come_from_the_aws_configuration(tmp_path, monkeypatch):
@@ -113,8 +115,12 @@ def test_spark_gets_s3a_settings_and_jars_but_never_a_credential(s3, tmp_path, m
     bucket, _ = s3
     jars = tmp_path / "jars"
     jars.mkdir()
-    for name in ("delta-spark_4.2_2.13-4.4.0.jar", "hadoop-aws-3.5.0.jar", "bundle-2.35.4.jar",
-                 "analyticsaccelerator-s3-1.3.1.jar"):
+    for name in (
+        "delta-spark_4.2_2.13-4.4.0.jar",
+        "hadoop-aws-3.5.0.jar",
+        "bundle-2.35.4.jar",
+        "analyticsaccelerator-s3-1.3.1.jar",
+    ):
         (jars / name).write_bytes(b"")
     monkeypatch.setenv("IMDB_PIPELINE_JARS", str(jars))
     home = Home.resolve(tmp_path / "home")
@@ -128,7 +134,8 @@ def test_spark_gets_s3a_settings_and_jars_but_never_a_credential(s3, tmp_path, m
     assert settings["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert settings["spark.hadoop.fs.s3a.endpoint.region"] == "us-east-1"
     assert settings["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith(
-        "DefaultCredentialsProvider")
+        "DefaultCredentialsProvider"
+    )
     assert "hadoop-aws-3.5.0.jar" in settings["spark.jars"] and "bundle-" in settings["spark.jars"]
     text = json.dumps(settings)
     assert SECRET not in text and "testing" not in text  # credentials stay in the AWS chain
@@ -136,8 +143,9 @@ def test_spark_gets_s3a_settings_and_jars_but_never_a_credential(s3, tmp_path, m
 
 def one_error(result) -> str:
     lines = result.stderr.strip().splitlines()
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), \
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), (
         result.output
+    )
     return lines[0]
 
 
@@ -173,8 +181,11 @@ def test_a_home_keeps_the_storage_it_was_first_used_with(tmp_path):
     home = Home.resolve(tmp_path / "home")
     claim_target(home, "local", "run", "s3://bkt-a/p")
     check_target(home, "local", "s3://bkt-a/p")
-    with pytest.raises(TargetMismatch, match=r"keeps its lake, tables and checkpoints in "
-                                             r"--storage s3://bkt-a/p, not no --storage"):
+    with pytest.raises(
+        TargetMismatch,
+        match=r"keeps its lake, tables and checkpoints in "
+        r"--storage s3://bkt-a/p, not no --storage",
+    ):
         check_target(home, "local", None)
     other = Home.resolve(tmp_path / "other")
     claim_target(other, "local", "run", None)
@@ -184,8 +195,10 @@ def test_a_home_keeps_the_storage_it_was_first_used_with(tmp_path):
 
 def small_ingest(folder, ingest_id: str):
     (folder / "title_ratings" / "votes_floor=500").mkdir(parents=True)
-    pq.write_table(pa.table({"tconst": ["tt1"]}), folder / "title_ratings" / "votes_floor=500"
-                   / "part-0.parquet")
+    pq.write_table(
+        pa.table({"tconst": ["tt1"]}),
+        folder / "title_ratings" / "votes_floor=500" / "part-0.parquet",
+    )
     (folder / "title_crew").mkdir()  # an empty table: still a folder Spark can point at
     (folder / "_manifest.json").write_text(json.dumps({"ingest_id": ingest_id}))
     (folder / ".owner").write_text("1\n")
@@ -202,8 +215,11 @@ def test_a_lake_is_published_on_s3_without_a_rename(s3, tmp_path):
         seen.append((location, current_ingest(lake), storage.exists(f"{location}/_manifest.json")))
 
     ids = ["20260101T000000Z-aaaaaa", "20260102T000000Z-bbbbbb", "20260103T000000Z-cccccc"]
-    client.put_object(Bucket=bucket, Key="p/lake/20251231T000000Z-dead00/title_basics/x.parquet",
-                      Body=b"an upload that never finished: no _manifest.json")
+    client.put_object(
+        Bucket=bucket,
+        Key="p/lake/20251231T000000Z-dead00/title_basics/x.parquet",
+        Body=b"an upload that never finished: no _manifest.json",
+    )
     for ingest_id in ids:
         partial = tmp_path / f".{ingest_id}.partial"
         small_ingest(partial, ingest_id)
@@ -214,10 +230,15 @@ def test_a_lake_is_published_on_s3_without_a_rename(s3, tmp_path):
     assert seen[1] == (f"{lake}/{ids[1]}", ids[0], True)
     # the two newest complete ingests stay; the unfinished upload and the oldest are gone
     assert storage.list_names(lake) == [ids[1], ids[2], "CURRENT"]
-    assert storage.list_names(f"{lake}/{ids[2]}") == ["_manifest.json", "title_crew",
-                                                       "title_ratings"]
-    assert not any(key["Key"].endswith(".owner") for key in
-                   client.list_objects_v2(Bucket=bucket, Prefix="p/")["Contents"])
+    assert storage.list_names(f"{lake}/{ids[2]}") == [
+        "_manifest.json",
+        "title_crew",
+        "title_ratings",
+    ]
+    assert not any(
+        key["Key"].endswith(".owner")
+        for key in client.list_objects_v2(Bucket=bucket, Prefix="p/")["Contents"]
+    )
 
 
 def test_feeds_checkpoint_offsets_and_marts_read_from_s3(s3, tmp_path):
@@ -230,9 +251,13 @@ def test_feeds_checkpoint_offsets_and_marts_read_from_s3(s3, tmp_path):
     bucket, client = s3
     root = f"s3://{bucket}/p/checkpoints/stream-x"
     ratings = f"s3://{bucket}/p/lake/i1/ratings_feed/part-0.parquet"
-    table = pa.table({"tconst": [f"tt{i}" for i in range(25)],
-                      "average_rating": pa.array([Decimal("7.5")] * 25, pa.decimal128(3, 1)),
-                      "num_votes": pa.array(range(25), pa.int32())})
+    table = pa.table(
+        {
+            "tconst": [f"tt{i}" for i in range(25)],
+            "average_rating": pa.array([Decimal("7.5")] * 25, pa.decimal128(3, 1)),
+            "num_votes": pa.array(range(25), pa.int32()),
+        }
+    )
     filesystem, path = storage.filesystem_for(ratings)
     pq.write_table(table, path, filesystem=filesystem)
     feed = feeds.register(f"{root}/feeds.json", "i1", ratings, None)
@@ -243,8 +268,11 @@ def test_feeds_checkpoint_offsets_and_marts_read_from_s3(s3, tmp_path):
 
     assert last_committed(f"{root}/checkpoint") is None
     for batch_id, end in ((0, 10), (1, 20)):
-        client.put_object(Bucket=bucket, Key=f"p/checkpoints/stream-x/checkpoint/offsets/{batch_id}",
-                          Body=f'v1\n{{"batchWatermarkMs":0}}\n{{"row":{end}}}\n'.encode())
+        client.put_object(
+            Bucket=bucket,
+            Key=f"p/checkpoints/stream-x/checkpoint/offsets/{batch_id}",
+            Body=f'v1\n{{"batchWatermarkMs":0}}\n{{"row":{end}}}\n'.encode(),
+        )
     client.put_object(Bucket=bucket, Key="p/checkpoints/stream-x/checkpoint/commits/0", Body=b"v1")
     assert planned_end(f"{root}/checkpoint", 1) == 20
     assert last_committed(f"{root}/checkpoint") == (0, 10)
@@ -252,8 +280,11 @@ def test_feeds_checkpoint_offsets_and_marts_read_from_s3(s3, tmp_path):
     warehouse = f"s3a://{bucket}/p/warehouse"  # as Spark names it
     path = mart_path(warehouse, "run_summary")
     assert path == f"s3://{bucket}/p/warehouse/imdb.db/run_summary"
-    write_deltalake(path, pa.table({"stream_id": ["s1"], "ratings_processed": [25]}),
-                    storage_options=storage.delta_options(path))
+    write_deltalake(
+        path,
+        pa.table({"stream_id": ["s1"], "ratings_processed": [25]}),
+        storage_options=storage.delta_options(path),
+    )
     reader = DeltaReader.of_warehouse(warehouse)
     assert reader.exists("run_summary") and not reader.exists("top_movies")
     assert reader.tables["run_summary"].column("ratings_processed").to_pylist() == [25]
@@ -264,8 +295,16 @@ def test_a_standalone_master_that_does_not_answer_is_one_line(tmp_path, monkeypa
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--conf",
-                                       f"spark.master=spark://127.0.0.1:{closed}", "stream"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--home",
+            str(tmp_path / "home"),
+            "--conf",
+            f"spark.master=spark://127.0.0.1:{closed}",
+            "stream",
+        ],
+    )
     line = one_error(result)
     assert f"no Spark master accepts connections at spark://127.0.0.1:{closed}" in line
     assert "--conf spark.master" in line

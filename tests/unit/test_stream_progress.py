@@ -19,10 +19,14 @@ class Query:
         return self.recentProgress[-1] if self.recentProgress else None
 
     def finish(self, batch_id: int, rows: int = 10) -> None:
-        self.recentProgress.append({
-            "batchId": batch_id, "numInputRows": rows, "processedRowsPerSecond": 100.0,
-            "durationMs": {"triggerExecution": 70, "walCommit": 14, "commitOffsets": 15},
-        })
+        self.recentProgress.append(
+            {
+                "batchId": batch_id,
+                "numInputRows": rows,
+                "processedRowsPerSecond": 100.0,
+                "durationMs": {"triggerExecution": 70, "walCommit": 14, "commitOffsets": 15},
+            }
+        )
         self.recentProgress = self.recentProgress[-100:]  # Spark keeps the last 100
 
 
@@ -34,12 +38,18 @@ class Sink:
 
     def processed(self, batch_id: int, end_row: int) -> None:
         self.reports[batch_id] = {
-            "records": 10, "end_row": end_row, "feed_rows": 50, "average": 5.0,
-            "number_one": "tt1", "parts": {"read": 0, "fold": 0, "buffer": 1, "flush": 0}}
+            "records": 10,
+            "end_row": end_row,
+            "feed_rows": 50,
+            "average": 5.0,
+            "number_one": "tt1",
+            "parts": {"read": 0, "fold": 0, "buffer": 1, "flush": 0},
+        }
 
 
-def test_every_micro_batch_gets_a_row_and_the_console_the_first_and_then_the_latest(tmp_path,
-                                                                                   caplog):
+def test_every_micro_batch_gets_a_row_and_the_console_the_first_and_then_the_latest(
+    tmp_path, caplog
+):
     caplog.set_level(logging.INFO)
     query, sink = Query(), Sink()
     reporter = ProgressReporter(sink, StatusFile(tmp_path / "status.json"), every=3600)
@@ -58,7 +68,12 @@ def test_every_micro_batch_gets_a_row_and_the_console_the_first_and_then_the_lat
     assert len(lines) == 1  # within the second: not shown yet
     reporter.poll(query, final=True)
     lines = caplog.messages
-    assert lines[-1].startswith("stream: batch 4:") and [r["batch_id"] for r in reporter.rows] == [0, 1, 2, 4]
+    assert lines[-1].startswith("stream: batch 4:") and [r["batch_id"] for r in reporter.rows] == [
+        0,
+        1,
+        2,
+        4,
+    ]
     assert '"records_done": 40' in (tmp_path / "status.json").read_text()
     reporter.poll(query, final=True)
     lines = caplog.messages

@@ -17,8 +17,13 @@ from ingest.schemas import ALL_FILES
 from ingest.tables import prepare, register
 
 MANIFEST = {"ingest_id": "i1", "created_at": "2026-01-02T03:04:05+00:00"}
-INGESTS = pa.schema([("ingest_id", pa.string()), ("created_at", pa.timestamp("us", "UTC")),
-                     ("location", pa.string())])  # `create table ... using delta` by Spark
+INGESTS = pa.schema(
+    [
+        ("ingest_id", pa.string()),
+        ("created_at", pa.timestamp("us", "UTC")),
+        ("location", pa.string()),
+    ]
+)  # `create table ... using delta` by Spark
 
 
 class FakeSpark:
@@ -39,8 +44,9 @@ class FakeSpark:
         self.statements.append(" ".join(statement.split()))
         if statement.startswith("create table if not exists imdb_lookup.ingests"):
             write_deltalake(str(self.ingests), INGESTS.empty_table())
-        return SimpleNamespace(collect=list, first=lambda: SimpleNamespace(
-            location=f"file:{self.ingests}"))
+        return SimpleNamespace(
+            collect=list, first=lambda: SimpleNamespace(location=f"file:{self.ingests}")
+        )
 
     def table(self, name):
         self.read.append(name)
@@ -64,33 +70,41 @@ def test_register_points_every_lookup_table_at_the_ingest_folder(tmp_path):
     register(spark, folder, MANIFEST)
     assert spark.statements[0] == "create database if not exists imdb_lookup"
     made = creates(spark)
-    assert sorted(made) == sorted([f.table for f in ALL_FILES] + [
-        "title_names", "ingest_rejects", "ingest_checks"])
+    assert sorted(made) == sorted(
+        [f.table for f in ALL_FILES] + ["title_names", "ingest_rejects", "ingest_checks"]
+    )
     for table in made:  # each dropped right before it is created
         at = spark.statements.index(f"create table imdb_lookup.{table} {made[table]}")
         assert spark.statements[at - 1] == f"drop table if exists imdb_lookup.{table}"
     assert made["title_ratings"] == (
         "(`tconst` string, `average_rating` decimal(3,1), `num_votes` int, `votes_floor` int) "
-        f"using parquet partitioned by (votes_floor) location '{folder}/title_ratings'")
+        f"using parquet partitioned by (votes_floor) location '{folder}/title_ratings'"
+    )
     assert made["title_basics"] == (  # start_year is a column already: not added again
         "(`tconst` string, `title_type` string, `primary_title` string, `original_title` string, "
         "`is_adult` boolean, `start_year` int, `end_year` int, `runtime_minutes` int, "
         "`genres` array<string>) "
-        f"using parquet partitioned by (start_year) location '{folder}/title_basics'")
+        f"using parquet partitioned by (start_year) location '{folder}/title_basics'"
+    )
     assert made["name_basics"].endswith(
         "`known_for_titles` array<string>, `primary_profession` string) using parquet "
-        f"partitioned by (primary_profession) location '{folder}/name_basics'")
+        f"partitioned by (primary_profession) location '{folder}/name_basics'"
+    )
     assert made["title_akas"] == (  # list02 is an array too
         "(`tconst` string, `ordering` int, `title` string, `region` string, `language` string, "
         "`types` array<string>, `attributes` array<string>, `is_original_title` boolean, "
         "`tconst_bucket` int) using parquet partitioned by (tconst_bucket) "
-        f"location '{folder}/title_akas'")
-    assert made["title_crew"] == ("(`tconst` string, `directors` array<string>, "
-                                  f"`writers` array<string>) using parquet location "
-                                  f"'{folder}/title_crew'")
+        f"location '{folder}/title_akas'"
+    )
+    assert made["title_crew"] == (
+        "(`tconst` string, `directors` array<string>, "
+        f"`writers` array<string>) using parquet location "
+        f"'{folder}/title_crew'"
+    )
     assert made["ingest_rejects"] == (
         "(file string, line bigint, raw_line string, reason string) using parquet "
-        f"location '{folder}/_rejects'")
+        f"location '{folder}/_rejects'"
+    )
     assert made["ingest_checks"].endswith(f"using parquet location '{folder}/_checks'")
     assert (folder / "_checks").is_dir()  # an ingest from before the checks: an empty table
 
@@ -103,14 +117,25 @@ def test_each_registered_ingest_is_appended_to_imdb_lookup_ingests(tmp_path):
         manifest = {"ingest_id": ingest_id, "created_at": f"2026-01-0{ingest_id[1]}T10:00:00"}
         (folder / "_manifest.json").write_text(json.dumps(manifest))
         register(spark, folder)  # the manifest read from the folder
-    assert sum(s.startswith("create table if not exists imdb_lookup.ingests")
-               for s in spark.statements) == 1
+    assert (
+        sum(
+            s.startswith("create table if not exists imdb_lookup.ingests") for s in spark.statements
+        )
+        == 1
+    )
     assert DeltaTable(str(tmp_path / "ingests")).to_pyarrow_table().sort_by(
-        "ingest_id").to_pylist() == [
-        {"ingest_id": "i1", "created_at": datetime(2026, 1, 1, 10, tzinfo=UTC),
-         "location": str(tmp_path / "lake" / "i1")},
-        {"ingest_id": "i2", "created_at": datetime(2026, 1, 2, 10, tzinfo=UTC),
-         "location": str(tmp_path / "lake" / "i2")},
+        "ingest_id"
+    ).to_pylist() == [
+        {
+            "ingest_id": "i1",
+            "created_at": datetime(2026, 1, 1, 10, tzinfo=UTC),
+            "location": str(tmp_path / "lake" / "i1"),
+        },
+        {
+            "ingest_id": "i2",
+            "created_at": datetime(2026, 1, 2, 10, tzinfo=UTC),
+            "location": str(tmp_path / "lake" / "i2"),
+        },
     ]
 
 
@@ -122,8 +147,13 @@ def test_an_s3_ingest_is_registered_at_s3a_locations(tmp_path):
     assert locations["title_names"] == "'s3a://bucket/p/lake/i1/title_names'"
     assert locations["ingest_checks"] == "'s3a://bucket/p/lake/i1/_checks'"
     logged = DeltaTable(str(tmp_path / "ingests")).to_pyarrow_table().to_pylist()
-    assert logged == [{"ingest_id": "i1", "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-                       "location": "s3://bucket/p/lake/i1"}]
+    assert logged == [
+        {
+            "ingest_id": "i1",
+            "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "location": "s3://bucket/p/lake/i1",
+        }
+    ]
 
 
 def test_prepare_touches_the_ingests_table_when_there_is_one(tmp_path):

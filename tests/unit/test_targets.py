@@ -26,8 +26,9 @@ def thrift_home(root) -> Home:
     """A home as `imdb-pipeline thrift start` leaves it: metastore.json names its PostgreSQL."""
     home = Home.resolve(root)
     home.root.mkdir(parents=True)
-    (home.root / "metastore.json").write_text(json.dumps(
-        {"url": "jdbc:postgresql://127.0.0.1:1/metastore", "user": "imdb"}))
+    (home.root / "metastore.json").write_text(
+        json.dumps({"url": "jdbc:postgresql://127.0.0.1:1/metastore", "user": "imdb"})
+    )
     return home
 
 
@@ -37,8 +38,9 @@ def invoke(home: Home, *args: str):
 
 def one_error(result) -> str:
     lines = result.stderr.strip().splitlines()
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), \
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), (
         result.output
+    )
     return lines[0]
 
 

@@ -25,6 +25,7 @@ def home(monkeypatch, tmp_path):
 
 # --- the server's settings ---------------------------------------------------------------------
 
+
 def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypatch):
     managed(home)
     monkeypatch.setenv("IMDB_METASTORE_PASSWORD", SECRET)
@@ -33,7 +34,10 @@ def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypat
     assert not any(SECRET in value for value in settings.values())
     command = thrift.server_command(home, "127.0.0.1", 10000, {}, metastore)
     assert not any(SECRET in part for part in command)  # the command line is world-readable
-    assert "--conf" in command and f"spark.hadoop.javax.jdo.option.ConnectionPassword={PASSWORD_REF}" in command
+    assert (
+        "--conf" in command
+        and f"spark.hadoop.javax.jdo.option.ConnectionPassword={PASSWORD_REF}" in command
+    )
     result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", "status"])
     assert SECRET not in result.output
     assert "metastore: PostgreSQL jdbc:postgresql://127.0.0.1:5999/metastore" in result.output
@@ -42,8 +46,9 @@ def test_credentials_never_appear_in_settings_commands_or_status(home, monkeypat
 def test_the_server_gets_the_pipelines_settings_plus_its_address(home):
     managed(home)
     metastore = postgres_metastore(home, "thrift")
-    command = thrift.server_command(home, "127.0.0.1", 10123, {"spark.driver.memory": "2g"},
-                                    metastore)
+    command = thrift.server_command(
+        home, "127.0.0.1", 10123, {"spark.driver.memory": "2g"}, metastore
+    )
     confs = dict(command[i + 1].split("=", 1) for i, part in enumerate(command) if part == "--conf")
     expected = spark_settings(home, {"spark.driver.memory": "2g"}, metastore)
     assert confs.keys() == expected.keys()
@@ -55,13 +60,16 @@ def test_the_server_gets_the_pipelines_settings_plus_its_address(home):
 
 # --- ports and pid files -----------------------------------------------------------------------
 
+
 def invoke_on_a_busy_port(home, command: str):
     """``thrift COMMAND --port P`` while another program listens on P; returns (result, P)."""
     server, port = listening_socket()
     with server:
-        result = CliRunner().invoke(main, ["--home", str(home.root), "thrift", command,
-                                           "--port", str(port)])
+        result = CliRunner().invoke(
+            main, ["--home", str(home.root), "thrift", command, "--port", str(port)]
+        )
     return result, port
+
 
 def test_start_on_a_port_in_use_says_so_in_one_line(home):
     result, port = invoke_on_a_busy_port(home, "start")
@@ -82,7 +90,10 @@ def test_a_stale_pid_file_is_reported_and_removed(home):
 
     status = runner.invoke(main, ["--home", str(home.root), "thrift", "status"])
     assert status.exit_code == 1
-    assert f"thrift server: not running (stale pid file {state_file} (process {pid} is not running))" in status.output
+    assert (
+        f"thrift server: not running (stale pid file {state_file} (process {pid} is not running))"
+        in status.output
+    )
     assert state_file.exists()  # status only looks
 
     stop = runner.invoke(main, ["--home", str(home.root), "thrift", "stop"])
@@ -124,6 +135,7 @@ def test_stop_with_nothing_running(home):
 
 # --- the thrift target without a server ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", [["results"], ["transform"], ["run", "--source", "x"]])
 def test_the_thrift_target_without_a_server_fails_fast(home, command):
     port = free_port()
@@ -149,8 +161,9 @@ def test_the_thrift_target_needs_a_postgres_metastore(home):
 def test_a_stopped_metastore_database_is_named(home):
     port = free_port()
     managed(home, port)
-    result = CliRunner().invoke(main, ["--home", str(home.root), "ingest", "--target", "thrift",
-                                       "--source", str(home.root)])
+    result = CliRunner().invoke(
+        main, ["--home", str(home.root), "ingest", "--target", "thrift", "--source", str(home.root)]
+    )
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"error: the metastore database on 127.0.0.1:{port} does not accept connections: "

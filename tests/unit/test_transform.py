@@ -20,7 +20,10 @@ from imdb_pipeline.transform import (
 
 def test_vars_are_the_options_with_sorted_title_types():
     assert dbt_vars(500, 10, ("tvMovie", "movie")) == {
-        "min_votes": 500, "top_n": 10, "title_types": ["movie", "tvMovie"]}
+        "min_votes": 500,
+        "top_n": 10,
+        "title_types": ["movie", "tvMovie"],
+    }
 
 
 def loaded_seeds(home: Home) -> None:
@@ -36,10 +39,13 @@ def test_seeds_are_loaded_until_a_build_kept_its_state_and_their_tables_exist(tm
     assert selection(home) == ["build"]  # no seed tables in the warehouse yet
     loaded_seeds(home)
     assert selection(home) == [
-        "build", "--state", str(seed_state(home)),
-        "--exclude", "resource_type:seed,state:unmodified",
+        "build",
+        "--state",
+        str(seed_state(home)),
+        "--exclude",
+        "resource_type:seed,state:unmodified",
     ]
-    assert selection(home, tests=False)[-len(SKIP_TESTS):] == SKIP_TESTS
+    assert selection(home, tests=False)[-len(SKIP_TESTS) :] == SKIP_TESTS
 
 
 def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path):
@@ -49,9 +55,14 @@ def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path):
     assert selection(home, fingerprint=fingerprint) == ["build"]  # never passed here
     _keep_state(home, unit_tests=fingerprint)  # a build that ran them passed
     assert selection(home, fingerprint=fingerprint) == [
-        "build", "--exclude-resource-type", "unit_test"]
-    for other in (unit_test_fingerprint(dbt_vars(501, 10, ["movie"]), "local"),
-                  unit_test_fingerprint(variables, "thrift")):
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    for other in (
+        unit_test_fingerprint(dbt_vars(501, 10, ["movie"]), "local"),
+        unit_test_fingerprint(variables, "thrift"),
+    ):
         assert selection(home, fingerprint=other) == ["build"]
     _keep_state(home)  # a later build that skipped them keeps the fingerprint they passed on
     assert selection(home, fingerprint=fingerprint)[-1] == "unit_test"
@@ -64,8 +75,14 @@ def test_the_fingerprint_covers_every_file_of_the_dbt_project(tmp_path, monkeypa
     for folder in ("models/marts", "macros", "seeds", "tests/dbt"):
         (tmp_path / folder).mkdir(parents=True)
     seen = {unit_test_fingerprint({}, "local")}
-    for path in ("models/marts/top.sql", "macros/m.sql", "seeds/s.csv", "tests/dbt/t.sql",
-                 "tests/dbt/t.sql", "dbt_project.yml"):
+    for path in (
+        "models/marts/top.sql",
+        "macros/m.sql",
+        "seeds/s.csv",
+        "tests/dbt/t.sql",
+        "tests/dbt/t.sql",
+        "dbt_project.yml",
+    ):
         with open(tmp_path / path, "a") as f:
             f.write("-- changed\n")
         seen.add(unit_test_fingerprint({}, "local"))
@@ -81,8 +98,11 @@ def event(name: str, **data):
 
 
 def finished(name: str, kind: str, status: str, message: str = ""):
-    return event("NodeFinished", node_info=SimpleNamespace(node_name=name, resource_type=kind),
-                 run_result=SimpleNamespace(status=status, message=message))
+    return event(
+        "NodeFinished",
+        node_info=SimpleNamespace(node_name=name, resource_type=kind),
+        run_result=SimpleNamespace(status=status, message=message),
+    )
 
 
 def test_progress_shows_failures_and_the_project_log_lines_and_counts_the_rest(caplog):
@@ -90,7 +110,9 @@ def test_progress_shows_failures_and_the_project_log_lines_and_counts_the_rest(c
     progress = DbtProgress(bar=False)
     progress(event("LogStartLine", total=3))
     progress(finished("top_movies", "model", "success"))
-    progress(finished("primary_key_top_movies_tconst", "test", "fail", "Got 1 result,\n configured"))
+    progress(
+        finished("primary_key_top_movies_tconst", "test", "fail", "Got 1 result,\n configured")
+    )
     progress(finished("not_run", "test", "skipped"))
     progress(event("JinjaLogInfo", msg="publish: the answer was not published"))
     progress(event("MainReportVersion", version="1.11"))
