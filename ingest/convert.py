@@ -81,11 +81,13 @@ class InputError(Exception):
 
 
 class HeaderError(InputError):
-    pass
+    """A file's first line is not IMDb's header of its table; the message shows both, with
+    invisible characters escaped, and where the columns first differ."""
 
 
 class CorruptFileError(InputError):
-    pass
+    """A file that cannot be read to its end: a truncated or corrupt gzip, or a read error;
+    the message says to fetch it again."""
 
 
 class EmptyFileError(InputError):
@@ -191,6 +193,7 @@ class TableFiles:
 
     @classmethod
     def of(cls, value: TableFiles | Path | str) -> TableFiles:
+        """``value`` as a ``TableFiles``: one as it is, a path as a single file (no ``root``)."""
         return value if isinstance(value, TableFiles) else cls((Path(value),))
 
     def display(self, path: Path) -> str:
@@ -204,6 +207,7 @@ class TableFiles:
 
     @property
     def is_parts(self) -> bool:
+        """True when the table is split into several part files."""
         return len(self.paths) > 1
 
     @property
@@ -398,6 +402,9 @@ def _arrow_input(files: TableFiles, header: bytes):
 
 @dataclass
 class FileStats:
+    """One file's conversion as it goes: rows read, written and rejected (read = written +
+    rejected at the end), the rejects not yet written out, and bytes consumed for progress."""
+
     file: str
     rows_read: int = 0
     rows_written: int = 0
@@ -409,6 +416,9 @@ class FileStats:
     locate: Callable[[int], tuple[str, int]] | None = None
 
     def add_reject(self, line: int | None, raw: str, reason: str) -> None:
+        """Count one rejected row and keep its rejects-table row: ``line`` is its physical
+        line (header = 1; for parts, turned into the part's name and line by ``locate``),
+        ``raw`` its text, ``reason`` why it was rejected."""
         self.rows_rejected += 1
         file = self.file
         if self.locate is not None and line is not None:

@@ -150,6 +150,7 @@ class KnownForSpill:
         }
 
     def discard(self) -> None:
+        """Close and delete the spill files without building (an ingest that failed)."""
         self._close_spill()
         shutil.rmtree(self.work, ignore_errors=True)
 
