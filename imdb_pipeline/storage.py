@@ -159,9 +159,14 @@ def bucket_and_key(location: str) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _s3_filesystem():
-    """pyarrow's S3 file system for this process's settings (credentials: the AWS C++ SDK's
-    default chain)."""
+def s3_filesystem():
+    """pyarrow's S3 file system for this process's settings (:func:`s3_settings`;
+    credentials: the AWS C++ SDK's default chain).
+
+    Made on the first call and kept for the process (its environment does not change);
+    ``s3_filesystem.cache_clear()`` makes the next call read the environment again. Raises
+    StorageError as :func:`s3_settings` does.
+    """
     from pyarrow import fs
 
     settings = s3_settings()
@@ -183,7 +188,7 @@ def filesystem_for(location: str | os.PathLike):
     text = str(location)
     if is_remote(text):
         bucket, key = bucket_and_key(text)
-        return _s3_filesystem(), f"{bucket}/{key}".rstrip("/")
+        return s3_filesystem(), f"{bucket}/{key}".rstrip("/")
     return fs.LocalFileSystem(), os.path.abspath(text)
 
 

@@ -487,7 +487,7 @@ def check_header(files: TableFiles | Path | str, spec: ImdbFile) -> bool:
     return bom
 
 
-class _LineMap:
+class LineMap:
     """Map the index of a parsed (valid-width) row to its physical line number.
 
     pyarrow reports the physical line of each row it skips for having the wrong width; a
@@ -501,6 +501,8 @@ class _LineMap:
         self.dropped = 0  # skipped lines already folded into a count, all before later lookups
 
     def line_of(self, parsed_index: int) -> int:
+        """The physical line (header = 1) of parsed row ``parsed_index`` (0-based, valid-width
+        rows only); exact for rows at or after the last :meth:`forget_before` line."""
         line = parsed_index + 2 + self.dropped
         seen = 0
         while True:
@@ -511,6 +513,8 @@ class _LineMap:
             seen = before
 
     def forget_before(self, line: int) -> None:
+        """Fold the skipped lines before physical ``line`` into the ``dropped`` count (memory
+        stays bounded); rows before ``line`` can no longer be looked up."""
         cut = bisect.bisect_left(self.skipped, line)
         if cut:
             self.dropped += cut
@@ -553,7 +557,7 @@ class _Reading:
 
     def __init__(self, width: int):
         self.width = width
-        self.lines = _LineMap()
+        self.lines = LineMap()
         self.parsed = 0  # valid-width rows given out (as batches)
         self.invalid_upto = 0  # last physical line of a wrong-width row given out
         self.pending: list[_Pending] = []
@@ -818,18 +822,19 @@ def _check(values: pa.Array, column) -> tuple[pa.Array | None, pa.Array | None]:
         if pc.or_(is_one, pc.equal(values, "0")).false_count == 0:
             return is_one, None
         return None, _breaks(values, pattern)
-    if column.name in _ID_PATTERNS and _ids_look_right(values, _ID_PREFIXES[column.name]):
+    if column.name in _ID_PATTERNS and ids_look_right(values, _ID_PREFIXES[column.name]):
         return None, None
     return None, _breaks(values, pattern)
 
 
-def _ids_look_right(values: pa.Array, prefix: bytes) -> bool:
+def ids_look_right(values: pa.Array, prefix: bytes) -> bool:
     """True if every value is ``prefix`` + 1-18 ASCII digits, checked over the raw buffers.
 
     Exactly the rule of ``_ID_PATTERNS`` for a column without nulls, at a few ns a value
     (the regular expression costs ~60): each value is 3-20 bytes long, starts with the
     two-letter prefix, and the column's text holds no other non-digit byte than those two
     per value. False sends the column to the regular expression, which names the bad rows.
+    ``values``: a string array; empty gives True, any null gives False.
     """
     n = len(values)
     if n == 0 or values.null_count:

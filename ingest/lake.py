@@ -230,6 +230,9 @@ class PartitionedWriter:
     Rows wait per partition until they fill a row group of ``row_group_rows``; when the rows
     waiting over all partitions pass ``budget`` bytes, the partition holding the most is
     written out (a smaller row group), so memory stays bounded whatever the partition count.
+
+    ``held``: Arrow bytes of the rows waiting, over all partitions (at most ``budget`` once
+    :meth:`write` returns); ``files``, ``row_groups``: written so far.
     """
 
     def __init__(
@@ -251,7 +254,7 @@ class PartitionedWriter:
         self.max_rows_per_file = max_rows_per_file
         self.budget = budget
         self._parts: dict = {}
-        self._held = 0
+        self.held = 0
         self.files = 0
         self.row_groups = 0
         folder.mkdir(parents=True, exist_ok=True)
@@ -269,7 +272,7 @@ class PartitionedWriter:
             data = batch.drop_columns([self.column])
             for key, rows in _split(data, keys):
                 self._hold(key, rows)
-        while self._held > self.budget:
+        while self.held > self.budget:
             largest = max(self._parts.values(), key=lambda part: part.held)
             self._flush(largest)
 
@@ -284,7 +287,7 @@ class PartitionedWriter:
         part.rows += rows.num_rows
         size = rows.nbytes
         part.held += size
-        self._held += size
+        self.held += size
         if part.rows >= self.row_group_rows:
             self._flush(part)
 
@@ -292,7 +295,7 @@ class PartitionedWriter:
         if not part.rows:
             return
         table = pa.Table.from_batches(part.batches, self.schema)
-        self._held -= part.held
+        self.held -= part.held
         part.batches, part.rows, part.held = [], 0, 0
         while table.num_rows:
             if part.writer is None or part.file_rows >= self.max_rows_per_file:
