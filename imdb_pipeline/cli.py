@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 
 class Context:
+    """What every command gets as ``ctx.obj``: the home, the ``--conf`` Spark settings, the
+    storage (``--storage``, else the home), the command's ``--target``/``--port`` and writing
+    command name once its decorators set them, and the SparkSession (:attr:`spark`)."""
+
     def __init__(self, home: Home, conf: dict[str, str], storage=None):
         from imdb_pipeline.storage import Storage
 
@@ -182,12 +186,22 @@ class PipelineGroup(click.Group):
     errors end in one ``error:`` line (exit 2) instead of click's usage block."""
 
     def invoke(self, ctx):
+        """Run the chosen command inside :func:`failures`: an error it raises ends in one
+        ``error:`` line and exit code 1, 3 or 130 (click's own errors and exits pass on to
+        :meth:`main`)."""
         with failures():
             return super().invoke(ctx)
 
     def main(
         self, args=None, prog_name=None, complete_var=None, standalone_mode: bool = True, **kwargs
     ):  # click's parameters: a positional standalone_mode is seen too
+        """Click's ``main`` with the project's error lines; ``standalone_mode=False`` is
+        click's own behaviour (returns the command's value, raises its errors).
+
+        Standalone it never returns: a usage error prints :func:`usage_line` (exit 2), another
+        click error one ``error:`` line (its exit code), an abort ``error: aborted`` (exit 1);
+        else it exits with the command's return value if that is an int, otherwise 0.
+        """
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
         try:

@@ -24,7 +24,8 @@ DESCRIBED_TYPES = ("model", "seed")  # plus every source
 
 
 class DocsError(Exception):
-    pass
+    """``docs`` cannot build the site: the home has no marts yet, or ``dbt docs generate``
+    failed or left no manifest/catalog; ``str()`` is one line with the next step (exit 1)."""
 
 
 def docs_folder(home: Home) -> Path:

@@ -30,6 +30,7 @@ class HomeBusy(Exception):
 
 
 def lock_path(home: Home) -> Path:
+    """``<home>/.lock``: the file the writer lock is taken on, holding its holder's JSON."""
     return home.root / LOCK_FILE
 
 

@@ -142,6 +142,13 @@ class Postgres:
     # where the binaries are and who runs them
     @staticmethod
     def bin_dir() -> Path:
+        """The folder of PostgreSQL's server binaries (initdb, postgres, createdb):
+        ``$IMDB_POSTGRES_BIN``, else the real folder of the ``initdb`` on PATH, else the newest
+        ``/usr/lib/postgresql/<major>/bin`` (Debian's layout).
+
+        Raises:
+            SetupError: none of them has an ``initdb``.
+        """
         configured = os.environ.get("IMDB_POSTGRES_BIN")
         if configured:
             return Path(configured)
@@ -224,6 +231,8 @@ class Postgres:
 
     # state
     def pid(self) -> int | None:
+        """The server's pid (line 1 of PostgreSQL's ``postmaster.pid`` in the data directory),
+        or None when no live process of that data directory has it."""
         try:
             pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
@@ -231,6 +240,9 @@ class Postgres:
         return pid if process_alive(pid, str(self.data)) else None
 
     def ready(self) -> bool:
+        """True once the server accepts connections: line 8 of ``postmaster.pid`` (where
+        PostgreSQL writes its status: starting, ready, stopping) reads ``ready``. Whether that
+        process still runs is :meth:`pid`'s question."""
         try:
             lines = (self.data / "postmaster.pid").read_text().splitlines()
         except OSError:
@@ -238,16 +250,30 @@ class Postgres:
         return len(lines) >= 8 and lines[7].strip() == "ready"
 
     def config(self) -> dict:
+        """The home's ``metastore.json`` (url, user, port, database, and ``schema`` once the
+        Hive tables exist), or ``{}`` when it is absent or not JSON."""
         try:
             return json.loads(self.metastore_file.read_text())
         except (OSError, ValueError):
             return {}
 
     def password(self) -> str:
+        """The generated password of the database user ``imdb`` (``<home>/postgres/password``);
+        OSError before :meth:`init` wrote it."""
         return self.password_file.read_text().strip()
 
     # life cycle
     def init(self) -> None:
+        """Make a new data directory: a generated password (0600) and ``initdb`` with the user
+        ``imdb``, scram-sha-256 for every connection, UTF-8 and no locale. As root it belongs
+        to the postgres user, and is kept in that user's home when that user cannot reach
+        this home (see the module docstring).
+
+        Raises:
+            SetupError: no PostgreSQL binaries, or no user to run them as root.
+            MetastoreError: that user can reach or write no data folder, or initdb failed (its
+                last line; the half-made data folder is removed).
+        """
         bin_dir, run_as = self.bin_dir(), self.run_as()
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -350,6 +376,12 @@ class Postgres:
         return port
 
     def create_database(self, port: int) -> None:
+        """Create the ``metastore`` database (``createdb`` as ``imdb``) on the server at
+        ``LOOPBACK:port``; a database that already exists is kept.
+
+        Raises:
+            MetastoreError: createdb failed otherwise (its stderr).
+        """
         done = self._run(
             [
                 str(self.bin_dir() / "createdb"),
@@ -385,11 +417,19 @@ class Postgres:
         return Metastore(url, DB_USER, managed=True)
 
     def mark_schema_ready(self) -> None:
+        """Record in ``metastore.json`` that the Hive metastore tables exist (``"schema":
+        "hive-2.3"``, the metastore client Spark ships), so no later start runs SchemaTool."""
         config = self.config()
         config["schema"] = "hive-2.3"
         self.metastore_file.write_text(json.dumps(config, indent=2) + "\n")
 
     def stop(self) -> None:
+        """Stop the server if it runs: SIGINT (PostgreSQL's fast shutdown) with
+        ``STOP_TIMEOUT`` seconds to go, then SIGQUIT (immediate, 10 s), then SIGKILL (5 s).
+
+        Raises:
+            ProcessError: it still runs after all three.
+        """
         pid = self.pid()
         if pid is None:
             logger.info("thrift: PostgreSQL not running")

@@ -92,7 +92,9 @@ MARTS = {
 
 
 class ResultsError(Exception):
-    pass
+    """The marts give no answer: none built yet, no stream processed, a mart unreadable, a
+    transform that did not publish or a publish cut short, or no Thrift server to ask;
+    ``str()`` is one line with the next step (exit 1)."""
 
 
 def _plain(value):
@@ -132,9 +134,11 @@ class SparkReader(_SqlReader):
         self.spark = spark
 
     def exists(self, table: str) -> bool:
+        """True if ``imdb.<table>`` is in the session's catalog."""
         return self.spark.catalog.tableExists(f"{MART_SCHEMA}.{table}")
 
     def query(self, sql: str) -> list[dict]:
+        """The rows of ``sql``, run by the session and collected to the driver, as dicts."""
         return [row.asDict() for row in self.spark.sql(sql).collect()]
 
 
@@ -150,11 +154,14 @@ class ThriftReader(_SqlReader):
             raise ResultsError(f"cannot reach the Thrift server on {host}:{port}: {exc}") from exc
 
     def exists(self, table: str) -> bool:
+        """True if the server's metastore has the ``imdb`` schema and ``imdb.<table>`` in it."""
         if not self.query(f"show databases like '{MART_SCHEMA}'"):
             return False
         return bool(self.query(f"show tables in {MART_SCHEMA} like '{table}'"))
 
     def query(self, sql: str) -> list[dict]:
+        """The rows of ``sql`` as dicts keyed by column name (``table.column`` names the server
+        sends reduced to the column), on a cursor of its own."""
         cursor = self.connection.cursor()
         try:
             cursor.execute(sql)
@@ -164,6 +171,7 @@ class ThriftReader(_SqlReader):
             cursor.close()
 
     def close(self) -> None:
+        """Close the connection to the server (also done on leaving a ``with`` block)."""
         self.connection.close()
 
     def __enter__(self):
@@ -303,12 +311,18 @@ class DeltaReader:
 
     @classmethod
     def of_warehouse(cls, warehouse: str | Path) -> DeltaReader:
+        """A reader of the marts under ``warehouse``, read now (:func:`read_marts`, whose
+        ResultsError it raises)."""
         return cls(read_marts(warehouse))
 
     def exists(self, table: str) -> bool:
+        """True if the mart was read (its Delta table exists)."""
         return table in self.tables
 
     def rows(self, table: str, columns: list[str], order: str) -> list[dict]:
+        """``columns`` of every row of ``table``, sorted by ``order`` (e.g. ``"rank,
+        movie_count desc"``) as Spark's ``order by`` sorts; decimals as floats. KeyError for
+        a mart that was not read."""
         rows = self.tables[table].select(columns).to_pylist()
         for column, desc in reversed(_sort_keys(order)):  # stable sorts, last key first
             present = [r for r in rows if r[column] is not None]

@@ -65,6 +65,7 @@ class S3Settings:
 
     @property
     def allow_http(self) -> bool:
+        """True when the endpoint is plain ``http://`` (a local store): clients must allow it."""
         return bool(self.endpoint and self.endpoint.startswith("http://"))
 
     @property
@@ -88,7 +89,8 @@ def s3_settings() -> S3Settings:
     """The S3 connection settings of this process's environment and AWS configuration.
 
     Raises:
-        StorageError: no region anywhere while no endpoint is set (AWS needs one).
+        StorageError: no region anywhere while no endpoint is set (AWS needs one), or
+            ``IMDB_S3_PATH_STYLE`` is neither true nor false.
     """
     endpoint = (
         os.environ.get("AWS_ENDPOINT_URL_S3")
@@ -119,6 +121,7 @@ def s3_settings() -> S3Settings:
 
 
 def is_remote(location: str | os.PathLike) -> bool:
+    """True for an ``s3://`` or ``s3a://`` URI, False for a local path."""
     return str(location).startswith(("s3://", "s3a://"))
 
 
@@ -142,20 +145,28 @@ def join(location: str | os.PathLike, *parts: str) -> str:
 
 
 def parent(location: str) -> str:
+    """The folder holding ``location``: ``s3://b/a/k`` -> ``s3://b/a``, or a path's parent."""
     if is_remote(location):
         return location.rstrip("/").rsplit("/", 1)[0]
     return str(Path(location).parent)
 
 
 def bucket_and_key(location: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` (or ``s3a://``) -> ``("bucket", "a/b")``: the key without a
+    leading slash."""
     parts = urlsplit(s3_uri(location))
     return parts.netloc, parts.path.lstrip("/")
 
 
 @functools.lru_cache(maxsize=1)
-def _s3_filesystem():
-    """pyarrow's S3 file system for this process's settings (credentials: the AWS C++ SDK's
-    default chain)."""
+def s3_filesystem():
+    """pyarrow's S3 file system for this process's settings (:func:`s3_settings`;
+    credentials: the AWS C++ SDK's default chain).
+
+    Made on the first call and kept for the process (its environment does not change);
+    ``s3_filesystem.cache_clear()`` makes the next call read the environment again. Raises
+    StorageError as :func:`s3_settings` does.
+    """
     from pyarrow import fs
 
     settings = s3_settings()
@@ -177,7 +188,7 @@ def filesystem_for(location: str | os.PathLike):
     text = str(location)
     if is_remote(text):
         bucket, key = bucket_and_key(text)
-        return _s3_filesystem(), f"{bucket}/{key}".rstrip("/")
+        return s3_filesystem(), f"{bucket}/{key}".rstrip("/")
     return fs.LocalFileSystem(), os.path.abspath(text)
 
 
@@ -326,21 +337,27 @@ class Storage:
 
     @property
     def remote(self) -> bool:
+        """True when the lake, warehouse and checkpoints are under an S3 prefix."""
         return self.uri is not None
 
     @property
     def lake(self) -> str:
+        """Where the lake is: ``<uri>/lake``, or ``<home>/lake``."""
         return join(self.uri, "lake") if self.uri else str(self.home_root / "lake")
 
     @property
     def warehouse(self) -> str:
+        """``spark.sql.warehouse.dir``: ``<uri>/warehouse`` (as ``s3://``), or
+        ``<home>/warehouse``."""
         return join(self.uri, "warehouse") if self.uri else str(self.home_root / "warehouse")
 
     @property
     def checkpoints(self) -> str:
+        """Where the streams' folders are: ``<uri>/checkpoints``, or ``<home>/checkpoints``."""
         return join(self.uri, "checkpoints") if self.uri else str(self.home_root / "checkpoints")
 
     def describe(self) -> str:
+        """The storage as messages name it: its ``s3://`` URI, or ``the home (<home>)``."""
         return self.uri or f"the home ({self.home_root})"
 
     def spark_settings(self) -> dict[str, str]:

@@ -52,6 +52,9 @@ def recorded_metastore(home: Home) -> str | None:
 
 
 def mismatch_message(home: Home, have: str, target: str) -> str:
+    """The :class:`TargetMismatch` line for a home whose tables are in ``have`` (``derby`` or
+    ``postgresql``) and a command of ``target``: why it cannot see them, which home or
+    ``--target`` to use."""
     if have == DERBY:
         return (
             f"home {home.root} holds the local target's tables (embedded Derby metastore); "

@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 class TransformError(Exception):
-    pass
+    """``dbt build`` failed (an exception, or a node that errored or failed); ``str()`` is one
+    line naming the failures and dbt.log (exit 1)."""
 
 
 def dbt_vars(min_votes: int, top_n: int, title_types) -> dict:
@@ -94,6 +95,7 @@ class DbtProgress:
         logger.log(self.level, line)
 
     def close(self) -> None:
+        """Remove the progress bar, if one is shown (:func:`run_dbt` calls it when dbt ends)."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -81,11 +81,13 @@ class InputError(Exception):
 
 
 class HeaderError(InputError):
-    pass
+    """A file's first line is not IMDb's header of its table; the message shows both, with
+    invisible characters escaped, and where the columns first differ."""
 
 
 class CorruptFileError(InputError):
-    pass
+    """A file that cannot be read to its end: a truncated or corrupt gzip, or a read error;
+    the message says to fetch it again."""
 
 
 class EmptyFileError(InputError):
@@ -191,6 +193,7 @@ class TableFiles:
 
     @classmethod
     def of(cls, value: TableFiles | Path | str) -> TableFiles:
+        """``value`` as a ``TableFiles``: one as it is, a path as a single file (no ``root``)."""
         return value if isinstance(value, TableFiles) else cls((Path(value),))
 
     def display(self, path: Path) -> str:
@@ -204,6 +207,7 @@ class TableFiles:
 
     @property
     def is_parts(self) -> bool:
+        """True when the table is split into several part files."""
         return len(self.paths) > 1
 
     @property
@@ -398,6 +402,9 @@ def _arrow_input(files: TableFiles, header: bytes):
 
 @dataclass
 class FileStats:
+    """One file's conversion as it goes: rows read, written and rejected (read = written +
+    rejected at the end), the rejects not yet written out, and bytes consumed for progress."""
+
     file: str
     rows_read: int = 0
     rows_written: int = 0
@@ -409,6 +416,9 @@ class FileStats:
     locate: Callable[[int], tuple[str, int]] | None = None
 
     def add_reject(self, line: int | None, raw: str, reason: str) -> None:
+        """Count one rejected row and keep its rejects-table row: ``line`` is its physical
+        line (header = 1; for parts, turned into the part's name and line by ``locate``),
+        ``raw`` its text, ``reason`` why it was rejected."""
         self.rows_rejected += 1
         file = self.file
         if self.locate is not None and line is not None:
@@ -477,7 +487,7 @@ def check_header(files: TableFiles | Path | str, spec: ImdbFile) -> bool:
     return bom
 
 
-class _LineMap:
+class LineMap:
     """Map the index of a parsed (valid-width) row to its physical line number.
 
     pyarrow reports the physical line of each row it skips for having the wrong width; a
@@ -491,6 +501,8 @@ class _LineMap:
         self.dropped = 0  # skipped lines already folded into a count, all before later lookups
 
     def line_of(self, parsed_index: int) -> int:
+        """The physical line (header = 1) of parsed row ``parsed_index`` (0-based, valid-width
+        rows only); exact for rows at or after the last :meth:`forget_before` line."""
         line = parsed_index + 2 + self.dropped
         seen = 0
         while True:
@@ -501,6 +513,8 @@ class _LineMap:
             seen = before
 
     def forget_before(self, line: int) -> None:
+        """Fold the skipped lines before physical ``line`` into the ``dropped`` count (memory
+        stays bounded); rows before ``line`` can no longer be looked up."""
         cut = bisect.bisect_left(self.skipped, line)
         if cut:
             self.dropped += cut
@@ -543,7 +557,7 @@ class _Reading:
 
     def __init__(self, width: int):
         self.width = width
-        self.lines = _LineMap()
+        self.lines = LineMap()
         self.parsed = 0  # valid-width rows given out (as batches)
         self.invalid_upto = 0  # last physical line of a wrong-width row given out
         self.pending: list[_Pending] = []
@@ -808,18 +822,19 @@ def _check(values: pa.Array, column) -> tuple[pa.Array | None, pa.Array | None]:
         if pc.or_(is_one, pc.equal(values, "0")).false_count == 0:
             return is_one, None
         return None, _breaks(values, pattern)
-    if column.name in _ID_PATTERNS and _ids_look_right(values, _ID_PREFIXES[column.name]):
+    if column.name in _ID_PATTERNS and ids_look_right(values, _ID_PREFIXES[column.name]):
         return None, None
     return None, _breaks(values, pattern)
 
 
-def _ids_look_right(values: pa.Array, prefix: bytes) -> bool:
+def ids_look_right(values: pa.Array, prefix: bytes) -> bool:
     """True if every value is ``prefix`` + 1-18 ASCII digits, checked over the raw buffers.
 
     Exactly the rule of ``_ID_PATTERNS`` for a column without nulls, at a few ns a value
     (the regular expression costs ~60): each value is 3-20 bytes long, starts with the
     two-letter prefix, and the column's text holds no other non-digit byte than those two
     per value. False sends the column to the regular expression, which names the bad rows.
+    ``values``: a string array; empty gives True, any null gives False.
     """
     n = len(values)
     if n == 0 or values.null_count:

@@ -54,6 +54,7 @@ class KeyCounts:
     in_order: bool = True  # counted on the way (sorted input); False: counted again after
 
     def as_dict(self) -> dict:
+        """The counts as JSON-able data (``columns`` a list): a file's ``keys`` in the manifest."""
         return {
             "columns": list(self.columns),
             "null_keys": self.null_keys,
@@ -110,6 +111,9 @@ class KeyCounter:
 
     @property
     def in_order(self) -> bool:
+        """True while no key so far went down in string order or in number order: equal keys
+        were neighbours, so the duplicates counted on the way are exact. False: :meth:`result`
+        needs the keys again."""
         return self.string_order or self.number_order
 
     def add(self, batch: pa.RecordBatch) -> None:

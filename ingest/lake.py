@@ -109,7 +109,8 @@ _STATISTICS_NAMES = {"tconst", "nconst", "parent_tconst"}
 
 
 class RejectLimitError(InputError):
-    pass
+    """A file with a larger share of rejected rows than ``--max-reject-share`` (default
+    0.1%); the message gives the share, the first reject and what to do."""
 
 
 class LookupKeyError(InputError):
@@ -136,6 +137,9 @@ class Origin:
 
 @dataclass
 class FileReport:
+    """What the manifest records of one converted (or reused) file: where it came from, its
+    size, rows read, written and rejected, seconds taken, what was written, its key counts."""
+
     file: str
     table: str
     source: str  # the URL it was fetched from, or the local path of a folder source
@@ -158,16 +162,24 @@ class FileReport:
 
     @property
     def mb_per_s(self) -> float:
+        """Text converted per second, in MB (10^6 bytes of uncompressed text); 0.0 untimed."""
         return self.text_bytes / 1e6 / self.seconds if self.seconds else 0.0
 
 
 def vote_floor(num_votes: pa.Array) -> pa.Array:
+    """Each rating's ``votes_floor`` partition (int32): the largest of :data:`VOTE_FLOORS` at
+    or below its ``num_votes`` (1234 -> 1000). For counts of 0 or more, no nulls: a negative
+    count, which the ingest accepts, lands in the last floor (1,000,000)."""
     floors = np.asarray(VOTE_FLOORS)
     votes = num_votes.to_numpy(zero_copy_only=False)
     return pa.array(floors[np.searchsorted(floors, votes, side="right") - 1], pa.int32())
 
 
 def add_partition_column(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
+    """``batch`` with the column ``table`` is partitioned by appended (``PARTITION_COLUMNS``
+    of ingest.schemas): ``votes_floor``, ``tconst_bucket`` or ``primary_profession`` (the
+    first profession); unchanged for title_basics (its own ``start_year``) and the tables
+    that are not partitioned."""
     column, _ = PARTITION_COLUMNS.get(table, (None, None))
     if column == "votes_floor":
         return batch.append_column("votes_floor", vote_floor(batch.column("num_votes")))
@@ -218,6 +230,9 @@ class PartitionedWriter:
     Rows wait per partition until they fill a row group of ``row_group_rows``; when the rows
     waiting over all partitions pass ``budget`` bytes, the partition holding the most is
     written out (a smaller row group), so memory stays bounded whatever the partition count.
+
+    ``held``: Arrow bytes of the rows waiting, over all partitions (at most ``budget`` once
+    :meth:`write` returns); ``files``, ``row_groups``: written so far.
     """
 
     def __init__(
@@ -239,12 +254,15 @@ class PartitionedWriter:
         self.max_rows_per_file = max_rows_per_file
         self.budget = budget
         self._parts: dict = {}
-        self._held = 0
+        self.held = 0
         self.files = 0
         self.row_groups = 0
         folder.mkdir(parents=True, exist_ok=True)
 
     def write(self, batch: pa.RecordBatch) -> None:
+        """Hold ``batch``'s rows in their partitions (without the partition column: it is in
+        the path); a partition that reaches ``row_group_rows`` is written as a row group, and
+        while more than ``budget`` bytes are held the largest partition is written out."""
         if not batch.num_rows:
             return
         if self.column is None:
@@ -254,7 +272,7 @@ class PartitionedWriter:
             data = batch.drop_columns([self.column])
             for key, rows in _split(data, keys):
                 self._hold(key, rows)
-        while self._held > self.budget:
+        while self.held > self.budget:
             largest = max(self._parts.values(), key=lambda part: part.held)
             self._flush(largest)
 
@@ -269,7 +287,7 @@ class PartitionedWriter:
         part.rows += rows.num_rows
         size = rows.nbytes
         part.held += size
-        self._held += size
+        self.held += size
         if part.rows >= self.row_group_rows:
             self._flush(part)
 
@@ -277,7 +295,7 @@ class PartitionedWriter:
         if not part.rows:
             return
         table = pa.Table.from_batches(part.batches, self.schema)
-        self._held -= part.held
+        self.held -= part.held
         part.batches, part.rows, part.held = [], 0, 0
         while table.num_rows:
             if part.writer is None or part.file_rows >= self.max_rows_per_file:
@@ -309,6 +327,7 @@ class PartitionedWriter:
         }
 
     def abort(self) -> None:
+        """Close the open files without writing the rows held (after a failure)."""
         for part in self._parts.values():
             if part.writer is not None:
                 part.writer.close()
@@ -348,6 +367,8 @@ def _split(data: pa.RecordBatch, keys: pa.Array):
 
 
 def new_ingest_id() -> str:
+    """A new ingest id: the UTC time to the second and 6 random hex digits, e.g.
+    ``20260601T120000Z-1a2b3c`` (ids of different seconds sort by time)."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 

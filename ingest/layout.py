@@ -69,6 +69,8 @@ class PartName:
         return f"{self.stem}{{}}{self.after}"
 
     def sort_key(self) -> tuple:
+        """Order of a series' parts: numbered ids by their number (``part2`` before
+        ``part10``), then lettered ids in order (``aa``, ``ab``: ``split``'s suffixes)."""
         return (0, int(self.id), "") if self.id.isdigit() else (1, 0, self.id)
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.convert import _ID_PATTERNS, _ids_look_right
+from ingest.convert import _ID_PATTERNS, ids_look_right
 from ingest.keys import TITLE_NAMES_KEY, KeyCounter, KeyCounts
 from ingest.schemas import TITLE_NAMES
 
@@ -88,7 +88,7 @@ class KnownForSpill:
             return
         flat = pc.list_flatten(titles)
         parents = pc.list_parent_indices(titles)
-        if not _ids_look_right(flat, b"tt"):  # an element that is not a tconst names no title
+        if not ids_look_right(flat, b"tt"):  # an element that is not a tconst names no title
             keep = pc.fill_null(pc.match_substring_regex(flat, _ID_PATTERNS["tconst"]), False)
             flat, parents = pc.filter(flat, keep), pc.filter(parents, keep)
         if not len(flat):
@@ -150,6 +150,7 @@ class KnownForSpill:
         }
 
     def discard(self) -> None:
+        """Close and delete the spill files without building (an ingest that failed)."""
         self._close_spill()
         shutil.rmtree(self.work, ignore_errors=True)
 

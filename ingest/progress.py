@@ -66,6 +66,8 @@ class FileProgress:
                 self._bar = _byte_bar(name, total_bytes, position, leave=False)
 
     def update(self, stats) -> None:
+        """Show ``stats`` (a convert.FileStats): bytes of the file consumed, rows read and MB/s
+        of text; redrawn at most every ``every`` seconds, nothing without a bar."""
         if self._bar is None:
             return
         now = time.monotonic()
@@ -81,6 +83,7 @@ class FileProgress:
             self._bar.refresh()
 
     def close(self) -> None:
+        """Remove the bar (it does not stay on screen); a second call does nothing."""
         if self._bar is not None:
             with _LOCK:
                 self._bar.close()
@@ -133,4 +136,5 @@ class DownloadProgress:
             self.overall.refresh()
 
     def close(self) -> None:
+        """Close the overall bar (it stays on screen); each file bar is its caller's to close."""
         self.overall.close()

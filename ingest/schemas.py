@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Column:
+    """One column of an IMDb file: its header name, its name in the lake and SQL, and its
+    ``kind`` (a key of :data:`TYPES`)."""
+
     imdb_name: str  # as in the file header
     name: str  # snake_case name in the lake and in SQL
     kind: str
@@ -42,6 +45,9 @@ class Column:
 
 @dataclass(frozen=True)
 class ImdbFile:
+    """One IMDb dataset file (IMDb's layout: tab-separated, a header line, ``\\N`` for null):
+    its name, its lake table, its columns in header order, and whether an ingest needs it."""
+
     name: str  # e.g. "title.ratings"
     table: str  # lake/metastore table name, e.g. "title_ratings"
     columns: tuple[Column, ...]
@@ -49,10 +55,14 @@ class ImdbFile:
 
     @property
     def header(self) -> list[str]:
+        """The header line IMDb's file starts with, as its column names in order."""
         return [c.imdb_name for c in self.columns]
 
     @property
     def key(self) -> str:
+        """The lake name of the id column, the first (``tconst``; ``nconst`` for name.basics):
+        a row without it is rejected. title.principals and title.akas key on it with
+        ``ordering`` (ingest.keys)."""
         return self.columns[0].name
 
     @property

@@ -27,6 +27,10 @@ BATCH_KEY = b"imdb_pipeline.batch"
 
 
 class MicroBatchBuffer:
+    """The micro-batches processed but not yet in Delta, in ``folder``: one Arrow IPC file
+    per micro-batch, ``batch-<id, 12 digits>.arrow`` (its ratings-log rows, its batch row in
+    the schema metadata)."""
+
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -59,6 +63,8 @@ class MicroBatchBuffer:
         return (pa.concat_tables(tables) if tables else None), rows
 
     def drop(self, batch_ids: list[int]) -> None:
+        """Remove the files of ``batch_ids`` (once they are in Delta; one already gone is no
+        error) and any ``.tmp`` a process killed while writing left."""
         for batch_id in batch_ids:
             self._path(batch_id).unlink(missing_ok=True)
         for tmp in self.folder.glob("*.tmp"):  # left by a process killed while writing

@@ -34,6 +34,9 @@ ROW_GROUP = 10_000
 
 @dataclass(frozen=True)
 class Feed:
+    """One registered feed: the ingest it comes from, its Parquet file (a path or ``s3://``
+    URI), its rows, and its kind: ``full`` (an ingest's ratings) or ``changes``."""
+
     ingest_id: str
     path: str
     rows: int
@@ -47,6 +50,7 @@ def load(registry: Path | str) -> list[Feed]:
 
 
 def total_rows(feeds: list[Feed]) -> int:
+    """Rows of ``feeds`` together: the end offset of their concatenation."""
     return sum(f.rows for f in feeds)
 
 

@@ -68,6 +68,8 @@ class StreamOptions:
 
     @property
     def stream_id(self) -> str:
+        """``stream-<answer_key>``: the same answer options give the same stream (checkpoint,
+        feeds and rows in the stream tables), whatever the batch size."""
         return f"stream-{self.answer_key()}"
 
 

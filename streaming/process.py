@@ -33,15 +33,20 @@ def tenths(ratings: pa.Array) -> pa.Array:
 
 @dataclass(frozen=True)
 class Rated:
+    """A title as the ranking sees it: its votes and its rating in whole tenths (exact)."""
+
     tconst: str
     num_votes: int
     rating_tenths: int  # averageRating x 10, exact
 
     @property
     def average_rating(self) -> Decimal:
+        """The rating as IMDb writes it, e.g. ``Decimal("7.3")``."""
         return Decimal(self.rating_tenths) / 10
 
     def sort_key(self) -> tuple:
+        """Ascending order is the ranking: larger numVotes x averageRating first (the order
+        of ranking_score, see the module docstring), then more votes, then the smaller tconst."""
         return (-(self.num_votes * self.rating_tenths), -self.num_votes, self.tconst)
 
 
@@ -58,12 +63,17 @@ class RunningState:
 
     @property
     def average_number_of_votes(self) -> float | None:
+        """The mean numVotes over the current titles; None while there are none."""
         return self.votes_sum / self.ratings_processed if self.ratings_processed else None
 
     def ranking_score(self, rated: Rated) -> float:
+        """numVotes / averageNumberOfVotes * averageRating of ``rated`` over the current
+        titles; ZeroDivisionError while their votes sum to 0."""
         return rated.num_votes * self.ratings_processed / self.votes_sum * rated.rating_tenths / 10
 
     def ranked(self) -> list[dict]:
+        """The running top-N, best first, as ``imdb_stream.batches.top`` holds it: rank (from
+        1), tconst, num_votes, average_rating (a Decimal) and ranking_score."""
         return [
             {
                 "rank": rank,
@@ -85,6 +95,7 @@ class Rules:
     top_n: int
 
     def ranks(self, tconst: str, num_votes: int) -> bool:
+        """True if the title can be ranked: at least ``min_votes`` votes and eligible."""
         return num_votes >= self.min_votes and tconst in self.eligible
 
 

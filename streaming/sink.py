@@ -233,6 +233,7 @@ class BatchSink:
         return last_batch
 
     def flush_due(self) -> bool:
+        """True once ``flush_seconds`` have passed since the last flush (or the sink's start)."""
         return time.monotonic() - self.last_flush >= self.options.flush_seconds
 
     def flush(self) -> int:

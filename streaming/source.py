@@ -171,6 +171,13 @@ class RangePartition(InputPartition):
 
 
 class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Spark's stream reader of a stream's feeds (PySpark's Python data source API): offsets
+    ``{"row": n}``, at most ``records_per_batch`` rows a micro-batch.
+
+    Options: ``registry`` (the stream's ``feeds.json``) and ``records_per_batch`` (default
+    100; ValueError below 1).
+    """
+
     def __init__(self, options: dict):
         self.registry = options["registry"]
         self.records_per_batch = int(options.get("records_per_batch", 100))
@@ -179,23 +186,32 @@ class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.stop_at: int | None = None
 
     def initialOffset(self) -> dict:
+        """Where a new query starts: ``{"row": 0}``, the first row of the first feed."""
         return {"row": 0}
 
     def getDefaultReadLimit(self):
+        """Spark's admission control: ``ReadMaxRows(records_per_batch)`` per micro-batch."""
         return ReadMaxRows(self.records_per_batch)
 
     def prepareForTriggerAvailableNow(self) -> None:
+        """For ``trigger(availableNow=True)``: end at the rows registered now, however many
+        feeds are registered while the query runs."""
         self.stop_at = feed_rows(self.registry)
 
     def latestOffset(self, start: dict, limit) -> dict:
+        """The end of the next micro-batch from ``start`` under Spark's ``limit``
+        (:func:`next_end`), over the rows registered now (or up to the availableNow end)."""
         # the registry grows while a --follow stream runs; availableNow stops where it started
         available = feed_rows(self.registry) if self.stop_at is None else self.stop_at
         return {"row": next_end(start["row"], available, limit)}
 
     def partitions(self, start: dict, end: dict) -> list[RangePartition]:
+        """One :class:`RangePartition` for rows [start, end); none for an empty range."""
         return [RangePartition(start["row"], end["row"])] if end["row"] > start["row"] else []
 
     def read(self, partition: InputPartition):
+        """Yield the partition's rows as Arrow record batches (the feeds' columns), read from
+        the feeds registered now; runs in a Python worker."""
         from streaming.feeds import load
 
         assert isinstance(partition, RangePartition)  # one that partitions() returned
@@ -203,16 +219,22 @@ class RatingsFeedReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         yield from table.to_batches()
 
     def commit(self, end: dict) -> None:
-        pass
+        """Nothing to release: the feeds are immutable and stay, to fold a range again."""
 
 
 class RatingsFeedSource(DataSource):
+    """The ``imdb_ratings_feed`` streaming source (``spark.dataSource.register``); options
+    ``registry`` and ``records_per_batch`` (:class:`RatingsFeedReader`)."""
+
     @classmethod
     def name(cls) -> str:
+        """The format name ``spark.readStream.format`` takes: ``imdb_ratings_feed``."""
         return SOURCE_NAME
 
     def schema(self) -> str:
+        """The rows' schema in Spark DDL: tconst, average_rating, num_votes, is_deleted."""
         return SCHEMA
 
     def streamReader(self, schema):
+        """A :class:`RatingsFeedReader` with this source's options (``schema`` is unused)."""
         return RatingsFeedReader(self.options)

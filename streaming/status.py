@@ -26,6 +26,9 @@ class StatusFile:
         self.data: dict = {}
 
     def update(self, **fields) -> None:
+        """Merge ``fields`` and ``updated_at`` (UTC, ISO 8601 to the second) into this run's
+        status and replace the file atomically (a temporary file renamed); values JSON has
+        no type for are written as ``str``."""
         self.data.update(fields, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1, default=str))

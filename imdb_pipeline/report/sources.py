@@ -36,7 +36,9 @@ PROGRESS_COLUMNS = ["batch_id", "duration_ms"]  # Spark's trigger time per micro
 
 
 class ReportError(Exception):
-    pass
+    """The report cannot be built or written: a stream table missing or unreadable, a
+    manifest that is not JSON, data the page cannot show, a folder it cannot write; ``str()``
+    is one line with the next step (exit 1)."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -127,11 +129,19 @@ class SqlSource:
         self.reader = reader
 
     def summary(self) -> dict:
+        """The run_summary row: ``{stream_id, ingest_id, invocation_id, built_at}`` (``{}``
+        when the mart has none)."""
         select = ", ".join(f"`{c}`" for c in SUMMARY_COLUMNS)
         rows = self.reader.query(f"select {select} from {MART_SCHEMA}.run_summary")
         return rows[0] if rows else {}
 
     def batches(self, stream_id: str) -> list[dict]:
+        """The micro-batches of ``stream_id`` (any order), ``top`` decoded from its JSON text
+        into a list of dicts (``[]`` for null).
+
+        Raises:
+            ReportError: ``stream_id`` holds a quote or a backslash (it goes into the SQL).
+        """
         if "'" in stream_id or "\\" in stream_id:  # ids are stream-<hex>; never quote-able text
             raise ReportError(f"unexpected stream id {stream_id!r} in run_summary")
         select = ", ".join(
@@ -143,6 +153,9 @@ class SqlSource:
         return [{**row, "top": json.loads(row["top"]) if row["top"] else []} for row in rows]
 
     def trigger_ms(self, stream_id: str) -> dict[int, int]:
+        """batch_id -> Spark's trigger duration in ms, from ``imdb_stream.stream_progress`` in
+        ``reported_at`` order (a micro-batch reported twice keeps its last report). Unlike
+        :meth:`DeltaSource.trigger_ms`, a missing table is not caught."""
         select = ", ".join(f"`{c}`" for c in PROGRESS_COLUMNS)
         return _trigger_ms(
             self.reader.query(

@@ -220,13 +220,18 @@ def test_a_byte_that_is_not_utf8_rejects_its_row_in_a_whole_gzip(tmp_path):
         "",
     ],
 )
-def test_id_fast_path_agrees_with_the_exact_rule(value):
+def test_id_fast_path_agrees_with_the_exact_rule(tmp_path, value):
     exact = re.fullmatch(r"tt[0-9]{1,18}", value) is not None
     column = pa.array(["tt0000002", value, "tt0000003"])
-    assert convert._ids_look_right(column, b"tt") is exact
-    assert convert._ids_look_right(column.slice(1, 1), b"tt") is exact
-    _, invalid = convert._check(column, TITLE_RATINGS.columns[0])
-    assert (invalid is None) is exact
+    assert convert.ids_look_right(column, b"tt") is exact
+    assert convert.ids_look_right(column.slice(1, 1), b"tt") is exact
+    lines = ["tt0000002\t5.0\t10", f"{value}\t5.0\t10", "tt0000003\t5.0\t10"]
+    path = write(tmp_path / "title.ratings.tsv", "\n".join([RATINGS_HEADER, *lines]) + "\n")
+    table, stats = rows(path, TITLE_RATINGS)
+    kept = ["tt0000002", value, "tt0000003"] if exact else ["tt0000002", "tt0000003"]
+    assert [r["tconst"] for r in table] == kept
+    rejected = [] if exact else [(3, f"tconst is not a valid id: {value!r}")]
+    assert [(r["line"], r["reason"]) for r in stats.rejects] == rejected
 
 
 @pytest.mark.parametrize(
@@ -247,13 +252,18 @@ def test_id_fast_path_agrees_with_the_exact_rule(value):
         "٣",
     ],
 )
-def test_number_fast_path_agrees_with_the_exact_rule(value):
+def test_number_fast_path_agrees_with_the_exact_rule(tmp_path, value):
     exact = re.fullmatch(r"-?[0-9]{1,9}", value) is not None
-    num_votes = TITLE_RATINGS.columns[2]
-    typed, invalid = convert._check(pa.array(["5", value, None]), num_votes)
-    assert (invalid is None) is exact
-    if exact and typed is not None:
-        assert typed.to_pylist() == [5, int(value), None]
+    lines = [
+        f"tt000000{number}\tmovie\tT\tT\t0\t{year}\t\\N\t90\tDrama"
+        for number, year in enumerate(["5", value, "\\N"], start=1)
+    ]
+    path = write(tmp_path / "title.basics.tsv", "\n".join([BASICS_HEADER, *lines]) + "\n")
+    table, stats = rows(path, TITLE_BASICS)
+    years = [5, int(value), None] if exact else [5, None]
+    assert [r["start_year"] for r in table] == years
+    rejected = [] if exact else [(3, f"startYear is not a valid int: {value!r}")]
+    assert [(r["line"], r["reason"]) for r in stats.rejects] == rejected
 
 
 def test_bool_must_be_0_or_1(tmp_path):
@@ -285,7 +295,7 @@ def test_text_bytes_count_the_whole_file(tmp_path):
 
 
 def test_line_map_forgets_what_it_no_longer_needs():
-    lines = convert._LineMap()
+    lines = convert.LineMap()
     lines.skipped.extend([3, 4, 10])
     assert [lines.line_of(i) for i in range(4)] == [2, 5, 6, 7]
     lines.forget_before(lines.line_of(3))

@@ -21,15 +21,14 @@ from ingest.lake import (
     Origin,
     PartitionedWriter,
     RejectLimitError,
-    _reject_next_step,
-    _share_over_limit,
     clean_stale,
+    convert_file,
     current_ingest,
     first_element,
     land,
     publish,
 )
-from ingest.schemas import ALL_FILES, BY_NAME
+from ingest.schemas import ALL_FILES, BY_NAME, TITLE_BASICS, TITLE_RATINGS
 
 ROWS = {
     "title.basics": [
@@ -122,13 +121,34 @@ def test_bad_rows_are_quarantined_and_counted_per_file(tmp_path, caplog):
     assert kept.num_rows == 1998 and "tt0000500" not in kept.column("tconst").to_pylist()
 
 
-def test_a_share_just_over_the_limit_is_shown_with_the_decimals_that_tell_them_apart():
-    assert _share_over_limit(1 / 997, 0.001) == "0.1003% > --max-reject-share 0.1000%"
-    assert _share_over_limit(1 / 152, 0.0) == "0.66% > --max-reject-share 0.00%"
-    assert _reject_next_step(170 / 997, "title is not valid UTF-8: 'Krstn\\xfd'").startswith(
-        "the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv"
+def reject_limit_line(folder, spec, lines: list[bytes], max_reject_share: float) -> str:
+    """The line of the RejectLimitError that converting a file of ``spec`` holding ``lines``
+    (after its header) stops with."""
+    folder.mkdir(parents=True)
+    path = folder / f"{spec.name}.tsv"
+    path.write_bytes(b"\n".join(["\t".join(spec.header).encode(), *lines]) + b"\n")
+    with pytest.raises(RejectLimitError) as error:
+        convert_file(path, spec, folder / "out", max_reject_share, str(path))
+    return str(error.value)
+
+
+def test_a_share_just_over_the_limit_is_shown_with_the_decimals_that_tell_them_apart(tmp_path):
+    ratings = [f"tt{i:07d}\t5.0\t{i}".encode() for i in range(1, 998)]
+    ratings[9] = b"tt0000010\t5.0"  # one bad row of 997
+    line = reject_limit_line(tmp_path / "a", TITLE_RATINGS, ratings, 0.001)
+    assert "(0.1003% > --max-reject-share 0.1000%)" in line
+    assert line.endswith(
+        "; fix those lines or fetch the file again; or drop those rows with "
+        "--max-reject-share 0.0011"
     )
-    assert _reject_next_step(1 / 997, "x").endswith("--max-reject-share 0.0011")
+    line = reject_limit_line(tmp_path / "b", TITLE_RATINGS, ratings[:152], 0.0)  # 1 of 152
+    assert "(0.66% > --max-reject-share 0.00%)" in line
+    basics = [f"tt{i:07d}\tmovie\tT\tT\t0\t2000\t\\N\t90\tDrama".encode() for i in range(1, 998)]
+    for i in range(0, 850, 5):  # 170 of 997 titles saved in cp1252
+        basics[i] = basics[i].replace(b"\tT\tT\t", b"\tKrstn\xfd\tT\t")
+    line = reject_limit_line(tmp_path / "c", TITLE_BASICS, basics, 0.001)
+    assert "; the file is not UTF-8 (saved by another tool?): convert it, e.g. `iconv" in line
+    assert line.endswith("--max-reject-share 0.1706")
 
 
 def test_rejects_above_the_share_stop_the_run_with_one_line(tmp_path):
@@ -203,7 +223,7 @@ def test_writer_fills_row_groups_splits_files_and_bounds_memory(tmp_path):
                 schema=schema,
             )
         )
-        held.append(writer._held)
+        held.append(writer.held)
     summary = writer.close()
     assert max(held) <= 200_000
     assert summary["partitions"] == 3
@@ -233,7 +253,7 @@ def test_writer_budget_spills_the_largest_partition_first(tmp_path):
                 schema=schema,
             )
         )
-        assert writer._held <= 50_000
+        assert writer.held <= 50_000
     writer.close()
     big = pq.ParquetFile(tmp_path / "t" / "k=0" / "part-0.parquet").metadata
     assert big.num_rows == 18_000 and big.num_row_groups > 1

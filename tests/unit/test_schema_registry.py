@@ -223,7 +223,9 @@ def test_the_derived_arrow_schemas(tmp_path):
     assert arrow_text(convert.REJECTS_SCHEMA) == REJECTS_ARROW
     assert arrow_text(lake.CHECKS_SCHEMA) == CHECKS_ARROW
     assert arrow_text(feeds.FEED_SCHEMA) == STREAM_FEED_ARROW
-    lake._write_feed(lake.partitioned_schema(TITLE_RATINGS).empty_table(), tmp_path)
+    ratings = tmp_path / "title.ratings.tsv"
+    ratings.write_text("\t".join(TITLE_RATINGS.header) + "\ntt0000001\t7.3\t1000\n")
+    lake.convert_file(ratings, TITLE_RATINGS, tmp_path, 0.0, str(ratings))
     assert arrow_text(pq.read_schema(tmp_path / "ratings_feed" / "part-0.parquet")) == (
         LAKE_FEED_ARROW
     )

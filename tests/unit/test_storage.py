@@ -45,7 +45,7 @@ def no_aws_files(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    storage._s3_filesystem.cache_clear()
+    storage.s3_filesystem.cache_clear()
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def s3(moto_server, monkeypatch, tmp_path):
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=bucket)
     yield bucket, client
-    storage._s3_filesystem.cache_clear()
+    storage.s3_filesystem.cache_clear()
 
 
 def test_the_setting_is_an_s3_prefix():
@@ -169,7 +169,7 @@ def test_each_storage_failure_is_one_line_with_the_next_step(s3, tmp_path, monke
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed}")
-    storage._s3_filesystem.cache_clear()
+    storage.s3_filesystem.cache_clear()
     line = one_error(results(f"s3://{bucket}/x"))
     assert f"cannot reach the S3 endpoint http://127.0.0.1:{closed}" in line
     assert "AWS_ENDPOINT_URL" in line

@@ -10,10 +10,10 @@ from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.transform import (
     SKIP_TESTS,
     DbtProgress,
-    _keep_state,
     dbt_vars,
     seed_state,
     selection,
+    transform,
     unit_test_fingerprint,
 )
 
@@ -48,12 +48,26 @@ def test_seeds_are_loaded_until_a_build_kept_its_state_and_their_tables_exist(tm
     assert selection(home, tests=False)[-len(SKIP_TESTS) :] == SKIP_TESTS
 
 
-def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path):
+def passing_dbt(monkeypatch) -> list[list[str]]:
+    """dbt as a build that passes: the arguments of each run_dbt call, recorded in order."""
+    calls: list[list[str]] = []
+
+    def run_dbt(home, args, variables=None, target=None, **options):
+        calls.append(args)
+        return SimpleNamespace(exception=None, success=True, progress=DbtProgress(bar=False))
+
+    monkeypatch.setattr(transform_module, "run_dbt", run_dbt)
+    return calls
+
+
+def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path, monkeypatch):
     home = Home.resolve(tmp_path / "home").make()
     variables = dbt_vars(500, 10, ["movie"])
     fingerprint = unit_test_fingerprint(variables, "local")
     assert selection(home, fingerprint=fingerprint) == ["build"]  # never passed here
-    _keep_state(home, unit_tests=fingerprint)  # a build that ran them passed
+    builds = passing_dbt(monkeypatch)
+    transform(home, variables)  # a build that ran them passed
+    assert builds == [["build"]]
     assert selection(home, fingerprint=fingerprint) == [
         "build",
         "--exclude-resource-type",
@@ -64,7 +78,9 @@ def test_unit_tests_run_again_only_when_what_they_depend_on_changed(tmp_path):
         unit_test_fingerprint(variables, "thrift"),
     ):
         assert selection(home, fingerprint=other) == ["build"]
-    _keep_state(home)  # a later build that skipped them keeps the fingerprint they passed on
+    # a later build that skipped them keeps the fingerprint they passed on
+    transform(home, variables)
+    assert builds[-1][-1] == "unit_test"
     assert selection(home, fingerprint=fingerprint)[-1] == "unit_test"
     assert selection(home, tests=False, fingerprint=fingerprint) == ["build", *SKIP_TESTS]
 
