@@ -168,11 +168,12 @@ class FileReport:
 
 def vote_floor(num_votes: pa.Array) -> pa.Array:
     """Each rating's ``votes_floor`` partition (int32): the largest of :data:`VOTE_FLOORS` at
-    or below its ``num_votes`` (1234 -> 1000). For counts of 0 or more, no nulls: a negative
-    count, which the ingest accepts, lands in the last floor (1,000,000)."""
+    or below its ``num_votes`` (1234 -> 1000); the first floor (0) for a negative count,
+    which the ingest's integer rule accepts. No nulls (numVotes may not be null)."""
     floors = np.asarray(VOTE_FLOORS)
     votes = num_votes.to_numpy(zero_copy_only=False)
-    return pa.array(floors[np.searchsorted(floors, votes, side="right") - 1], pa.int32())
+    index = np.maximum(np.searchsorted(floors, votes, side="right") - 1, 0)
+    return pa.array(floors[index], pa.int32())
 
 
 def add_partition_column(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:

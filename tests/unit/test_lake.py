@@ -27,6 +27,7 @@ from ingest.lake import (
     first_element,
     land,
     publish,
+    vote_floor,
 )
 from ingest.schemas import ALL_FILES, BY_NAME, TITLE_BASICS, TITLE_RATINGS
 
@@ -663,3 +664,8 @@ def test_a_refresh_converts_only_the_files_that_changed(tmp_path, caplog):
     } | {"title_ratings": second_id, "title_basics": second_id}  # reused twice: still the first
     assert third_id != second_id
     assert current_ingest(lake) == second_id and fresh_id
+
+
+def test_each_rating_lands_in_the_partition_of_its_vote_range():
+    votes = pa.array([0, 99, 100, 499, 500, 1_234, 9_999_999, -5], pa.int32())
+    assert vote_floor(votes).to_pylist() == [0, 0, 100, 100, 500, 1_000, 1_000_000, 0]
