@@ -216,7 +216,7 @@ def read_marts(warehouse: str | Path) -> dict:
         if not exists(join(path, "_delta_log")):
             continue
         try:
-            tables[table] = _read_delta(delta_table(path), columns)
+            tables[table] = read_delta(delta_table(path), columns)
         except TableNotFoundError:
             continue
         except (DeltaError, OSError, ValueError) as exc:
@@ -233,7 +233,7 @@ def read_marts(warehouse: str | Path) -> dict:
 PLAIN_READER_FEATURES = frozenset({"timestampNtz"})
 
 
-def _read_delta(table, columns: list[str]):
+def read_delta(table, columns: list[str]):
     """``columns`` of a Delta table's current snapshot as one Arrow table.
 
     A plain table (not partitioned, no reader feature beyond :data:`PLAIN_READER_FEATURES`:

@@ -66,7 +66,7 @@ _VALIDATORS = {
 }
 # Identifier columns must look like IMDb's ids wherever they are set (at most 18 digits: the
 # number must fit a 64-bit integer, the tconst buckets are computed from it).
-_ID_PATTERNS = {
+ID_PATTERNS = {
     "tconst": r"^tt[0-9]{1,18}$",
     "parent_tconst": r"^tt[0-9]{1,18}$",
     "nconst": r"^nm[0-9]{1,18}$",
@@ -805,10 +805,10 @@ def _type_batch(
 
 def _check(values: pa.Array, column) -> tuple[pa.Array | None, pa.Array | None]:
     """(typed values if already cast, mask of set values breaking the rule or None)."""
-    pattern = _ID_PATTERNS.get(column.name) or _VALIDATORS.get(column.kind)
+    pattern = ID_PATTERNS.get(column.name) or _VALIDATORS.get(column.kind)
     if pattern is None:
         return None, None
-    if column.kind == "int" and column.name not in _ID_PATTERNS:
+    if column.kind == "int" and column.name not in ID_PATTERNS:
         # A string of at most 9 characters that casts to int32 is exactly -?[0-9]{1,9}.
         try:
             typed = pc.cast(values, pa.int32())
@@ -822,7 +822,7 @@ def _check(values: pa.Array, column) -> tuple[pa.Array | None, pa.Array | None]:
         if pc.or_(is_one, pc.equal(values, "0")).false_count == 0:
             return is_one, None
         return None, _breaks(values, pattern)
-    if column.name in _ID_PATTERNS and ids_look_right(values, _ID_PREFIXES[column.name]):
+    if column.name in ID_PATTERNS and ids_look_right(values, _ID_PREFIXES[column.name]):
         return None, None
     return None, _breaks(values, pattern)
 
@@ -830,7 +830,7 @@ def _check(values: pa.Array, column) -> tuple[pa.Array | None, pa.Array | None]:
 def ids_look_right(values: pa.Array, prefix: bytes) -> bool:
     """True if every value is ``prefix`` + 1-18 ASCII digits, checked over the raw buffers.
 
-    Exactly the rule of ``_ID_PATTERNS`` for a column without nulls, at a few ns a value
+    Exactly the rule of ``ID_PATTERNS`` for a column without nulls, at a few ns a value
     (the regular expression costs ~60): each value is 3-20 bytes long, starts with the
     two-letter prefix, and the column's text holds no other non-digit byte than those two
     per value. False sends the column to the regular expression, which names the bad rows.
@@ -862,7 +862,7 @@ def _invalid_of(ok: pa.Array) -> pa.Array:
 
 
 def _what(column) -> str:
-    return "id" if column.name in _ID_PATTERNS else column.kind
+    return "id" if column.name in ID_PATTERNS else column.kind
 
 
 def _note(reasons: dict[int, str], mask: pa.Array, reason: str, values: pa.Array | None = None):

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.convert import _ID_PATTERNS, ids_look_right
+from ingest.convert import ID_PATTERNS, ids_look_right
 from ingest.keys import TITLE_NAMES_KEY, KeyCounter, KeyCounts
 from ingest.schemas import TITLE_NAMES
 
@@ -89,7 +89,7 @@ class KnownForSpill:
         flat = pc.list_flatten(titles)
         parents = pc.list_parent_indices(titles)
         if not ids_look_right(flat, b"tt"):  # an element that is not a tconst names no title
-            keep = pc.fill_null(pc.match_substring_regex(flat, _ID_PATTERNS["tconst"]), False)
+            keep = pc.fill_null(pc.match_substring_regex(flat, ID_PATTERNS["tconst"]), False)
             flat, parents = pc.filter(flat, keep), pc.filter(parents, keep)
         if not len(flat):
             return

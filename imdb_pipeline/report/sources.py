@@ -68,7 +68,7 @@ def _read_table(path: str, columns: list[str], what: str):
     from deltalake.exceptions import DeltaError
 
     from imdb_pipeline.delta import delta_table
-    from imdb_pipeline.results import _read_delta
+    from imdb_pipeline.results import read_delta
     from imdb_pipeline.storage import exists, join
 
     if not exists(join(path, "_delta_log")):
@@ -77,7 +77,7 @@ def _read_table(path: str, columns: list[str], what: str):
             "`transform` (or `run`) in this home"
         )
     try:
-        return _read_delta(delta_table(path), columns)
+        return read_delta(delta_table(path), columns)
     except (DeltaError, OSError, ValueError, KeyError) as exc:
         raise ReportError(
             f"cannot read {what} at {path}: {_first_line(exc)}; run `imdb-pipeline stream` again"
