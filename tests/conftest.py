@@ -30,3 +30,19 @@ def spark(home):
     session = get_spark(home)
     yield session
     session.stop()
+
+
+@pytest.fixture
+def jar_cache(tmp_path, monkeypatch):
+    """An empty jar cache (``IMDB_PIPELINE_JARS``); ``add(*names)`` puts empty jars in it and
+    returns the folder."""
+    folder = tmp_path / "jars"
+    folder.mkdir()
+    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(folder))
+
+    def add(*names):
+        for name in names:
+            (folder / name).write_bytes(b"")
+        return folder
+
+    return add

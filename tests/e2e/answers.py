@@ -5,6 +5,21 @@ from __future__ import annotations
 
 import math
 
+# The top 10 of the real-2019 sample (shared/data/imdb-samples/real-2019-top25-repaired,
+# PROVENANCE.md), in rank order.
+REAL_2019_TOP10 = [
+    "tt0111161",
+    "tt0468569",
+    "tt1375666",
+    "tt0137523",
+    "tt0110912",
+    "tt0109830",
+    "tt0167260",
+    "tt0120737",
+    "tt0068646",
+    "tt0133093",
+]
+
 
 def assert_same_answer(ours: dict, reference: dict) -> None:
     """``ours`` and ``reference`` (results-contract dicts) hold the same answer: ratings and

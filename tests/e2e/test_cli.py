@@ -15,24 +15,12 @@ import pytest
 
 from imdb_pipeline.home import REPO_ROOT
 from tests.conftest import SAMPLES
-from tests.e2e.answers import assert_same_answer
+from tests.e2e.answers import REAL_2019_TOP10, assert_same_answer
 from tests.reference.duckdb_reference import compute
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
 SOURCE = str(SAMPLES / "real-2019-top25-repaired")
-REAL_2019_TOP10 = [
-    "tt0111161",
-    "tt0468569",
-    "tt1375666",
-    "tt0137523",
-    "tt0110912",
-    "tt0109830",
-    "tt0167260",
-    "tt0120737",
-    "tt0068646",
-    "tt0133093",
-]
 
 
 def cli(*args, home):

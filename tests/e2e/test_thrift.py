@@ -24,23 +24,12 @@ from imdb_pipeline import thrift
 from imdb_pipeline.postgres import sweep_orphan_data
 from imdb_pipeline.processes import free_port
 from tests.conftest import SAMPLES
+from tests.e2e.answers import REAL_2019_TOP10 as TOP_10
 from tests.unit.test_report import chart_specs, chart_values
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("imdb-pipeline"))
 BEELINE = str(Path(sys.executable).with_name("beeline"))
-TOP_10 = [
-    "tt0111161",
-    "tt0468569",
-    "tt1375666",
-    "tt0137523",
-    "tt0110912",
-    "tt0109830",
-    "tt0167260",
-    "tt0120737",
-    "tt0068646",
-    "tt0133093",
-]
 
 
 class Server:

@@ -11,33 +11,18 @@ DELTA = ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar")
 S3 = ("hadoop-aws-3.4.1.jar", "bundle-2.29.52.jar", "analyticsaccelerator-s3-1.0.0.jar")
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty jar cache (IMDB_PIPELINE_JARS); ``add(*names)`` puts empty jars in it."""
-    folder = tmp_path / "jars"
-    folder.mkdir()
-    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(folder))
-
-    def add(*names):
-        for name in names:
-            (folder / name).write_bytes(b"")
-        return folder
-
-    return add
-
-
-def test_the_s3_jars_are_listed_for_an_s3_storage_only(cache):
-    folder = cache(*DELTA, *S3, "postgresql-42.7.14.jar")
+def test_the_s3_jars_are_listed_for_an_s3_storage_only(jar_cache):
+    folder = jar_cache(*DELTA, *S3, "postgresql-42.7.14.jar")
     local = [str(folder / n) for n in sorted([*DELTA, "postgresql-42.7.14.jar"])]
     assert jar_paths() == local
     assert jar_paths(s3=True) == sorted([*local, *(str(folder / n) for n in S3)])
 
 
-def test_missing_jars_are_a_setup_error_naming_the_folder(cache):
-    folder = cache()
+def test_missing_jars_are_a_setup_error_naming_the_folder(jar_cache):
+    folder = jar_cache()
     with pytest.raises(SetupError, match=f"no Delta jars in {folder}: run `make setup` first"):
         jar_paths()
-    cache(*DELTA)
+    jar_cache(*DELTA)
     assert len(jar_paths()) == 2
     with pytest.raises(SetupError, match=r"no hadoop-aws jar in .* \(needed by --storage s3://"):
         jar_paths(s3=True)

@@ -19,21 +19,6 @@ S3 = ("hadoop-aws-3.5.0.jar", "bundle-2.35.4.jar", "analyticsaccelerator-s3-1.3.
 
 
 @pytest.fixture
-def jars(tmp_path, monkeypatch):
-    """An empty jar cache (``IMDB_PIPELINE_JARS``); ``add(*names)`` puts jars in it."""
-    folder = tmp_path / "jars"
-    folder.mkdir()
-    monkeypatch.setenv("IMDB_PIPELINE_JARS", str(folder))
-
-    def add(*names):
-        for name in names:
-            (folder / name).write_bytes(b"")
-        return folder
-
-    return add
-
-
-@pytest.fixture
 def env(monkeypatch):
     for name in ("IMDB_METASTORE_URL", "IMDB_METASTORE_USER", "IMDB_METASTORE_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -67,8 +52,8 @@ def test_read_defaults_reads_tabs_and_equals_as_spark_does(tmp_path):
     }
 
 
-def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, jars, env):
-    folder = jars(*DELTA, *S3)
+def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, jar_cache, env):
+    folder = jar_cache(*DELTA, *S3)
     env.setattr(
         spark,
         "read_defaults",
@@ -94,8 +79,8 @@ def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, j
     assert spark_settings(home)["spark.driver.extraJavaOptions"].startswith("-Dderby.system.home")
 
 
-def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_path, jars, env):
-    folder = jars(*DELTA, POSTGRES)
+def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_path, jar_cache, env):
+    folder = jar_cache(*DELTA, POSTGRES)
     env.setattr(spark, "read_defaults", lambda: {"spark.master": "local[2]"})
     home = Home(tmp_path)
     postgres = Metastore("jdbc:postgresql://db/m", "u")
