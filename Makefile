@@ -22,7 +22,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 .PHONY: help setup check-java run report docs test test-fast lint format lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: check-java $(VENV)/.stamp $(JARS_DIR)/.stamp ## venv from requirements.lock + Delta jars from Maven (idempotent)
 
