@@ -42,37 +42,6 @@ def test_embedded_derby_is_the_default(home):
     assert postgres_metastore(home, "local") is None and postgres_metastore(home, "thrift") is None
 
 
-def test_conf_extends_the_jvm_options_and_class_path_and_replaces_the_rest(home):
-    """`--conf spark.driver.extraJavaOptions=...` once dropped the project's log4j config and
-    Derby home (Spark's own log profile came back)."""
-    postgres = Metastore("jdbc:postgresql://127.0.0.1:5999/metastore", "imdb")
-    ours = spark_settings(home, metastore=postgres)
-    theirs = spark_settings(
-        home,
-        {
-            "spark.driver.extraJavaOptions": "-Xss4m",
-            "spark.driver.extraClassPath": "/opt/extra.jar",
-            "spark.driver.memory": "8g",
-        },
-        metastore=postgres,
-    )
-    assert (
-        theirs["spark.driver.extraJavaOptions"] == ours["spark.driver.extraJavaOptions"] + " -Xss4m"
-    )
-    assert "-Dlog4j.configurationFile=" in theirs["spark.driver.extraJavaOptions"]
-    assert (
-        theirs["spark.driver.extraClassPath"]
-        == ours["spark.driver.extraClassPath"] + ":/opt/extra.jar"
-    )
-    assert theirs["spark.driver.memory"] == "8g"
-    assert (
-        spark_settings(home, {"spark.driver.extraClassPath": "/opt/x.jar"})[
-            "spark.driver.extraClassPath"
-        ]
-        == "/opt/x.jar"
-    )  # Derby: nothing of ours to extend
-
-
 def test_the_homes_postgres_serves_the_thrift_target_only(home):
     managed(home)
     assert postgres_metastore(home, "local") is None  # `make run` stays on Derby

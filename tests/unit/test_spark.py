@@ -80,6 +80,8 @@ def test_spark_settings_add_the_homes_paths_and_jars_to_the_defaults(tmp_path, j
 
 
 def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_path, jar_cache, env):
+    """`--conf spark.driver.extraJavaOptions=...` once dropped the project's log4j config and
+    Derby home (Spark's own log profile came back)."""
     folder = jar_cache(*DELTA, POSTGRES)
     env.setattr(spark, "read_defaults", lambda: {"spark.master": "local[2]"})
     home = Home(tmp_path)
@@ -99,6 +101,7 @@ def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_pa
     assert settings["spark.driver.extraJavaOptions"] == (
         ours["spark.driver.extraJavaOptions"] + " -Xss4m"
     )
+    assert "-Dlog4j.configurationFile=" in settings["spark.driver.extraJavaOptions"]
     assert settings["spark.driver.extraClassPath"] == (
         f"{folder}/delta-spark_4.2_2.13-4.4.0.jar:{folder}/delta-storage-4.4.0.jar:"
         f"{folder}/{POSTGRES}:/opt/x.jar"
