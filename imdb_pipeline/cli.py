@@ -30,6 +30,8 @@ from imdb_pipeline.home import Home
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from imdb_pipeline.transform import ParseAhead
+
 EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 3, 130
 NO_SOURCE = (
     "no --source given: pass --source DIR (a folder with the IMDb .tsv/.tsv.gz files), "
@@ -55,6 +57,7 @@ class Context:
         self.storage = storage or Storage(home.root)  # --storage: the lake, tables, checkpoints
         self.target, self.port = "local", None  # --target/--port of the command (with_target)
         self.command = None  # the writing command, as the home's lock names it (writes_home)
+        self.parse_ahead: ParseAhead | None = None  # of a coming build: starts with Spark
         self._spark = None
 
     def check_spark_setup(self) -> None:
@@ -73,8 +76,11 @@ class Context:
 
     @property
     def spark(self):
-        """The process's SparkSession, started on first use (6-20 s)."""
+        """The process's SparkSession, started on first use (6-20 s), with
+        :attr:`parse_ahead` (dbt's import and parse) beside it when a build will follow."""
         if self._spark is None:
+            if self.parse_ahead is not None:
+                self.parse_ahead.start()
             from imdb_pipeline.metastore import pipeline_metastore
             from imdb_pipeline.spark import get_spark
             from imdb_pipeline.targets import claim_target
@@ -516,11 +522,13 @@ def _stream(
 
 def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     from imdb_pipeline.thrift import require_server
-    from imdb_pipeline.transform import dbt_vars, transform
+    from imdb_pipeline.transform import ParseAhead, dbt_vars, transform
 
     variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
+        if ctx.parse_ahead is not None:  # (run: started with Spark for the ingest)
+            ctx.parse_ahead.wait()
         transform(
             ctx.home,
             variables,
@@ -530,7 +538,11 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
             warehouse=_warehouse(ctx),
         )
         return
+    if ctx.parse_ahead is None:
+        ctx.parse_ahead = ParseAhead(ctx.home, variables)
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
+    ctx.parse_ahead.start()  # (started with Spark, unless Spark was up before)
+    ctx.parse_ahead.wait()
     transform(ctx.home, variables, target="local", tests=not skip_tests, warehouse=_warehouse(ctx))
 
 
@@ -762,10 +774,16 @@ def run(
 ):
     """ingest + stream + transform, then print the results (and write the report)."""
     started = time.monotonic()
+    from imdb_pipeline.transform import ParseAhead, dbt_vars
+
+    address = None
     if ctx.target == "thrift":  # fail before the Spark start when no server answers
         from imdb_pipeline.thrift import require_server
 
-        require_server(ctx.home, ctx.port)
+        address = require_server(ctx.home, ctx.port)
+    # dbt's import and parse beside the Spark start
+    variables = dbt_vars(min_votes, top_n, title_types)
+    ctx.parse_ahead = ParseAhead(ctx.home, variables, ctx.target, address)
     _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)
     _stream(ctx, records_per_batch, flush_seconds, min_votes, top_n, title_types)
     _transform(ctx, min_votes, top_n, title_types, skip_tests)

@@ -10,6 +10,8 @@ from imdb_pipeline.home import REPO_ROOT, Home
 from imdb_pipeline.transform import (
     SKIP_TESTS,
     DbtProgress,
+    ParseAhead,
+    build_vars,
     dbt_vars,
     seed_state,
     selection,
@@ -107,6 +109,41 @@ def test_the_fingerprint_covers_every_file_of_the_dbt_project(tmp_path, monkeypa
     (tmp_path / "README.md").write_text("not dbt's")  # outside the project's dbt folders
     seen.add(unit_test_fingerprint({}, "local"))
     assert len(seen) == 8  # each change to the project gave a new fingerprint, README none
+
+
+def test_the_parse_ahead_uses_the_builds_vars_starts_once_and_only_logs_a_failure(
+    tmp_path, monkeypatch, caplog
+):
+    """dbt reuses a parse only for the same vars and target: the parse ahead must use
+    exactly those of the build that follows, or the build parses again."""
+    home = Home.resolve(tmp_path / "home").make()
+    variables = dbt_vars(500, 10, ["movie"])
+    calls: list[tuple] = []
+
+    def run_dbt(home, args, variables=None, target=None, **options):
+        calls.append((args[0], variables, target))
+        return SimpleNamespace(exception=None, success=True, progress=DbtProgress(bar=False))
+
+    monkeypatch.setattr(transform_module, "run_dbt", run_dbt)
+    ahead = ParseAhead(home, variables)
+    ahead.wait()  # not started: nothing to wait for
+    ahead.start()
+    ahead.start()  # started once
+    ahead.wait()
+    transform(home, variables)  # the build that follows
+    expected = {**variables, "build_fingerprint": unit_test_fingerprint(variables, "local")}
+    assert build_vars(variables, "local") == expected
+    assert calls == [("parse", expected, "local"), ("build", expected, "local")]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("dbt_project.yml: no such file")
+
+    monkeypatch.setattr(transform_module, "run_dbt", broken)
+    caplog.set_level(logging.DEBUG, logger="imdb_pipeline")
+    failing = ParseAhead(home, variables)
+    failing.start()
+    failing.wait()  # no exception: the build parses again and says what is wrong
+    assert any("parse ahead failed (dbt_project.yml: no such file)" in m for m in caplog.messages)
 
 
 def event(name: str, **data):
