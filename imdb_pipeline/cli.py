@@ -76,11 +76,10 @@ class Context:
 
     @property
     def spark(self):
-        """The process's SparkSession, started on first use (6-20 s), with
-        :attr:`parse_ahead` (dbt's import and parse) beside it when a build will follow."""
+        """The process's SparkSession, started on first use (6-20 s); then
+        :attr:`parse_ahead` (dbt's import and parse), when a build will follow, runs beside
+        what uses it (the ingest's tables and the stream, in ``run``)."""
         if self._spark is None:
-            if self.parse_ahead is not None:
-                self.parse_ahead.start()
             from imdb_pipeline.metastore import pipeline_metastore
             from imdb_pipeline.spark import get_spark
             from imdb_pipeline.targets import claim_target
@@ -97,6 +96,8 @@ class Context:
             logger.info(
                 f"spark: started in {time.monotonic() - started:.1f}s (home {self.home.root})"
             )
+            if self.parse_ahead is not None:  # not beside the start: it slowed it, and Ctrl-C
+                self.parse_ahead.start()
         return self._spark
 
 
@@ -538,10 +539,11 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
             warehouse=_warehouse(ctx),
         )
         return
-    if ctx.parse_ahead is None:
+    if ctx.parse_ahead is None:  # `transform`: beside the Spark start, the only wait there is
         ctx.parse_ahead = ParseAhead(ctx.home, variables)
+        ctx.parse_ahead.start()
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    ctx.parse_ahead.start()  # (started with Spark, unless Spark was up before)
+    ctx.parse_ahead.start()  # (once; `run` started it when Spark was up)
     ctx.parse_ahead.wait()
     transform(ctx.home, variables, target="local", tests=not skip_tests, warehouse=_warehouse(ctx))
 
@@ -781,7 +783,7 @@ def run(
         from imdb_pipeline.thrift import require_server
 
         address = require_server(ctx.home, ctx.port)
-    # dbt's import and parse beside the Spark start
+    # dbt's import and parse, started once Spark is up (Context.spark)
     variables = dbt_vars(min_votes, top_n, title_types)
     ctx.parse_ahead = ParseAhead(ctx.home, variables, ctx.target, address)
     _ingest(ctx, source, s3_region, s3_endpoint_url, max_reject_share, force, tables)

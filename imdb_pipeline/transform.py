@@ -213,8 +213,10 @@ def thrift_env(address: tuple[str, int] | None) -> None:
 
 class ParseAhead:
     """dbt's import (2-4 s) and its parse of the project (4-5 s on a fresh home), in a
-    background thread started beside the Spark start, so that the build that follows reuses
-    the parse (dbt's partial parsing) instead of paying both after Spark is up.
+    background thread, so that the build that follows reuses the parse (dbt's partial
+    parsing) instead of paying both at its start: in ``run`` beside the ingest's tables and
+    the stream, once Spark is up (beside the Spark start it slowed the start by 4 s, and a
+    Ctrl-C's exit with it); in ``transform`` beside the Spark start.
 
     It parses with exactly the vars, target and server ``address`` of the coming
     :func:`transform` (anything else would make dbt parse again). A failed parse is only

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 
 from imdb_pipeline.storage import join
 from ingest.convert import InputError, TableFiles, check_header
@@ -87,6 +88,25 @@ def check_headers(files: dict) -> None:
             check_header(files[spec.name], spec)
 
 
+def in_background(work, name: str) -> Future:
+    """``work()`` in a daemon thread called ``name``; its result, or its exception, through
+    the returned Future. Unlike a ThreadPoolExecutor's worker, a daemon does not hold the
+    process up when the caller fails or is interrupted: a Ctrl-C during the Spark start used
+    to exit only once the start had finished (10-20 s later). The JVM goes with the process
+    (pyspark's gateway exits when its stdin, held by this process, closes)."""
+    future: Future = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work())
+            except BaseException as error:  # noqa: BLE001 - re-raised by the caller's result()
+                future.set_exception(error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 def run_ingest(
     spark,
     home,
@@ -133,23 +153,22 @@ def run_ingest(
             register(start_spark(), location, manifest)
             return manifest
     logger.info(f"ingest: {source} -> {lake}")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as pool:
-        # Spark, the metastore and Delta start while pyarrow converts.
-        warm_up = pool.submit(lambda: prepare(start_spark()))
-        ingest_id, partial, _ = land(
-            files,
-            home.lake,
-            max_reject_share=max_reject_share,
-            sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
-            skipped=fetched.skipped,
-            # linking unchanged lookups needs the previous ingest on this disk: not on S3
-            previous=home.lake / previous if previous and not remote else None,
-        )
-        try:
-            warm_up.result()
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+    # Spark, the metastore and Delta start while pyarrow converts.
+    warm_up = in_background(lambda: prepare(start_spark()), "spark-start")
+    ingest_id, partial, _ = land(
+        files,
+        home.lake,
+        max_reject_share=max_reject_share,
+        sources={f.name: Origin(f.url, f.etag, f.last_modified) for f in fetched.files},
+        skipped=fetched.skipped,
+        # linking unchanged lookups needs the previous ingest on this disk: not on S3
+        previous=home.lake / previous if previous and not remote else None,
+    )
+    try:
+        warm_up.result()
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     session = start_spark()
     try:
         manifest_path = partial / "_manifest.json"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from imdb_pipeline.home import Home
-from ingest.run import local_files
+from ingest.run import in_background, local_files
 from ingest.schemas import tables_to_ingest
 from ingest.sources import SourceError
 from tests.conftest import SAMPLES
@@ -36,3 +38,28 @@ def test_missing_required_file_is_one_line(tmp_path):
     with pytest.raises(SourceError) as error:
         local_files(Home.resolve(tmp_path / "home"), str(tmp_path))
     assert "title.basics" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_spark_start_beside_the_conversion_hands_back_its_result_or_error_as_a_daemon():
+    """run_ingest starts Spark in the background while pyarrow converts: the caller gets the
+    result or the exception, and an interrupted caller does not wait for the start (the
+    thread is a daemon, which a ThreadPoolExecutor's worker is not)."""
+    assert in_background(lambda: 42, "spark-start").result(timeout=5) == 42
+
+    def no_jars():
+        raise RuntimeError("no Delta jars")
+
+    with pytest.raises(RuntimeError, match="no Delta jars"):
+        in_background(no_jars, "spark-start").result(timeout=5)
+    started, release = threading.Event(), threading.Event()
+
+    def starting():
+        started.set()
+        release.wait(5)
+
+    future = in_background(starting, "spark-start-held")
+    assert started.wait(5) and not future.done()
+    held = [t for t in threading.enumerate() if t.name == "spark-start-held"]
+    assert len(held) == 1 and held[0].daemon  # the process may exit while it runs
+    release.set()
+    assert future.result(timeout=5) is None
