@@ -57,7 +57,7 @@ class Context:
         self.storage = storage or Storage(home.root)  # --storage: the lake, tables, checkpoints
         self.target, self.port = "local", None  # --target/--port of the command (with_target)
         self.command = None  # the writing command, as the home's lock names it (writes_home)
-        self.parse_ahead: ParseAhead | None = None  # of a coming build: starts with Spark
+        self.parse_ahead: ParseAhead | None = None  # of a coming build: starts once Spark is up
         self._spark = None
 
     def check_spark_setup(self) -> None:
@@ -528,7 +528,7 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
     variables = dbt_vars(min_votes, top_n, title_types)
     if ctx.target == "thrift":  # dbt builds the marts through the server
         address = require_server(ctx.home, ctx.port)
-        if ctx.parse_ahead is not None:  # (run: started with Spark for the ingest)
+        if ctx.parse_ahead is not None:  # (run: started once Spark was up for the ingest)
             ctx.parse_ahead.wait()
         transform(
             ctx.home,
@@ -543,8 +543,7 @@ def _transform(ctx: Context, min_votes, top_n, title_types, skip_tests=False):
         ctx.parse_ahead = ParseAhead(ctx.home, variables)
         ctx.parse_ahead.start()
     _ = ctx.spark  # dbt's session method reuses this process's SparkSession (start it first)
-    ctx.parse_ahead.start()  # (once; `run` started it when Spark was up)
-    ctx.parse_ahead.wait()
+    ctx.parse_ahead.wait()  # (`run`: started when Spark was up)
     transform(ctx.home, variables, target="local", tests=not skip_tests, warehouse=_warehouse(ctx))
 
 

@@ -85,7 +85,7 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     for folder in ("lake", "warehouse", "metastore", "checkpoints", "logs"):
         assert (home / folder).is_dir()
     assert json.loads((home / "target.json").read_text())["target"] == "local"
-    # dbt parsed the project beside the Spark start; the build reused that parse
+    # dbt parsed the project once Spark was up; the build reused that parse
     dbt_log = (home / "logs" / "dbt.log").read_text()
     assert "[dbt-parse ]: Unable to do partial parsing because saved manifest not found" in dbt_log
     assert "Partial parsing enabled, no changes found, skipping parsing" in dbt_log
