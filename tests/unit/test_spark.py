@@ -110,6 +110,20 @@ def test_overrides_replace_settings_but_extend_jvm_options_and_class_path(tmp_pa
     assert derby["spark.driver.extraClassPath"] == "/opt/x.jar"  # nothing of ours to extend
 
 
+def test_dbt_by_hand_starts_its_jvm_with_the_defaults_jvm_options():
+    """profiles.yml's local target replaces spark.driver.extraJavaOptions (a builder setting
+    wins over spark-defaults.conf), so it repeats the defaults' JIT and collector flags: dbt
+    typed by hand gets the JVM the CLI gets."""
+    import yaml
+
+    from imdb_pipeline.home import REPO_ROOT
+
+    profile = yaml.safe_load((REPO_ROOT / "profiles.yml").read_text())
+    local = profile["imdb"]["outputs"]["local"]["server_side_parameters"]
+    ours = read_defaults()["spark.driver.extraJavaOptions"]
+    assert local["spark.driver.extraJavaOptions"].startswith(ours + " -D")
+
+
 def test_check_master_passes_a_listening_master_and_names_a_silent_one():
     check_master("local[2]")  # not a standalone cluster: nothing to check
     with socket.create_server(("127.0.0.1", 0)) as listening:
