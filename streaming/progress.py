@@ -30,7 +30,8 @@ class ProgressReporter:
     lagged so far behind that a run's last ones were lost. The query keeps its last 100
     progress reports (``spark.sql.streaming.numRecentProgressUpdates``); polled once a
     second, none is missed at ~15 micro-batches a second. The console gets at most one line
-    a second: the first micro-batch of a run, then the latest one, and the last.
+    a second: the latest micro-batch at each poll (the first poll comes a second after the
+    query starts), and the last one when the query stops.
     """
 
     def __init__(self, sink: BatchSink, status: StatusFile, every: float = 1.0):

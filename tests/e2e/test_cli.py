@@ -76,7 +76,8 @@ def test_run_then_results_on_a_fresh_home(tmp_path):
     assert [m["tconst"] for m in results["top_movies"]] == REAL_2019_TOP10  # PROVENANCE.md
     assert_same_answer(results, compute(Path(SOURCE)))  # and DuckDB's
     assert results["parameters"] == {"min_votes": 500, "title_types": ["movie"], "top_n": 10}
-    assert "stream: batch 0:" in stderr  # one progress line per micro-batch
+    # progress on the console: at most a line a second, so which micro-batches depends on speed
+    assert re.search(r"stream: batch \d+: ", stderr)
     report = home / "reports" / "report.html"  # --report: the page, from the same marts
     assert f"report: wrote {report} (" in stderr
     assert "The Shawshank Redemption" in report.read_text()
