@@ -509,14 +509,16 @@ def _ingest(ctx: Context, source, s3_region, s3_endpoint_url, max_reject_share, 
 def _stream(
     ctx: Context, records_per_batch, flush_seconds, min_votes, top_n, title_types, follow=False
 ):
-    from streaming.job import StreamOptions, stream
+    from streaming.job import StreamOptions, require_ingest, stream
 
+    require_ingest(ctx.storage.lake)  # before Spark starts: an empty home fails at once
     options = StreamOptions(records_per_batch, min_votes, top_n, title_types, flush_seconds)
     summary = stream(ctx.spark, ctx.home, options, follow=follow, storage=ctx.storage)
+    batches = summary["batches_this_run"]
     logger.info(
-        f"stream: {summary['records_this_run']:,} records in {summary['batches_this_run']} "
-        f"micro-batches this run; {summary['records']:,} of {summary['feed_rows']:,} feed records "
-        f"done, {summary['ratings_processed']:,} titles rated"
+        f"stream: {summary['records_this_run']:,} records in {batches:,} "
+        f"micro-batch{'' if batches == 1 else 'es'} this run; {summary['records']:,} of "
+        f"{summary['feed_rows']:,} feed records done, {summary['ratings_processed']:,} titles rated"
     )
     return summary
 

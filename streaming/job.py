@@ -73,6 +73,15 @@ class StreamOptions:
         return f"stream-{self.answer_key()}"
 
 
+def require_ingest(lake: str) -> str:
+    """The lake's published ingest id; :class:`StreamError` when nothing was ingested there
+    (checked before Spark starts, so an empty home fails at once)."""
+    ingest_id = current_ingest(lake)
+    if ingest_id is None:
+        raise StreamError(f"no ingest in {lake}: run `imdb-pipeline ingest --source DIR` first")
+    return ingest_id
+
+
 def stream(
     spark,
     home,
@@ -91,9 +100,7 @@ def stream(
     """
     storage = storage or Storage(home.root)
     lake = storage.lake
-    ingest_id = current_ingest(lake)
-    if ingest_id is None:
-        raise StreamError(f"no ingest in {lake}: run `imdb-pipeline ingest --source DIR` first")
+    ingest_id = require_ingest(lake)
     root = join(storage.checkpoints, options.stream_id)
     # the buffer's folder keeps its name, staged/: existing homes may hold micro-batches there
     buffer_folder = home.checkpoints / options.stream_id / "staged"

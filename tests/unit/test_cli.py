@@ -151,6 +151,11 @@ def test_a_missing_folder_fails_before_spark(tmp_path):
     )
 
 
+def test_stream_on_a_home_with_nothing_ingested_fails_before_spark(tmp_path):
+    line = check_fails_fast(tmp_path / "home", ["stream"], "no ingest in ")
+    assert "run `imdb-pipeline ingest --source DIR` first" in line
+
+
 def test_a_missing_file_fails_before_spark(tmp_path):
     source = imdb_folder(tmp_path / "imdb")
     (source / "name.basics.tsv.gz").unlink()
