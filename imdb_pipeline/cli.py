@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -138,6 +139,26 @@ def _one_line(exc: BaseException) -> str:
     return ((java or lines or [""])[0][:400]) or type(exc).__name__
 
 
+def with_typed_options(message: str) -> str:
+    """``message`` with each `` `imdb-pipeline CMD ...` `` hint given the ``--home`` and
+    ``--storage`` the user typed on this command line (not those from the environment, which
+    the next command gets too), so that the hint runs against the same home."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or "`imdb-pipeline " not in message:
+        return message
+    root = ctx.find_root()
+    typed = [
+        f"{flag} {shlex.quote(str(root.params[name]))}"
+        for name, flag in (("home", "--home"), ("storage", "--storage"))
+        if root.params.get(name) and root.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if not typed:
+        return message
+    return message.replace("`imdb-pipeline ", f"`imdb-pipeline {' '.join(typed)} ")
+
+
 @contextmanager
 def failures():
     """Every failure ends in one ``error:`` line on stderr and an exit code; the traceback
@@ -154,7 +175,7 @@ def failures():
     except Exception as exc:  # the one place that turns anything into a line
         code = _known_exit(exc)
         if code is not None:  # their text is the message: one line
-            logger.exception("error: " + " ".join(str(exc).split()))
+            logger.exception("error: " + with_typed_options(" ".join(str(exc).split())))
             sys.exit(code)
         log_file = logs.log_file()
         where = (
@@ -647,7 +668,11 @@ def status(ctx):
 
     current = read_status(ctx.home)
     if current is None:
-        logger.error(f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`")
+        logger.error(
+            with_typed_options(
+                f"error: no stream has run in {ctx.home.root} yet: run `imdb-pipeline stream`"
+            )
+        )
         sys.exit(EXIT_FAILED)
     click.echo(render_status(current))
 

@@ -152,8 +152,17 @@ def test_a_missing_folder_fails_before_spark(tmp_path):
 
 
 def test_stream_on_a_home_with_nothing_ingested_fails_before_spark(tmp_path):
-    line = check_fails_fast(tmp_path / "home", ["stream"], "no ingest in ")
-    assert "run `imdb-pipeline ingest --source DIR` first" in line
+    home = tmp_path / "my home"
+    line = check_fails_fast(home, ["stream"], "no ingest in ")
+    # the hint runs against the same home: the --home typed is in it, quoted for a shell
+    assert f"run `imdb-pipeline --home '{home}' ingest --source DIR` first" in line
+
+
+def test_a_hint_leaves_out_the_home_that_came_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMDB_PIPELINE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(main, ["stream"])
+    assert result.exit_code == 1, result.output
+    assert "run `imdb-pipeline ingest --source DIR` first" in result.stderr
 
 
 def test_a_missing_file_fails_before_spark(tmp_path):

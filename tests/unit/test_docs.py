@@ -75,5 +75,6 @@ def test_docs_on_a_home_without_marts_is_one_error_line_before_spark(tmp_path):
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "docs"])
     assert result.exit_code == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: the docs need a built home") and "imdb-pipeline run" in last
+    assert last.startswith("error: the docs need a built home")
+    assert f"`imdb-pipeline --home {tmp_path} run --source DIR`" in last  # the same home
     assert "spark: started" not in result.stderr

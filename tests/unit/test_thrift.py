@@ -145,7 +145,7 @@ def test_the_thrift_target_without_a_server_fails_fast(home, command):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
         f"error: no Thrift server accepts connections on 127.0.0.1:{port}: start one with "
-        f"`imdb-pipeline thrift start --port {port}`"
+        f"`imdb-pipeline --home {home.root} thrift start --port {port}`"  # the home typed
     )
 
 
@@ -154,7 +154,7 @@ def test_the_thrift_target_needs_a_postgres_metastore(home):
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"error: no PostgreSQL metastore for {home.root}: start the server first "
-        "(`imdb-pipeline thrift start`) or set IMDB_METASTORE_URL"
+        f"(`imdb-pipeline --home {home.root} thrift start`) or set IMDB_METASTORE_URL"
     )
 
 
@@ -167,7 +167,7 @@ def test_a_stopped_metastore_database_is_named(home):
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"error: the metastore database on 127.0.0.1:{port} does not accept connections: "
-        "`imdb-pipeline thrift start`"
+        f"`imdb-pipeline --home {home.root} thrift start`"
     )
 
 
