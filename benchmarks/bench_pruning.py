@@ -7,7 +7,7 @@ SparkSession:
 
 * join: the lookup joined to ``imdb.top_movies`` on tconst and tconst_bucket (Spark may prune
   buckets at run time, dynamic partition pruning, but reads every row group of the rest);
-* literals: the same with ``lookup_rows_of(tconsts_of(top_movies))``'s condition, the buckets and
+* literals: the same with ``lookup_rows_of(kept_mart(...)['top_tconsts'])``'s condition, the buckets and
   tconsts as literals (static partition pruning, and Parquet row groups skipped by their tconst
   min/max);
 

@@ -21,13 +21,23 @@
 {#-
     What a kept mart's model starts with: {'version': kept_version(mart_inputs_key(...)),
     'key_line': the `-- inputs_key: <key>` line record_inputs_key reads from the compiled SQL
-    (empty without a key)}. The model selects from `this` at 'version' when
-    it is not none, and computes its rows otherwise.
+    (empty without a key), 'top_tconsts': the tconsts of the top movies, for lookup_rows_of
+    (none while dbt parses or compiles a unit test)}. The model selects from `this` at
+    'version' when it is not none, and computes its rows otherwise. The top movies are read
+    once, for both the key and the tconsts (one query fewer per mart on the build's critical
+    path).
 -#}
 {% macro kept_mart(top_movies, ingest_checks, lookup_tables) -%}
-    {%- set key = mart_inputs_key(top_movies, ingest_checks, lookup_tables) -%}
+    {%- set top = none -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set top = run_query(
+            'select tconst, primary_title, original_title from ' ~ top_movies ~ ' order by tconst'
+        ) -%}
+    {%- endif -%}
+    {%- set key = mart_inputs_key(top, ingest_checks, lookup_tables) -%}
     {{ return({
         'version': kept_version(key),
         'key_line': '' if key is none else '-- inputs_key: ' ~ key,
+        'top_tconsts': none if top is none else top.columns['tconst'].values() | unique | list,
     }) }}
 {%- endmacro %}

@@ -12,7 +12,7 @@ select
     '{{ invocation_id }}' as invocation_id
 from {{ this }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
 {%- else %}
-{%- set top_tconsts = tconsts_of(ref('top_movies')) %}
+{%- set top_tconsts = kept.top_tconsts %}
 with top_movies as (
     select tconst, primary_title, original_title from {{ ref('top_movies') }}
 ),
