@@ -489,10 +489,12 @@ def main(ctx, home, conf, storage):
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
         settings[key] = value
     resolved = Home.resolve(home)
-    # status and generate only log into a home that has logs; the others create logs/ with
-    # their first line
+    # the commands that only read (status, results) and generate only log into a home that
+    # has logs, so a mistyped --home is left uncreated; the others create logs/ with their
+    # first line
     writes_log = (
-        ctx.invoked_subcommand not in (None, "generate", "status") or resolved.logs.is_dir()
+        ctx.invoked_subcommand not in (None, "generate", "status", "results")
+        or resolved.logs.is_dir()
     )
     logs.configure(resolved if writes_log else None)
     ctx.call_on_close(logs.reset)

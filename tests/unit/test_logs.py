@@ -120,3 +120,14 @@ def test_each_command_logs_each_line_once_to_stderr_and_the_file(tmp_path):
         h.name in ("imdb_pipeline.console", "imdb_pipeline.file")
         for h in logging.getLogger().handlers
     )  # the command's end undid it
+
+
+@pytest.mark.parametrize("command", ["status", "results"])
+def test_a_command_that_only_reads_leaves_a_missing_home_uncreated(tmp_path, command):
+    """A mistyped --home: one error line naming it, and no folder (no logs/) made for it."""
+    home = tmp_path / "no-such-home"
+    result = CliRunner().invoke(main, ["--home", str(home), command])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert str(home) in result.stderr
+    assert not home.exists()
