@@ -4,7 +4,8 @@ Every command that writes to a home (ingest, stream, transform, run, thrift star
 the lock for its whole life; ``results`` and ``status`` never take it. The kernel releases an
 ``flock`` when its holder dies, however it dies (SIGKILL included), so a crashed run never
 leaves a home locked. The holder writes who it is into the lock file (JSON: pid, command,
-start time) once it has the lock, so a second writer can say who is in its way.
+start time) once it has the lock, so a second writer can say who is in its way, and empties it
+before releasing the lock (a killed holder's record stays, with no lock behind it).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def lock_path(home: Home) -> Path:
 
 
 def holder(home: Home) -> dict | None:
-    """Who wrote the lock file last: ``{"pid", "command", "started_at"}``, or None if it is
-    empty or unreadable. Meaningful only while the lock is held (it is not cleared on release)."""
+    """Who holds the lock: ``{"pid", "command", "started_at"}`` as the holder wrote it, or None
+    if the file is empty (no writer, or one that has not written yet) or unreadable. The holder
+    empties it before releasing the lock."""
     try:
         record = json.loads(lock_path(home).read_text())
     except (OSError, ValueError):
@@ -97,4 +99,7 @@ def writer_lock(home: Home, command: str, *, wait: bool = False) -> Iterator[Non
         handle.flush()
         yield
     finally:
+        # emptied before the release: a finished writer leaves no pid that looks like a holder
+        handle.seek(0)
+        handle.truncate()
         lock.release()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from imdb_pipeline.home import Home
-from imdb_pipeline.lock import writer_lock
+from imdb_pipeline.lock import holder, writer_lock
 from tests.conftest import FIXTURES
 from tests.unit.test_results import EXPECTED, write_marts
 
@@ -40,7 +40,7 @@ finally:
 HOLD = """
 import sys, time
 from imdb_pipeline.home import Home
-from imdb_pipeline.lock import writer_lock
+from imdb_pipeline.lock import holder, writer_lock
 with writer_lock(Home.resolve(sys.argv[1]), "run"):
     print("held", flush=True)
     time.sleep(600)
@@ -74,6 +74,7 @@ def test_a_second_writer_stops_at_once_saying_who_holds_the_home(tmp_path):
     assert re.match(pattern, error), second.stderr
     assert measured.endswith("pyspark=False")  # stopped before anything slow: not even an import
     assert not home.lake.exists()  # it wrote nothing
+    assert holder(home) is None  # the finished holder left no pid behind
 
 
 def test_wait_runs_the_command_once_the_holder_is_done(tmp_path):
