@@ -7,9 +7,9 @@ SparkSession:
 
 * join: the lookup joined to ``imdb.top_movies`` on tconst and tconst_bucket (Spark may prune
   buckets at run time, dynamic partition pruning, but reads every row group of the rest);
-* literals: the same with ``lookup_rows_of(kept_mart(...)['top_tconsts'])``'s condition, the buckets and
-  tconsts as literals (static partition pruning, and Parquet row groups skipped by their tconst
-  min/max);
+* literals: the same with ``lookup_rows_of(kept_mart(...)['top_tconsts'])``'s condition, the
+  buckets and tconsts as literals (static partition pruning, and Parquet row groups skipped by
+  their tconst min/max);
 
 and prints Spark's scan metrics for each (files read, bytes read, rows output by the scan),
 the rows of the result (the same for both) and the seconds.

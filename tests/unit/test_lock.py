@@ -40,7 +40,7 @@ finally:
 HOLD = """
 import sys, time
 from imdb_pipeline.home import Home
-from imdb_pipeline.lock import holder, writer_lock
+from imdb_pipeline.lock import writer_lock
 with writer_lock(Home.resolve(sys.argv[1]), "run"):
     print("held", flush=True)
     time.sleep(600)
