@@ -166,11 +166,13 @@ def seed_state(home: Home) -> Path:
 
 
 def _seeds_loaded(warehouse: str | Path) -> bool:
-    """Every seed of the project has its Delta table in ``warehouse`` (a folder or s3://)."""
+    """Every seed of the project has its table in ``warehouse`` (a folder or s3://), loaded
+    whole: the seeds are Parquet tables (dbt_project.yml), and Spark writes a table folder's
+    ``_SUCCESS`` marker only when the insert that fills it has committed."""
     from imdb_pipeline.storage import exists, join
 
     seeds = sorted(p.stem for p in (REPO_ROOT / "seeds").glob("*.csv"))
-    return all(exists(join(warehouse, f"{SEED_SCHEMA}.db", name, "_delta_log")) for name in seeds)
+    return all(exists(join(warehouse, f"{SEED_SCHEMA}.db", name, "_SUCCESS")) for name in seeds)
 
 
 UNIT_TESTS_PASSED = "unit_tests.passed"  # in seed_state(home): the fingerprint they passed on
