@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export IMDB_PIPELINE_JARS := $(abspath $(JARS_DIR))
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup check-java run report docs test test-fast lint format lock clean bench-stream bench-ingest bench-e2e bench-pruning bench-cluster
+.PHONY: help setup check-java run report docs test test-fast lint format lock clean bench-stream bench-ingest bench-e2e bench-build bench-pruning bench-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-ingest: setup ## scale-1.0 ingest vs a bare pyarrow read of the same .gz f
 
 bench-e2e: setup ## run / transform / refresh vs DuckDB on a generated dump (ARGS="--scale 0.1"): stages, peak memory, ratios
 	$(BIN)/python -m benchmarks.bench_e2e $(ARGS)
+
+bench-build: setup ## the real-2019 `dbt build` vs its 30-s target, rounds alternating (ARGS="--variant k=v --floor")
+	$(BIN)/python -m benchmarks.bench_build $(ARGS)
 
 bench-pruning: setup ## what the credits/titles read of the lookups, join vs literal tconsts (ARGS="--home H")
 	$(BIN)/python -m benchmarks.bench_pruning $(ARGS)

@@ -110,9 +110,10 @@ def reference(source: Path, records: dict, threads: int) -> float:
     return time.monotonic() - started
 
 
-def cli(home: Path, *args: str) -> dict:
-    """One CLI command as a user runs it: seconds, peak memory, stderr lines with arrival times."""
-    env = {**os.environ, "IMDB_PIPELINE_HOME": str(home)}
+def cli(home: Path, *args: str, env: dict | None = None) -> dict:
+    """One CLI command as a user runs it: seconds, peak memory, stderr lines with arrival times
+    (``env``: variables set for it besides the home; "memory": the PeakMemory sampler)."""
+    env = {**os.environ, **(env or {}), "IMDB_PIPELINE_HOME": str(home)}
     started = time.monotonic()
     process = subprocess.Popen(
         [CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -137,6 +138,7 @@ def cli(home: Path, *args: str) -> dict:
     return {
         "seconds": round(seconds, 2),
         "peak_rss_bytes": memory.peak,
+        "memory": memory,
         "lines": lines,
         "stdout": stdout,
     }

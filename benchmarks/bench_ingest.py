@@ -135,12 +135,19 @@ def bare_read(files: dict[str, Path], use_threads: bool) -> dict:
 
 
 class PeakMemory:
-    """Peak of the summed RSS of a process and all its descendants, sampled from /proc."""
+    """Peak of the summed RSS of a process and all its descendants, sampled from /proc.
+
+    Also keeps ``jvm_cpu``: one ``(epoch seconds, CPU seconds)`` pair per sample, the user and
+    system CPU of the tree's ``java`` processes (the driver JVM) summed, for the CPU a window
+    of the run used (``cpu_between``).
+    """
 
     def __init__(self, pid: int, every: float = 0.2):
         self.pid, self.every = pid, every
         self.peak = 0
         self.peak_by_process: dict[int, list] = {}  # pid -> [name at its peak, peak RSS]
+        self.jvm_cpu: list[tuple[float, float]] = []
+        self._ticks = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -164,21 +171,32 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            total, jvm_ticks = 0, 0
             for pid in self._tree():
                 try:
                     with open(f"/proc/{pid}/status") as fh:
                         status = dict(line.split(":", 1) for line in fh if ":" in line)
-                except OSError:
+                    name = status.get("Name", "?").strip()
+                    if name == "java":
+                        with open(f"/proc/{pid}/stat") as fh:
+                            fields = fh.read().rsplit(")", 1)[1].split()
+                        jvm_ticks += int(fields[11]) + int(fields[12])  # utime + stime
+                except (OSError, IndexError, ValueError):
                     continue
                 rss = int(status.get("VmRSS", "0 kB").split()[0]) * 1024
-                name = status.get("Name", "?").strip()
                 seen = self.peak_by_process.setdefault(pid, [name, 0])
                 if rss >= seen[1] and name not in ("bash", "sh"):  # spark-submit execs java
                     seen[:] = [name, rss]
                 total += rss
             self.peak = max(self.peak, total)
+            self.jvm_cpu.append((time.time(), jvm_ticks / self._ticks))
             self._stop.wait(self.every)
+
+    def cpu_between(self, start: float, end: float) -> float | None:
+        """The JVM's CPU seconds between two epoch times (the samples nearest inside them),
+        or None without two samples in the window."""
+        inside = [cpu for at, cpu in self.jvm_cpu if start <= at <= end]
+        return round(inside[-1] - inside[0], 1) if len(inside) >= 2 else None
 
     def stop(self) -> None:
         self._stop.set()
