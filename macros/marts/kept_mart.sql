@@ -13,15 +13,16 @@
       * var('build_fingerprint'): the dbt project's files, the vars, the target and the dbt,
         dbt-spark and pyspark versions, which `imdb-pipeline transform` passes. Without it (dbt
         typed by hand) there is no key and the mart is always computed.
-    The key is recorded on the table by the model's post-hook (record_inputs_key), as the
-    table property imdb.inputs_key, in a commit of its own after the rows. A mart is kept only
-    when its latest commit is that property change with the same key: a build stopped between
-    the rows and the property leaves a table that is computed again.
+    The key is recorded on the table as the table property imdb.inputs_key, in the same
+    CREATE TABLE AS SELECT as the rows (spark__tblproperties_clause.sql reads the model's
+    `-- inputs_key:` line; 'none' without a key). A mart is kept only when its latest commit is
+    that statement and the property holds the same key (kept_version.sql).
 -#}
 {#-
     What a kept mart's model starts with: {'version': kept_version(mart_inputs_key(...)),
-    'key_line': the `-- inputs_key: <key>` line record_inputs_key reads from the compiled SQL
-    (empty without a key), 'top_tconsts': the tconsts of the top movies, for lookup_rows_of
+    'key_line': the `-- inputs_key: <key>` line spark__tblproperties_clause reads from the
+    compiled SQL (`-- inputs_key: none` without a key), 'top_tconsts': the tconsts of the top
+    movies, for lookup_rows_of
     (none while dbt parses or compiles a unit test)}. The model selects from `this` at
     'version' when it is not none, and computes its rows otherwise. The top movies are read
     once, for both the key and the tconsts (one query fewer per mart on the build's critical
@@ -37,7 +38,7 @@
     {%- set key = mart_inputs_key(top, ingest_checks, lookup_tables) -%}
     {{ return({
         'version': kept_version(key),
-        'key_line': '' if key is none else '-- inputs_key: ' ~ key,
+        'key_line': '-- inputs_key: ' ~ ('none' if key is none else key),
         'top_tconsts': none if top is none else top.columns['tconst'].values() | unique | list,
     }) }}
 {%- endmacro %}
