@@ -42,7 +42,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.bench_e2e import cli, reference, same_answer
+from benchmarks.bench_e2e import cli, reference, same_answer, stages
 from benchmarks.bench_ingest import CACHE, say
 from tests.conftest import SAMPLES
 
@@ -72,15 +72,13 @@ def node_spans(results: dict) -> dict[str, tuple[float, float]]:
     timings are shorter than its execution_time (the on-run-end hook) ends there and starts
     execution_time earlier. The build starts at generated_at minus elapsed_time.
     """
-
-    at = _epoch
-    started = at(results["metadata"]["generated_at"]) - results["elapsed_time"]
+    started = _epoch(results["metadata"]["generated_at"]) - results["elapsed_time"]
     spans = {}
     for result in results["results"]:
         times = [t for t in result["timing"] if t.get("started_at") and t.get("completed_at")]
         if times:
-            start = min(at(t["started_at"]) for t in times) - started
-            end = max(at(t["completed_at"]) for t in times) - started
+            start = min(_epoch(t["started_at"]) for t in times) - started
+            end = max(_epoch(t["completed_at"]) for t in times) - started
         else:
             start = end = results["elapsed_time"]
         if end - start < result["execution_time"] - 0.05:
@@ -160,12 +158,11 @@ def one_run(label: str, home: Path, source: str, variant: list[str], expected: d
     if differs:
         sys.exit(f"bench-build: the {label} answer differs from DuckDB's: {', '.join(differs)}")
     graph = json.loads((target / "graph_summary.json").read_text())
-    spark = [line for _, line in done["lines"] if line.startswith("spark: started in ")]
     return {
         "config": label,
         "build": build_line(done["lines"]),
         "run_seconds": done["seconds"],
-        "spark_start": float(spark[0].split("started in ")[1].split("s")[0]) if spark else None,
+        "spark_start": stages(done, home).get("spark_start"),
         "jvm_cpu_in_build": done["memory"].cpu_between(
             build_end - results["elapsed_time"], build_end
         ),
@@ -180,7 +177,8 @@ def one_run(label: str, home: Path, source: str, variant: list[str], expected: d
 
 
 def summary(runs: list[dict]) -> dict:
-    """Per configuration: the runs' `dbt build` seconds and JVM CPU (median, min, max)."""
+    """Per configuration: the runs' `dbt build` seconds and JVM CPU (lists, in run order) and
+    their medians; for "variant" and "floor" also their median build over the base's."""
     out: dict = {}
     for run in runs:
         entry = out.setdefault(run["config"], {"build_seconds": [], "jvm_cpu": []})
