@@ -4,11 +4,14 @@
     The answer's marts (the tables of the marts folder) are built and tested in
     the candidate schema imdb_candidate (dbt_project.yml). When this invocation built every one of
     them and no node failed
-    (a `warn` is no failure), each is copied into var('answer_schema'), run_summary last,
-    where SQL clients and `imdb-pipeline results` read them; otherwise the published answer
-    stays as it was. Either way one row goes to <answer_schema>.transform_runs (the vars asked
-    for, what happened), so `results` can tell whether the published answer is the one asked
-    for last. An invocation that built none of the answer's marts (`dbt test`, `dbt seed`)
+    (a `warn` is no failure), each is copied into var('answer_schema') as a Delta table,
+    run_summary last, where SQL clients and `imdb-pipeline results` read them; otherwise the
+    published answer stays as it was. A kept mart's copy records the inputs key of its
+    compiled SQL (inputs_key_of) as the table property imdb.inputs_key, in the same commit as
+    its rows: the next build keeps the mart from that version when the key is the same
+    (macros/marts/kept_mart.sql). Either way one row goes to <answer_schema>.transform_runs
+    (the vars asked for, what happened), so `results` can tell whether the published answer is
+    the one asked for last. An invocation that built none of the answer's marts (`dbt test`, `dbt seed`)
     publishes and records nothing.
 -#}
 {% macro publish_answer(results) %}
@@ -46,11 +49,18 @@
         {%- for unique_id, name in answer.items() -%}
             {%- do ordered.append(unique_id) if name == 'run_summary' -%}
         {%- endfor -%}
+        {%- set keys = {} -%}
+        {%- for result in results if result.node.unique_id in answer -%}
+            {%- set key = inputs_key_of(result.node.compiled_code) -%}
+            {%- do keys.update({result.node.unique_id: key}) -%}
+        {%- endfor -%}
         {%- for unique_id in ordered -%}
             {%- set node = graph.nodes[unique_id] -%}
+            {%- set key = keys.get(unique_id) -%}
             {%- do run_query(
                 'create or replace table ' ~ var('answer_schema') ~ '.' ~ node.name ~ ' using delta'
                 ~ ' comment ' ~ "'" ~ node.description | replace("\\", "\\\\") | replace("'", "\\'") ~ "'"
+                ~ ((" tblproperties ('imdb.inputs_key' = '" ~ key ~ "')") if key else '')
                 ~ ' as select * from ' ~ node.schema ~ '.' ~ node.alias
             ) -%}
         {%- endfor -%}

@@ -5,11 +5,11 @@
 ) %}
 {{ kept.key_line }}
 {%- if kept.version is not none %}
--- The same top movies, lookups and code as the rows of version {{ kept.version }} (macros/marts).
+-- The same top movies, lookups and code as published version {{ kept.version }} (macros/marts).
 select
     rank, nconst, primary_name, credit_count, movie_count, categories, tconsts,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
+from {{ kept.published }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
 {%- else %}
 {%- set top_tconsts = kept.top_tconsts %}
 with top_movies as (

@@ -6,11 +6,11 @@
 ) %}
 {{ kept.key_line }}
 {%- if kept.version is not none %}
--- The same top movies, lookup and code as the rows of version {{ kept.version }} (macros/marts).
+-- The same top movies, lookup and code as published version {{ kept.version }} (macros/marts).
 select
     tconst, title, regions, languages, is_primary, is_original,
     '{{ invocation_id }}' as invocation_id
-from {{ this }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
+from {{ kept.published }} version as of {{ kept.version }}  -- noqa: AL01,AL05,RF04
 {%- else %}
 {%- set top_tconsts = kept.top_tconsts %}
 with top_movies as (
