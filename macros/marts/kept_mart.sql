@@ -22,16 +22,16 @@
     rewritten on every build: it has no versions to go back to.
 -#}
 {#-
-    What a kept mart's model starts with: {'published': its copy in var('answer_schema')
-    (none in a unit test),
-    'version': kept_version(published, mart_inputs_key(...)), the version of it to copy,
-    'key_line': the `-- inputs_key: <key>` line the publish hook records (inputs_key_of;
-    `-- inputs_key: none` without a key), 'top_tconsts': the tconsts of the top movies, for
-    lookup_rows_of
-    (none while dbt parses or compiles a unit test)}. The model selects from 'published' at
-    'version' when it is not none, and computes its rows otherwise. The top movies are read
-    once, for both the key and the tconsts (one query fewer per mart on the build's critical
-    path).
+    What a kept mart's model starts with, a dict of:
+      * 'published': its copy in var('answer_schema');
+      * 'version': kept_version(published, mart_inputs_key(...)), the version of it to copy;
+      * 'key_line': the `-- inputs_key: <key>` line the publish hook records (inputs_key_of;
+        `-- inputs_key: none` without a key);
+      * 'top_tconsts': the tconsts of the top movies, for lookup_rows_of.
+    'published' and 'top_tconsts' are none while dbt parses or compiles a unit test. The model
+    selects from 'published' at 'version' when it is not none, and computes its rows otherwise.
+    The top movies are read once, for both the key and the tconsts (one query fewer per mart on
+    the build's critical path).
 -#}
 {% macro kept_mart(top_movies, ingest_checks, lookup_tables) -%}
     {%- set top, published = none, none -%}

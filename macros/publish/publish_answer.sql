@@ -19,10 +19,12 @@
         {{ return('') }}
     {%- endif -%}
     {%- set answer = answer_marts() -%}
-    {%- set built, failed, attempted = [], [], [] -%}
+    {%- set built, failed, attempted, keys = [], [], [], {} -%}
     {%- for result in results -%}
         {%- if result.node.unique_id in answer -%}
             {%- do attempted.append(result.node.name) -%}
+            {%- set key = inputs_key_of(result.node.compiled_code) -%}
+            {%- do keys.update({result.node.unique_id: key}) -%}
             {%- if result.status == 'success' -%}
                 {%- do built.append(result.node.name) -%}
             {%- endif -%}
@@ -48,11 +50,6 @@
         {%- endfor -%}
         {%- for unique_id, name in answer.items() -%}
             {%- do ordered.append(unique_id) if name == 'run_summary' -%}
-        {%- endfor -%}
-        {%- set keys = {} -%}
-        {%- for result in results if result.node.unique_id in answer -%}
-            {%- set key = inputs_key_of(result.node.compiled_code) -%}
-            {%- do keys.update({result.node.unique_id: key}) -%}
         {%- endfor -%}
         {%- for unique_id in ordered -%}
             {%- set node = graph.nodes[unique_id] -%}
